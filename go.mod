@@ -1,0 +1,3 @@
+module github.com/gomp-dev/gomp
+
+go 1.26
