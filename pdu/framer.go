@@ -128,7 +128,7 @@ func (f *Framer) ReadHeader() (PDU, error) {
 		end += DigestLength
 	}
 	if _, err := io.ReadFull(f.r, f.hdr[BHSLength:end]); err != nil {
-		return nil, f.fail(err)
+		return nil, f.fail(midPDU(err))
 	}
 	if f.headerDigest {
 		got, want := digestAt(f.hdr[end-DigestLength:end]), CRC32C(f.hdr[:end-DigestLength])
@@ -175,14 +175,14 @@ func (f *Framer) ReadData(dst []byte) error {
 	}
 	f.unread = false
 	if _, err := io.ReadFull(f.r, dst); err != nil {
-		return f.fail(err)
+		return f.fail(midPDU(err))
 	}
 	tail := f.trailer[:PaddedLength(n)-n]
 	if f.dataDigest && n > 0 {
 		tail = f.trailer[:len(tail)+DigestLength]
 	}
 	if _, err := io.ReadFull(f.r, tail); err != nil {
-		return f.fail(err)
+		return f.fail(midPDU(err))
 	}
 	if f.cur != nil {
 		f.cur.setPayload(dst[:n:n])
@@ -199,6 +199,14 @@ func (f *Framer) ReadData(dst []byte) error {
 		}
 	}
 	return nil
+}
+
+// midPDU turns a clean EOF inside a PDU into io.ErrUnexpectedEOF.
+func midPDU(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 func (f *Framer) fail(err error) error {
@@ -244,8 +252,7 @@ func (f *Framer) QueuePDU(p PDU) error {
 		b = appendDigest(b, CRC32C(b[start:]))
 	}
 	hdrEnd := len(b)
-	var zero [3]byte
-	pad := zero[:PaddedLength(len(data))-len(data)]
+	pad := zeroPad[:PaddedLength(len(data))-len(data)]
 	b = append(b, pad...)
 	if f.dataDigest && len(data) > 0 {
 		b = appendDigest(b, updateCRC32C(CRC32C(data), pad))

@@ -35,12 +35,20 @@ func appendBHS(b []byte, p headerEncoder) ([]byte, error) {
 	if n := len(p.Payload()); n > MaxDataSegmentLength {
 		return b, &LimitError{Op: p.Opcode(), Field: "DataSegmentLength", Value: uint64(n), Limit: MaxDataSegmentLength}
 	}
-	var h BHS
-	if err := p.encode(&h); err != nil {
-		return b, err
+	// Encode in place: a BHS on the stack would escape through the
+	// interface call and cost an allocation per PDU.
+	start := len(b)
+	b = append(b, zeroBHS[:]...)
+	if err := p.encode((*BHS)(b[start:])); err != nil {
+		return b[:start], err
 	}
-	return append(b, h[:]...), nil
+	return b, nil
 }
+
+var (
+	zeroBHS BHS
+	zeroPad [3]byte
+)
 
 // appendPDU appends header, data segment and padding.
 func appendPDU(b []byte, p PDU) ([]byte, error) {
@@ -50,8 +58,7 @@ func appendPDU(b []byte, p PDU) ([]byte, error) {
 	}
 	data := p.Payload()
 	b = append(b, data...)
-	var pad [3]byte
-	return append(b, pad[:PaddedLength(len(data))-len(data)]...), nil
+	return append(b, zeroPad[:PaddedLength(len(data))-len(data)]...), nil
 }
 
 // New returns a zero PDU of the type for op, or nil for an opcode RFC 7143

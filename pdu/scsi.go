@@ -87,8 +87,7 @@ func (p *SCSICommand) AppendHeader(b []byte) ([]byte, error) {
 		// AHSLength counts the reserved byte plus the CDB spillover.
 		b = append(b, byte((len(ext)+1)>>8), byte(len(ext)+1), ahsExtendedCDB, 0)
 		b = append(b, ext...)
-		var pad [3]byte
-		b = append(b, pad[:PaddedLength(4+len(ext))-(4+len(ext))]...)
+		b = append(b, zeroPad[:PaddedLength(4+len(ext))-(4+len(ext))]...)
 	}
 	if p.Bidi {
 		b = append(b, 0, 5, ahsBidiReadLen, 0)
