@@ -95,7 +95,13 @@ func (f *Framer) ReadPDU() (PDU, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p, f.ReadData(nil)
+	if err := f.ReadData(nil); err != nil {
+		if _, ok := err.(*DigestError); ok {
+			return p, err
+		}
+		return nil, err
+	}
+	return p, nil
 }
 
 // ReadHeader reads a BHS, its AHS and header digest, and decodes them. The
