@@ -81,8 +81,9 @@ func flagIf(cond bool, mask byte) byte {
 // (SAM-5 §4.7; RFC 7143 §11.3.4).
 type LUN uint64
 
-// MakeLUN encodes n with SAM's peripheral (n < 256) or flat (n < 16384)
-// addressing method, as Linux's int_to_scsilun does.
+// MakeLUN encodes n with SAM's peripheral (n < 256) or flat space
+// (256 <= n < 16384) addressing method (SAM-5 §4.7.7). Numbers from 16384
+// up do not fit a single-level LUN and wrap modulo 16384.
 func MakeLUN(n uint16) LUN {
 	if n < 256 {
 		return LUN(uint64(n) << 48)

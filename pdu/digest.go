@@ -4,7 +4,7 @@ import "hash/crc32"
 
 // castagnoli is the CRC32C table of RFC 7143 §12.1 (polynomial 0x1EDC6F41,
 // reflected); the digest goes on the wire least significant byte first
-// (Appendix B gives the test vectors).
+// (Appendix A.4 gives the test vectors).
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // CRC32C returns the iSCSI digest of b.

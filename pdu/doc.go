@@ -1,6 +1,6 @@
 // Package pdu is the iSCSI wire format of RFC 7143: the Basic Header Segment
 // (§11.2.1), Additional Header Segments (§11.2.2), data segments with their
-// 4-byte padding, CRC32C header and data digests (§12.1, Appendix B), every
+// 4-byte padding, CRC32C header and data digests (§12.1, Appendix A.4), every
 // PDU of §11 in both directions, and the text key=value codec of §6 used by
 // Login and Text PDUs (§6.1, §6.2, §13).
 //

@@ -14,6 +14,9 @@ func FuzzReadPDU(f *testing.F) {
 			f.Add(framed(f, mode&1 != 0, mode&2 != 0, p), mode)
 		}
 	}
+	for _, c := range goldenCases() {
+		f.Add(c.wire, byte(0))
+	}
 	f.Add(bytes.Repeat([]byte{0xff}, 100), byte(0))
 	f.Fuzz(func(t *testing.T, wire []byte, mode byte) {
 		fr := NewFramer(bytes.NewReader(wire), nil)
@@ -36,6 +39,9 @@ func FuzzReadPDU(f *testing.F) {
 func FuzzDecode(f *testing.F) {
 	for _, p := range samplePDUs() {
 		f.Add(encode(f, p))
+	}
+	for _, c := range goldenCases() {
+		f.Add(c.wire)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, n, err := Decode(b)

@@ -36,11 +36,10 @@ func (p *NOPOut) decode(h *BHS, ahs []byte) error {
 	if err := plain(OpNOPOut, h, ahs, false); err != nil {
 		return err
 	}
+	// ITT and TTT may both be ReservedTag: a NOP-Out that only confirms
+	// ExpStatSN and asks for no answer (RFC 7143 §11.18.1-§11.18.2).
 	*p = NOPOut{Immediate: h.Immediate(), LUN: h.lun(), ITT: h.u32(16), TTT: h.u32(20),
 		CmdSN: h.u32(24), ExpStatSN: h.u32(28)}
-	if p.ITT == ReservedTag && p.TTT == ReservedTag {
-		return &FieldError{Op: OpNOPOut, Field: "ITT", Value: ReservedTag, Reason: "ITT and TTT both reserved"}
-	}
 	return nil
 }
 
@@ -81,11 +80,10 @@ func (p *NOPIn) decode(h *BHS, ahs []byte) error {
 	if err := plain(OpNOPIn, h, ahs, false); err != nil {
 		return err
 	}
+	// ITT and TTT may both be ReservedTag: an unsolicited NOP-In that
+	// carries a new ExpCmdSN/MaxCmdSN and wants no answer (§11.19).
 	*p = NOPIn{LUN: h.lun(), ITT: h.u32(16), TTT: h.u32(20), StatSN: h.u32(24),
 		ExpCmdSN: h.u32(28), MaxCmdSN: h.u32(32)}
-	if p.ITT == ReservedTag && p.TTT == ReservedTag {
-		return &FieldError{Op: OpNOPIn, Field: "ITT", Value: ReservedTag, Reason: "ITT and TTT both reserved"}
-	}
 	return nil
 }
 

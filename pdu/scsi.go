@@ -30,8 +30,8 @@ type SCSICommand struct {
 	ExpectedDataTransferLength uint32
 	CmdSN                      uint32 // bytes 24-27
 	ExpStatSN                  uint32 // bytes 28-31
-	// CDB is 6 to 1028 bytes: the first 16 go into bytes 32-47 (zero
-	// padded), the rest into an Extended CDB AHS (§11.2.2.3).
+	// CDB is 6 to 1032 bytes (1024 with Bidi): the first 16 go into bytes
+	// 32-47 (zero padded), the rest into an Extended CDB AHS (§11.2.2.3).
 	CDB []byte
 	// BidiReadLength is the Bidirectional Expected Read-Data Length AHS
 	// (§11.2.2.4), present when Bidi is set.

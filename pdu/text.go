@@ -125,12 +125,13 @@ func checkKey(key []byte, maxLen int) string {
 // AppendText appends key=value pairs, each followed by a NUL. It refuses
 // invalid keys and values holding a NUL.
 func AppendText(b []byte, kvs ...KeyValue) ([]byte, error) {
+	start := len(b)
 	for _, kv := range kvs {
 		if err := checkKey([]byte(kv.Key), 63); err != "" {
-			return b, &TextError{Offset: len(b), Key: kv.Key, Reason: err}
+			return b[:start], &TextError{Offset: len(b) - start, Key: kv.Key, Reason: err}
 		}
 		if strings.IndexByte(kv.Value, 0) >= 0 {
-			return b, &TextError{Offset: len(b), Key: kv.Key, Reason: "value holds a NUL"}
+			return b[:start], &TextError{Offset: len(b) - start, Key: kv.Key, Reason: "value holds a NUL"}
 		}
 		b = append(append(append(append(b, kv.Key...), '='), kv.Value...), 0)
 	}
@@ -147,8 +148,14 @@ func Lookup(kvs []KeyValue, key string) (string, bool) {
 	return "", false
 }
 
-// SplitList splits a list-of-values (RFC 7143 §6.1) at its commas.
-func SplitList(v string) []string { return strings.Split(v, ",") }
+// SplitList splits a list-of-values (RFC 7143 §6.1) at its commas; an
+// empty value is an empty list.
+func SplitList(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, ",")
+}
 
 // ParseBool parses a boolean-value: "Yes" or "No" (RFC 7143 §6.1).
 func ParseBool(v string) (bool, error) {
@@ -279,7 +286,11 @@ func (a *TextAssembler) Reset() { a.buf = a.buf[:0] }
 // NextChunk cuts the first chunk of at most max bytes from text, for sending
 // a long text in several PDUs: set C on every PDU but the one that carries
 // the last chunk (rest empty).
+// max below 1 is taken as 1, so that a loop over NextChunk always ends.
 func NextChunk(text []byte, max int) (chunk, rest []byte) {
+	if max < 1 {
+		max = 1
+	}
 	if len(text) <= max {
 		return text, nil
 	}
