@@ -4,6 +4,7 @@
 #   scripts/lab.sh up      start tgtd, create the targets (idempotent)
 #   scripts/lab.sh down    stop the tgtd this script started, remove its files
 #   scripts/lab.sh status  say whether the lab is up and what it serves
+#   scripts/lab.sh envfile print the path of the env file that `up` writes
 #
 # Environment (all optional):
 #   GOMP_LAB_DIR   state directory (default /run/gomp-lab; /run/gomp-lab-cN when
@@ -15,7 +16,8 @@
 #
 # The state directory holds tgtd.pid, tgtd.start (the pid's start time, so that
 # `down` never kills a reused pid), tgtd.log, backing (the backing files, one a
-# line), the CHAP secret files (mode 0600), ready (written last by `up`) and env,
+# line), the CHAP secret files (mode 0600; 16 alphanumerics, no newline),
+# ready (written last by `up`) and env,
 # a file of KEY=VALUE lines to source with `set -a; . DIR/env; set +a`.
 #
 # Exit codes: 0 ok; 1 failure; 2 usage or not root; `status` exits 3 when down.
@@ -164,13 +166,14 @@ ensure_tgt() {
 	command -v tgtd >/dev/null || die "tgtd still missing after installing tgt"
 }
 
-# new_secret prints 16 random alphanumeric characters.
+# new_secret prints 16 random alphanumeric characters, with no newline (the
+# secret files hold exactly the secret, so a program can use them as read).
 new_secret() {
 	local s=
 	while ((${#s} < 16)); do
 		s+=$(head -c 256 /dev/urandom | tr -dc 'A-Za-z0-9')
 	done
-	printf '%s\n' "${s:0:16}"
+	printf '%s' "${s:0:16}"
 }
 
 write_secret() {
@@ -198,6 +201,8 @@ kill_recorded() {
 		sleep 0.1
 	done
 	gone "$pid" || die "tgtd pid $pid did not exit after SIGKILL"
+	# SIGKILL leaves tgtd's control socket behind; it is ours and now unused.
+	rm -f -- "/run/tgtd/socket.$CTL" "/run/tgtd/socket.$CTL.lock"
 	say "stopped tgtd pid $pid"
 }
 
@@ -303,7 +308,7 @@ cmd_up() {
 		die "a tgtd not started by this script answers on control port $CTL; stop it, or set GOMP_LAB_CTL to another control port"
 	fi
 	local busy
-	busy=$(listeners)
+	busy=$(ss -Hltnp "( sport = :$PORT )" 2>/dev/null) || true
 	if [[ -n $busy ]]; then
 		die "TCP port $PORT is already in use (another tgtd?), so the lab cannot listen on it:
 $busy
@@ -330,13 +335,23 @@ Stop that process, or set GOMP_LAB_PORT to another port."
 	done
 
 	# The wrapper shell records its own pid and then execs (via nohup) into tgtd,
-	# so the pid is tgtd's whether or not setsid had to fork.
+	# so the pid is tgtd's whether or not setsid had to fork. It first closes
+	# every inherited fd above 2: a pipe held open by tgtd would keep whoever
+	# reads our output (make, CI) waiting, and fd 9 is our lock.
 	: >"$DIR/tgtd.log"
-	setsid bash -c 'echo $$ >"$1"; shift; exec nohup "$@"' lab-tgtd "$DIR/tgtd.pid" \
-		tgtd -f -C "$CTL" --iscsi "portal=$PORTAL2" >>"$DIR/tgtd.log" 2>&1 </dev/null &
+	# shellcheck disable=SC2016 # expanded by the wrapper shell
+	setsid bash -c '
+		for fd in /proc/$$/fd/*; do
+			fd=${fd##*/}
+			if ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+		done
+		echo $$ >"$1"
+		shift
+		exec nohup "$@"' lab-tgtd "$DIR/tgtd.pid" \
+		tgtd -f -C "$CTL" --iscsi "portal=$PORTAL2" >>"$DIR/tgtd.log" 2>&1 </dev/null 9<&- &
 	disown
 
-	local i pid= comm start
+	local i pid='' comm start
 	for ((i = 0; i < 100; i++)); do
 		if pid=$(recorded_pid); then
 			comm=$(cat "/proc/$pid/comm" 2>/dev/null) || die "tgtd exited at start"
@@ -348,7 +363,7 @@ Stop that process, or set GOMP_LAB_PORT to another port."
 		fi
 		sleep 0.1
 	done
-	[[ -n $pid ]] && ours "$pid" || die "tgtd did not start"
+	if [[ -z $pid ]] || ! ours "$pid"; then die "tgtd did not start"; fi
 	tgt_answers || die "tgtd pid $pid does not answer tgtadm -C $CTL after 10 s"
 
 	# tgtd falls back to 0.0.0.0:3260 and [::]:3260 if its portal fails to bind.
@@ -428,18 +443,24 @@ lock() {
 
 case ${1:-} in
 up)
+	need_root up
 	lock
 	cmd_up
 	;;
 down)
+	need_root down
 	lock
 	cmd_down
 	;;
 status)
 	cmd_status
 	;;
+envfile)
+	# For make: where `up` writes the env file (it may not exist yet).
+	printf '%s\n' "$DIR/env"
+	;;
 *)
-	echo "usage: $0 up|down|status" >&2
+	echo "usage: $0 up|down|status|envfile" >&2
 	exit 2
 	;;
 esac

@@ -1,0 +1,92 @@
+# gomp — build, check and test. CI runs `make test` (see .ci/run).
+#
+#   make build       go build ./... and a static bin/gomp
+#   make vet         go vet and a gofmt check
+#   make test        vet, then the unit and lab tests (-race) against a tgtd lab
+#                    (scripts/lab.sh), then a short fuzz run; the lab is always
+#                    taken down again
+#   make lab-up | lab-down | lab-status
+#   make fuzz        every Fuzz* target for FUZZTIME (default 60s) each
+#   make fuzz-smoke  the same for FUZZ_SMOKE_TIME (default 10s) each
+#   make bench       benchmarks with -benchmem
+#
+# Lab settings come from GOMP_LAB_CTL / GOMP_LAB_PORT / GOMP_LAB_DIR (see
+# scripts/lab.sh). Tests see GOMP_LAB=1 and the GOMP_LAB_* variables of the
+# lab's env file.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+
+GO ?= go
+GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
+FUZZTIME ?= 60s
+FUZZ_SMOKE_TIME ?= 10s
+TEST_TIMEOUT ?= 10m
+TESTFLAGS ?=
+
+LAB := bash scripts/lab.sh
+SUBMAKE := $(MAKE) --no-print-directory
+
+.PHONY: all build vet fmt-check test lab-up lab-down lab-status fuzz fuzz-smoke bench clean
+
+all: build
+
+build:
+	$(GO) build ./...
+	@if compgen -G 'cmd/gomp/*.go' >/dev/null; then \
+		echo "CGO_ENABLED=0 $(GO) build -o bin/gomp ./cmd/gomp"; \
+		CGO_ENABLED=0 $(GO) build -o bin/gomp ./cmd/gomp; \
+	else \
+		echo "build: no Go files in ./cmd/gomp yet; bin/gomp not built"; \
+	fi
+
+vet: fmt-check
+	@if [ -z "$$($(GO) list ./... 2>/dev/null)" ]; then echo "vet: no packages yet"; \
+	else echo "$(GO) vet ./..."; $(GO) vet ./...; fi
+
+# gofmt -l over every Go file outside .git, vendor and testdata.
+fmt-check:
+	@out=$$(find . \( -path ./.git -o -path ./vendor -o -name testdata \) -prune \
+		-o -name '*.go' -type f -print0 | xargs -0 -r $(GOFMT) -l) || { \
+		echo "$$out"; echo "gofmt failed"; exit 1; }; \
+	if [ -n "$$out" ]; then \
+		echo "gofmt: these files need formatting (run gofmt -w):"; echo "$$out"; exit 1; \
+	fi
+
+# The lab goes down at the end whatever happened; the first failure's exit code
+# is kept. Fuzzing runs even if the tests failed, to report both in one run.
+test: vet
+	@rc=0; keep() { local r=$$?; if [ $$rc -eq 0 ]; then rc=$$r; fi; }; \
+	trap '$(LAB) down; exit 130' INT TERM HUP; \
+	$(SUBMAKE) lab-up || keep; \
+	if [ $$rc -eq 0 ]; then \
+		envfile=$$($(LAB) envfile); \
+		set -a; . "$$envfile"; set +a; export GOMP_LAB=1; \
+		echo "$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./...  (GOMP_LAB=1, env from $$envfile)"; \
+		$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TESTFLAGS) ./... || keep; \
+		$(SUBMAKE) fuzz-smoke || keep; \
+	fi; \
+	$(SUBMAKE) lab-down || keep; \
+	if [ $$rc -ne 0 ]; then echo "make test: FAILED (exit $$rc)"; else echo "make test: ok"; fi; \
+	exit $$rc
+
+lab-up:
+	$(LAB) up
+
+lab-down:
+	$(LAB) down
+
+lab-status:
+	$(LAB) status
+
+fuzz:
+	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+
+fuzz-smoke:
+	FUZZTIME=$(FUZZ_SMOKE_TIME) bash scripts/fuzz.sh
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin
