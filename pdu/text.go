@@ -103,7 +103,8 @@ func shortKey(b []byte) string {
 }
 
 // checkKey returns why key is not a valid key-name, or "" (RFC 7143 §6.1:
-// letters, digits, '.', '-', '+', '@', '_', at most 63 bytes).
+// letters, digits, '.', '-', '+', '@', '_', and '#' for X# keys; at most 63
+// bytes).
 func checkKey(key []byte, maxLen int) string {
 	if len(key) == 0 {
 		return "empty key"
@@ -114,7 +115,9 @@ func checkKey(key []byte, maxLen int) string {
 	for _, c := range key {
 		switch {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '.', c == '-', c == '+', c == '@', c == '_':
+		case c == '.', c == '-', c == '+', c == '@', c == '_', c == '#':
+			// '#' is outside §6.1's list but RFC 7143 itself defines
+			// X#NodeArchitecture (§13.26) and the X# key prefix (§13.5.4).
 		default:
 			return fmt.Sprintf("invalid character %q in key", c)
 		}
