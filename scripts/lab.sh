@@ -393,6 +393,17 @@ $want"
 		tadm --op bind --mode target --tid "$tid" --initiator-address ALL
 	done
 
+	# The open target offers what a SAN array does (digests, immediate and
+	# unsolicited data, 256 KiB segments, 1 MiB bursts, 8 R2Ts); the CHAP
+	# targets keep tgtd's defaults (InitialR2T=Yes, 8 KiB segments), so both
+	# negotiation outcomes are exercised.
+	local kv
+	for kv in HeaderDigest=CRC32C,None DataDigest=CRC32C,None InitialR2T=No ImmediateData=Yes \
+		MaxRecvDataSegmentLength=262144 MaxXmitDataSegmentLength=262144 MaxBurstLength=1048576 \
+		FirstBurstLength=262144 MaxOutstandingR2T=8; do
+		tadm --op update --mode target --tid 1 --name "${kv%%=*}" --value "${kv#*=}"
+	done
+
 	tadm --op new --mode account --user "$CHAP_USER" --password "$(<"$CHAP_SECRET_FILE")"
 	tadm --op bind --mode account --tid 2 --user "$CHAP_USER"
 	tadm --op new --mode account --user "$MUTUAL_USER" --password "$(<"$MUTUAL_SECRET_FILE")"

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/gomp-dev/gomp/iscsi"
+	"github.com/spf13/cobra"
+)
+
+// chapFlags are the CHAP options; secrets come from files or the
+// environment, never from the command line.
+type chapFlags struct {
+	user, secretFile             string
+	mutualUser, mutualSecretFile string
+}
+
+const (
+	envCHAPSecret   = "GOMP_CHAP_SECRET"
+	envMutualSecret = "GOMP_MUTUAL_SECRET"
+)
+
+func (f *chapFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.user, "chap-user", "", "CHAP user name (enables CHAP)")
+	fl.StringVar(&f.secretFile, "chap-secret-file", "", "file holding the CHAP secret (or set $"+envCHAPSecret+")")
+	fl.StringVar(&f.mutualUser, "mutual-user", "", "user name the target answers mutual CHAP with")
+	fl.StringVar(&f.mutualSecretFile, "mutual-secret-file", "", "file holding the target's mutual CHAP secret (or set $"+envMutualSecret+")")
+}
+
+// credentials builds the CHAP configuration, or nil without --chap-user.
+func (f *chapFlags) credentials() (*iscsi.CHAP, error) {
+	if f.user == "" {
+		if f.secretFile != "" || f.mutualUser != "" || f.mutualSecretFile != "" {
+			return nil, usagef("CHAP options need --chap-user")
+		}
+		return nil, nil
+	}
+	secret, err := loadSecret(f.secretFile, envCHAPSecret, "--chap-secret-file")
+	if err != nil {
+		return nil, err
+	}
+	c := &iscsi.CHAP{User: f.user, Secret: secret}
+	if f.mutualUser != "" || f.mutualSecretFile != "" || os.Getenv(envMutualSecret) != "" {
+		if c.TargetSecret, err = loadSecret(f.mutualSecretFile, envMutualSecret, "--mutual-secret-file"); err != nil {
+			return nil, err
+		}
+		c.TargetUser = f.mutualUser
+	}
+	return c, nil
+}
+
+func loadSecret(path, env, flag string) (iscsi.Secret, error) {
+	if path == "" {
+		if v := os.Getenv(env); v != "" {
+			return iscsi.Secret(v), nil
+		}
+		return nil, usagef("%s (or $%s) is required", flag, env)
+	}
+	s, warning, err := iscsi.LoadSecret(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	if warning != nil {
+		fmt.Fprintln(os.Stderr, "gomp: warning:", warning)
+	}
+	return s, nil
+}

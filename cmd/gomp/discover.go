@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gomp-dev/gomp/iscsi"
+	"github.com/spf13/cobra"
+)
+
+func newDiscoverCmd(g *globalOpts) *cobra.Command {
+	var chap chapFlags
+	cmd := &cobra.Command{
+		Use:   "discover [flags] PORTAL...",
+		Short: "List the targets a portal offers (SendTargets discovery)",
+		Long: `discover runs a SendTargets discovery session at each PORTAL (host[:port],
+port 3260 by default) and prints one line per target portal in iscsiadm's
+format: IP:PORT,TPGT IQN`,
+		Example: "  gomp discover 127.0.0.1\n  gomp discover --chap-user u --chap-secret-file /etc/gomp/secret 192.0.2.10:3260",
+		RunE: func(cmd *cobra.Command, portals []string) error {
+			if len(portals) == 0 {
+				return usagef("discover needs at least one PORTAL")
+			}
+			creds, err := chap.credentials()
+			if err != nil {
+				return err
+			}
+			for _, portal := range portals {
+				if err := discoverOne(cmd, g, portal, creds); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	chap.register(cmd)
+	return cmd
+}
+
+func discoverOne(cmd *cobra.Command, g *globalOpts, portal string, creds *iscsi.CHAP) error {
+	ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
+	defer cancel()
+	targets, err := iscsi.Discover(ctx, iscsi.Config{Portal: portal, CHAP: creds, Logger: g.logger()})
+	if err != nil {
+		return err
+	}
+	for _, t := range targets {
+		for _, p := range t.Portals {
+			fmt.Fprintf(cmd.OutOrStdout(), "%s,%d %s\n", p.Addr, p.TPGT, t.Name)
+		}
+	}
+	return nil
+}

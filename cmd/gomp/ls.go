@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/gomp-dev/gomp/iscsi"
+	"github.com/spf13/cobra"
+)
+
+func newLsCmd(g *globalOpts) *cobra.Command {
+	var (
+		target  string
+		portals []string
+		chap    chapFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "ls --target IQN --portal PORTAL [--portal PORTAL...]",
+		Short: "Log in through each portal and list the target's LUNs",
+		Long: `ls logs in to the target through every portal, reads each LUN's identity
+(INQUIRY, VPD 0x80/0x83, READ CAPACITY(16)) and prints one entry per LUN: its
+WWID (as multipath computes it), vendor, product, revision, capacity and block
+size, and the portals that reach it. It logs out before it exits.`,
+		Example: "  gomp ls --target iqn.2026-11.dev.gomp:lab --portal 127.0.0.1 --portal 127.0.0.2",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if target == "" || len(portals) == 0 {
+				return usagef("ls needs --target and at least one --portal")
+			}
+			creds, err := chap.credentials()
+			if err != nil {
+				return err
+			}
+			luns, err := listLUNs(cmd.Context(), g, target, portals, creds)
+			if err != nil {
+				return err
+			}
+			printLUNs(cmd.OutOrStdout(), target, luns)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&target, "target", "", "target IQN")
+	cmd.Flags().StringArrayVar(&portals, "portal", nil, "portal host[:port]; repeat for each path")
+	chap.register(cmd)
+	return cmd
+}
+
+// lunEntry is one LUN as seen through every portal that reaches it.
+type lunEntry struct {
+	info    *iscsi.LUNInfo
+	portals []string
+}
+
+func listLUNs(ctx context.Context, g *globalOpts, target string, portals []string, creds *iscsi.CHAP) ([]*lunEntry, error) {
+	byKey := map[string]*lunEntry{}
+	for _, portal := range portals {
+		if err := listPortal(ctx, g, target, portal, creds, byKey); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]*lunEntry, 0, len(byKey))
+	for _, e := range byKey {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].info.LUN < out[j].info.LUN })
+	return out, nil
+}
+
+func listPortal(ctx context.Context, g *globalOpts, target, portal string, creds *iscsi.CHAP, byKey map[string]*lunEntry) error {
+	ctx, cancel := context.WithTimeout(ctx, g.timeout)
+	defer cancel()
+	s, err := iscsi.Dial(ctx, iscsi.Config{Portal: portal, TargetName: target, CHAP: creds,
+		Logger: g.logger(), NOPInterval: -1})
+	if err != nil {
+		return err
+	}
+	defer s.Close(ctx)
+	luns, err := s.ReportLUNs(ctx)
+	if err != nil {
+		return fmt.Errorf("REPORT LUNS via %s: %w", s.Portal(), err)
+	}
+	for _, lun := range luns {
+		info, err := s.Inquire(ctx, lun)
+		if err != nil {
+			return err
+		}
+		if !info.IsDisk() { // e.g. tgt's controller LUN 0
+			continue
+		}
+		key := info.WWID
+		if key == "" {
+			key = fmt.Sprintf("lun%d", lun)
+		}
+		e := byKey[key]
+		if e == nil {
+			e = &lunEntry{info: info}
+			byKey[key] = e
+		}
+		e.portals = append(e.portals, s.Portal())
+	}
+	return nil
+}
+
+func printLUNs(w io.Writer, target string, luns []*lunEntry) {
+	fmt.Fprintf(w, "Target: %s\n", target)
+	if len(luns) == 0 {
+		fmt.Fprintln(w, "  (no disk LUNs)")
+	}
+	for _, e := range luns {
+		i := e.info
+		wwid := i.WWID
+		if wwid == "" {
+			wwid = "-"
+		}
+		fmt.Fprintf(w, "  LUN %d  wwid %s\n", i.LUN, wwid)
+		fmt.Fprintf(w, "    vendor %q  product %q  revision %q  serial %q\n", i.Vendor, i.Product, i.Revision, i.Serial)
+		fmt.Fprintf(w, "    size %s (%d bytes, %d blocks of %d)\n", humanBytes(i.Size()), i.Size(), i.Blocks, i.BlockSize)
+		fmt.Fprintf(w, "    paths %s\n", strings.Join(e.portals, ", "))
+	}
+}
+
+// humanBytes formats n with binary prefixes, as lsblk does.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

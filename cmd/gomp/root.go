@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// globalOpts are the flags every command has.
+type globalOpts struct {
+	verbose   bool
+	logFormat string
+	timeout   time.Duration
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globalOpts{}
+	root := &cobra.Command{
+		Use:   "gomp",
+		Short: "iSCSI initiator with built-in multipath, exported through NBD",
+		Long: `gomp logs in to an iSCSI target over one or more portals, folds the paths to
+each LUN into one device with failover and load balancing, and exports it.
+
+It replaces, for one host, open-iscsi (iscsiadm) plus multipath-tools:
+  iscsiadm -m discovery -t st -p IP   ->  gomp discover IP
+  iscsiadm -m node -T IQN -l          ->  gomp ls --target IQN --portal IP1 --portal IP2`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
+	pf := root.PersistentFlags()
+	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log protocol events to stderr")
+	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	pf.DurationVar(&g.timeout, "timeout", 30*time.Second, "time limit for logins and commands")
+	root.AddCommand(newVersionCmd(), newDiscoverCmd(g), newLsCmd(g))
+	return root
+}
+
+// logger returns the logger the flags ask for: warnings only unless -v.
+func (g *globalOpts) logger() *slog.Logger {
+	level := slog.LevelWarn
+	if g.verbose {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if g.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print gomp's version",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(cmd.OutOrStdout(), "gomp", version)
+			return nil
+		},
+	}
+}
+
+// noArgs refuses positional arguments with a usage error.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments, got %q", cmd.CommandPath(), args)
+	}
+	return nil
+}

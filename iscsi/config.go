@@ -1,0 +1,169 @@
+package iscsi
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gomp-dev/gomp/iscsi/internal/chap"
+	"github.com/gomp-dev/gomp/iscsi/internal/negotiate"
+	"github.com/gomp-dev/gomp/pdu"
+)
+
+// DefaultPort is the iSCSI well-known port.
+const DefaultPort = "3260"
+
+// Secret is a CHAP secret. It formats as "[redacted]" in every fmt verb and
+// in slog, so it cannot leak through logs or error strings.
+type Secret = chap.Secret
+
+// CHAP algorithms, in RFC 7143 / IANA numbering.
+const (
+	CHAPMD5     = chap.MD5
+	CHAPSHA1    = chap.SHA1
+	CHAPSHA256  = chap.SHA256
+	CHAPSHA3256 = chap.SHA3_256
+)
+
+// CHAPAlgorithm is one CHAP digest algorithm.
+type CHAPAlgorithm = chap.Algorithm
+
+// LoadSecret reads a CHAP secret from a file. The warning is non-nil when
+// the file is readable by group or others.
+func LoadSecret(path string) (s Secret, warning, err error) { return chap.LoadSecret(path) }
+
+// CHAP holds the credentials of one-way or mutual CHAP (RFC 7143 §12.1.3).
+type CHAP struct {
+	User   string // CHAP_N we send
+	Secret Secret // secret the target shares for User
+	// TargetUser and TargetSecret, when set, make CHAP mutual: the target
+	// must prove it knows TargetSecret, and answer as TargetUser.
+	TargetUser   string
+	TargetSecret Secret
+	// Algorithms in preference order; nil means SHA3-256, SHA-256, SHA-1,
+	// MD5. A target that rejects the list is retried with MD5 alone.
+	Algorithms []CHAPAlgorithm
+}
+
+// Negotiation holds our operational key proposals (RFC 7143 §13). The zero
+// value proposes values tuned for throughput: ImmediateData=Yes,
+// InitialR2T=No, 256 KiB data segments, 1 MiB bursts, 8 outstanding R2Ts.
+type Negotiation = negotiate.Config
+
+// Params is the result of a login's negotiation.
+type Params = negotiate.Params
+
+// Config describes one session to one target portal. The zero value of each
+// optional field is a sensible default.
+type Config struct {
+	// Portal is "host[:port]"; the port defaults to 3260.
+	Portal string
+	// TargetName is the target IQN; empty for a discovery session.
+	TargetName string
+	// InitiatorName defaults to iqn.2026-11.dev.gomp:<hostname>.
+	InitiatorName string
+	// CHAP enables authentication; nil offers AuthMethod=None only.
+	CHAP *CHAP
+	// Negotiation holds the operational proposals.
+	Negotiation Negotiation
+	// ISID is the initiator session id; zero picks a random-format ISID.
+	// Each path to a target must use a distinct ISID.
+	ISID pdu.ISID
+	// Dial opens the TCP connection; nil uses net.Dialer with TCP_NODELAY.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// LoginTimeout bounds one login; default 15 s.
+	LoginTimeout time.Duration
+	// NOPInterval and NOPTimeout: a NOP-Out ping every NOPInterval; no
+	// answer and no other traffic within NOPTimeout fails the connection.
+	// Defaults 5 s and 5 s, as open-iscsi; negative disables pings.
+	NOPInterval, NOPTimeout time.Duration
+	// ReplacementTimeout: how long commands wait for a failed session to
+	// be reinstated before they fail with ErrConnection. Zero fails them at
+	// once, which is what multipath wants.
+	ReplacementTimeout time.Duration
+	// Recover enables ERL0 session reinstatement after a connection loss.
+	// Off, a lost connection closes the session.
+	Recover bool
+	// MaxRecoveryBackoff caps the wait between reinstatement attempts;
+	// default 30 s.
+	MaxRecoveryBackoff time.Duration
+	// Logger receives state changes; nil discards.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.InitiatorName == "" {
+		c.InitiatorName = DefaultInitiatorName()
+	}
+	c.Portal = withPort(c.Portal)
+	if c.LoginTimeout <= 0 {
+		c.LoginTimeout = 15 * time.Second
+	}
+	if c.NOPInterval == 0 {
+		c.NOPInterval = 5 * time.Second
+	}
+	if c.NOPTimeout == 0 {
+		c.NOPTimeout = 5 * time.Second
+	}
+	if c.MaxRecoveryBackoff <= 0 {
+		c.MaxRecoveryBackoff = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Dial == nil {
+		c.Dial = dialTCP
+	}
+	if c.ISID == (pdu.ISID{}) {
+		c.ISID = RandomISID()
+	}
+	return c
+}
+
+// DefaultInitiatorName returns iqn.2026-11.dev.gomp:<hostname>.
+func DefaultInitiatorName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return "iqn.2026-11.dev.gomp:" + strings.ToLower(host)
+}
+
+// RandomISID returns an ISID of the Random format (RFC 7143 §11.12.5:
+// T=10b, A+B+C random, D=qualifier).
+func RandomISID() pdu.ISID {
+	var id pdu.ISID
+	_, _ = rand.Read(id[:])
+	id[0] = pdu.ISIDTypeRandom | id[0]&0x3f
+	return id
+}
+
+// withPort adds the default port to a portal without one.
+func withPort(portal string) string {
+	if _, _, err := net.SplitHostPort(portal); err == nil {
+		return portal
+	}
+	if strings.HasPrefix(portal, "[") && strings.HasSuffix(portal, "]") {
+		return portal + ":" + DefaultPort
+	}
+	if strings.Count(portal, ":") > 1 { // bare IPv6
+		return "[" + portal + "]:" + DefaultPort
+	}
+	return portal + ":" + DefaultPort
+}
+
+func dialTCP(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	return c, nil
+}

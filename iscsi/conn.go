@@ -1,0 +1,215 @@
+package iscsi
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gomp-dev/gomp/pdu"
+)
+
+// conn is the full-feature phase of one TCP connection: a reader goroutine
+// dispatching by ITT, a writer goroutine sending queued PDUs in batches
+// (one writev per batch), and a pinger.
+type conn struct {
+	s    *Session
+	t    *transport
+	done chan struct{} // closed when the connection failed
+	once sync.Once
+	err  error // why it failed; set before done closes
+
+	lastRecv atomic.Int64 // unix nanoseconds of the last PDU received
+	t2w      atomic.Int64 // Time2Wait asked by the target (async drop), ns
+
+	wmu  sync.Mutex // guards the following
+	wq   []outItem
+	wake chan struct{} // cap 1
+
+	scratchOut pdu.DataOut // writer-owned Data-Out template
+}
+
+// outItem is one unit of work for the writer: a PDU, or a Data-Out
+// sequence cut from a task's write buffer.
+type outItem struct {
+	p     pdu.PDU
+	t     *task  // task whose buffers the item uses (busy accounting)
+	burst bool   // a Data-Out sequence: off, n, ttt
+	off   uint32 // buffer offset of the sequence
+	n     uint32 // bytes in the sequence
+	ttt   uint32
+}
+
+func newConn(s *Session, t *transport) *conn {
+	c := &conn{s: s, t: t, done: make(chan struct{}), wake: make(chan struct{}, 1)}
+	c.lastRecv.Store(time.Now().UnixNano())
+	return c
+}
+
+// fail closes the connection once and hands the failure to the session.
+func (c *conn) fail(err error) {
+	c.once.Do(func() {
+		c.err = err
+		close(c.done)
+		c.t.conn.Close()
+		c.s.connFailed(c, err)
+	})
+}
+
+// time2Wait is how long reinstatement waits (RFC 7143 §6.3.5).
+func (c *conn) time2Wait() time.Duration {
+	if d := c.t2w.Load(); d > 0 {
+		return time.Duration(d)
+	}
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return time.Duration(c.s.params.DefaultTime2Wait) * time.Second
+}
+
+// enqueue hands items to the writer. Called with s.mu held for commands,
+// so that CmdSN order is wire order; the writer never takes s.mu while
+// holding wmu.
+func (c *conn) enqueue(items ...outItem) {
+	c.wmu.Lock()
+	c.wq = append(c.wq, items...)
+	c.wmu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *conn) writeLoop() {
+	defer c.s.wg.Done()
+	var batch []outItem
+	for {
+		select {
+		case <-c.done:
+			c.release(c.takeQueue(batch[:0]))
+			return
+		case <-c.wake:
+		}
+		batch = c.takeQueue(batch[:0])
+		err := c.writeBatch(batch)
+		c.release(batch)
+		clear(batch)
+		if err != nil {
+			c.fail(fmt.Errorf("write: %w", err))
+		}
+	}
+}
+
+func (c *conn) takeQueue(into []outItem) []outItem {
+	c.wmu.Lock()
+	into, c.wq = c.wq, into
+	c.wmu.Unlock()
+	return into
+}
+
+// writeBatch encodes every item and flushes in one write, or in several
+// when the batch exceeds 1 MiB.
+func (c *conn) writeBatch(batch []outItem) error {
+	fr := c.t.fr
+	for i := range batch {
+		it := &batch[i]
+		if it.t != nil && it.t.abandonedFlag.Load() {
+			continue
+		}
+		var err error
+		if it.burst {
+			err = c.queueBurst(it)
+		} else {
+			setExpStatSN(it.p, c.s.expStatSN.Load())
+			err = fr.QueuePDU(it.p)
+		}
+		if err != nil {
+			return err
+		}
+		if fr.Buffered() >= 1<<20 {
+			if err := fr.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return fr.Flush()
+}
+
+// queueBurst cuts one Data-Out sequence into PDUs of at most the target's
+// MaxRecvDataSegmentLength, DataSN from 0, F on the last (RFC 7143 §11.7).
+func (c *conn) queueBurst(it *outItem) error {
+	t := it.t
+	max := uint32(c.t.fr.MaxSendDataSegmentLength())
+	d := &c.scratchOut
+	end := it.off + it.n
+	var sn uint32
+	for off := it.off; off < end; sn++ {
+		n := min(max, end-off)
+		*d = pdu.DataOut{Final: off+n == end, LUN: t.req.LUN, ITT: t.itt, TTT: it.ttt,
+			ExpStatSN: c.s.expStatSN.Load(), DataSN: sn, BufferOffset: off,
+			Data: t.cmd.Write[off : off+n]}
+		if err := c.t.fr.QueuePDU(d); err != nil {
+			return err
+		}
+		off += n
+	}
+	c.s.stats.BytesWritten.Add(uint64(it.n))
+	c.s.stats.PDUsOut.Add(uint64(sn))
+	return nil
+}
+
+func setExpStatSN(p pdu.PDU, sn uint32) {
+	switch p := p.(type) {
+	case *pdu.SCSICommand:
+		p.ExpStatSN = sn
+	case *pdu.NOPOut:
+		p.ExpStatSN = sn
+	case *pdu.TaskMgmtRequest:
+		p.ExpStatSN = sn
+	case *pdu.LogoutRequest:
+		p.ExpStatSN = sn
+	case *pdu.TextRequest:
+		p.ExpStatSN = sn
+	}
+}
+
+// release drops the writer's hold on the tasks of a batch.
+func (c *conn) release(batch []outItem) {
+	if len(batch) == 0 {
+		return
+	}
+	c.s.mu.Lock()
+	for _, it := range batch {
+		if t := it.t; t != nil {
+			t.busy--
+			if t.quiet() || t.abandoned {
+				t.signal()
+			}
+		}
+	}
+	c.s.mu.Unlock()
+}
+
+func (c *conn) readLoop() {
+	defer c.s.wg.Done()
+	fr := c.t.fr
+	for {
+		p, err := fr.ReadHeader()
+		if err == nil {
+			c.lastRecv.Store(time.Now().UnixNano())
+			c.s.stats.PDUsIn.Add(1)
+			if in, ok := p.(*pdu.DataIn); ok {
+				err = c.dataIn(in)
+			} else if err = fr.ReadData(nil); err == nil {
+				err = c.dispatch(p)
+			}
+		}
+		if err != nil {
+			if errors.Is(err, pdu.ErrDigest) {
+				c.s.stats.DigestErrors.Add(1)
+			}
+			c.fail(fmt.Errorf("read: %w", err))
+			return
+		}
+	}
+}

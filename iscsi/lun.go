@@ -1,0 +1,362 @@
+package iscsi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/gomp-dev/gomp/iscsi/scsi"
+)
+
+// maxTransfer caps one READ/WRITE command when the LUN reports no limit.
+const maxTransfer = 8 << 20
+
+// LUNInfo is what INQUIRY, VPD and READ CAPACITY tell about a LUN.
+type LUNInfo struct {
+	LUN         uint16
+	Vendor      string
+	Product     string
+	Revision    string
+	DeviceType  scsi.DeviceType
+	Serial      string
+	WWID        string // multipath's rule over VPD 0x83; empty if none
+	Designators []scsi.Designator
+	BlockSize   uint32
+	Blocks      uint64 // number of logical blocks
+	ALUA        bool   // TPGS: implicit or explicit asymmetric access
+
+	// Thin provisioning and limits (VPD 0xB0, 0xB2; READ CAPACITY(16)).
+	CanUnmap       bool   // LBPME and LBPU
+	CanWriteSame   bool   // LBPWS: WRITE SAME(16) with UNMAP
+	MaxTransfer    uint32 // bytes per command, 0 if unreported
+	MaxUnmapBlocks uint32
+	MaxWriteSame   uint64 // blocks per WRITE SAME, 0 if unreported
+}
+
+// IsDisk reports a direct-access block device (SBC), the only kind gomp
+// reads and writes.
+func (i *LUNInfo) IsDisk() bool { return i.DeviceType == scsi.TypeDisk }
+
+// Size returns the LUN's capacity in bytes.
+func (i *LUNInfo) Size() int64 { return int64(i.Blocks) * int64(i.BlockSize) }
+
+// ReportLUNs returns the LUN numbers the target exposes (REPORT LUNS,
+// SPC-4 §6.33), LUN 0 first as the target lists them.
+func (s *Session) ReportLUNs(ctx context.Context) ([]uint16, error) {
+	buf := make([]byte, 16+8*256)
+	cdb := scsi.ReportLUNs(scsi.SelectAllLUs, uint32(len(buf)))
+	cmd := &Command{LUN: 0, CDB: cdb[:], Read: buf}
+	if err := s.Do(ctx, cmd); err != nil {
+		return nil, err
+	}
+	luns, err := scsi.ParseReportLUNs(buf[:len(buf)-max(cmd.Residual, 0)])
+	if err != nil {
+		return nil, err
+	}
+	var out []uint16
+	for _, l := range luns {
+		if n, ok := scsi.LUNNumber(l); ok {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// inquire runs INQUIRY (standard or a VPD page) and returns the bytes the
+// target sent.
+func (s *Session) inquire(ctx context.Context, lun uint16, vpd bool, page scsi.VPDPage) ([]byte, error) {
+	buf := make([]byte, 1024)
+	var cdb [6]byte
+	if vpd {
+		cdb = scsi.InquiryVPD(page, uint16(len(buf)))
+	} else {
+		cdb = scsi.Inquiry(uint16(len(buf)))
+	}
+	cmd := &Command{LUN: lun, CDB: cdb[:], Read: buf}
+	if err := s.Do(ctx, cmd); err != nil {
+		return nil, err
+	}
+	return buf[:len(buf)-max(cmd.Residual, 0)], nil
+}
+
+// Inquire collects a LUN's identity, capacity and capabilities.
+func (s *Session) Inquire(ctx context.Context, lun uint16) (*LUNInfo, error) {
+	b, err := s.inquire(ctx, lun, false, 0)
+	if err != nil {
+		return nil, fmt.Errorf("iscsi: INQUIRY LUN %d: %w", lun, err)
+	}
+	std, err := scsi.ParseInquiry(b)
+	if err != nil {
+		return nil, fmt.Errorf("iscsi: INQUIRY LUN %d: %w", lun, err)
+	}
+	info := &LUNInfo{LUN: lun, Vendor: std.Vendor, Product: std.Product, Revision: std.Revision,
+		DeviceType: std.DeviceType, ALUA: std.TPGS != 0}
+	pages := s.supportedPages(ctx, lun)
+	if err := s.identify(ctx, info, pages); err != nil {
+		return nil, err
+	}
+	if !info.IsDisk() {
+		return info, nil // a controller or other non-block LUN has no capacity
+	}
+	if err := s.capacity(ctx, info); err != nil {
+		return nil, err
+	}
+	s.limits(ctx, info, pages)
+	return info, nil
+}
+
+func (s *Session) supportedPages(ctx context.Context, lun uint16) map[scsi.VPDPage]bool {
+	have := map[scsi.VPDPage]bool{}
+	b, err := s.inquire(ctx, lun, true, scsi.VPDSupportedPages)
+	if err != nil {
+		return have
+	}
+	pages, err := scsi.ParseSupportedPages(b)
+	if err != nil {
+		return have
+	}
+	for _, p := range pages {
+		have[p] = true
+	}
+	return have
+}
+
+// identify reads VPD 0x80 and 0x83 and derives the WWID.
+func (s *Session) identify(ctx context.Context, info *LUNInfo, pages map[scsi.VPDPage]bool) error {
+	if pages[scsi.VPDUnitSerial] {
+		if b, err := s.inquire(ctx, info.LUN, true, scsi.VPDUnitSerial); err == nil {
+			info.Serial, _ = scsi.ParseUnitSerial(b)
+		}
+	}
+	if !pages[scsi.VPDDeviceIdentification] {
+		return nil
+	}
+	b, err := s.inquire(ctx, info.LUN, true, scsi.VPDDeviceIdentification)
+	if err != nil {
+		return fmt.Errorf("iscsi: VPD 0x83 LUN %d: %w", info.LUN, err)
+	}
+	if info.Designators, err = scsi.ParseDeviceIdentification(b); err != nil {
+		return fmt.Errorf("iscsi: VPD 0x83 LUN %d: %w", info.LUN, err)
+	}
+	info.WWID, _ = scsi.WWID(info.Designators)
+	return nil
+}
+
+func (s *Session) capacity(ctx context.Context, info *LUNInfo) error {
+	buf := make([]byte, 32)
+	cdb := scsi.ReadCapacity16(uint32(len(buf)))
+	if err := s.Do(ctx, &Command{LUN: info.LUN, CDB: cdb[:], Read: buf}); err != nil {
+		return fmt.Errorf("iscsi: READ CAPACITY(16) LUN %d: %w", info.LUN, err)
+	}
+	c, err := scsi.ParseReadCapacity16(buf)
+	if err != nil {
+		return fmt.Errorf("iscsi: READ CAPACITY(16) LUN %d: %w", info.LUN, err)
+	}
+	if c.BlockLength == 0 {
+		return fmt.Errorf("iscsi: READ CAPACITY(16) LUN %d: block length 0", info.LUN)
+	}
+	info.BlockSize, info.Blocks = c.BlockLength, c.LastLBA+1
+	info.CanUnmap = c.LBPME
+	return nil
+}
+
+// limits reads VPD 0xB0 and 0xB2 where offered; a target without them
+// simply does not advertise UNMAP or WRITE SAME.
+func (s *Session) limits(ctx context.Context, info *LUNInfo, pages map[scsi.VPDPage]bool) {
+	lbpu := false
+	if pages[scsi.VPDLogicalBlockProvisioning] {
+		if b, err := s.inquire(ctx, info.LUN, true, scsi.VPDLogicalBlockProvisioning); err == nil {
+			if p, err := scsi.ParseLogicalBlockProvisioning(b); err == nil {
+				lbpu, info.CanWriteSame = p.LBPU, p.LBPWS && info.CanUnmap
+			}
+		}
+	}
+	info.CanUnmap = info.CanUnmap && lbpu
+	if pages[scsi.VPDBlockLimits] {
+		if b, err := s.inquire(ctx, info.LUN, true, scsi.VPDBlockLimits); err == nil {
+			if l, err := scsi.ParseBlockLimits(b); err == nil {
+				info.MaxTransfer = l.MaxTransferLength * info.BlockSize
+				info.MaxUnmapBlocks = l.MaxUnmapLBACount
+				info.MaxWriteSame = l.MaxWriteSameLength
+			}
+		}
+	}
+}
+
+// LUN is one logical unit reached through a session: a block device with
+// io.ReaderAt and io.WriterAt. It is safe for concurrent use.
+type LUN struct {
+	s    *Session
+	info LUNInfo
+	max  int // bytes per command, a multiple of the block size
+}
+
+// OpenLUN inquires lun and returns a handle to it.
+func (s *Session) OpenLUN(ctx context.Context, lun uint16) (*LUN, error) {
+	info, err := s.Inquire(ctx, lun)
+	if err != nil {
+		return nil, err
+	}
+	if !info.IsDisk() {
+		return nil, fmt.Errorf("iscsi: LUN %d is a %v, not a disk", lun, info.DeviceType)
+	}
+	return newLUN(s, info), nil
+}
+
+func newLUN(s *Session, info *LUNInfo) *LUN {
+	m := maxTransfer
+	if info.MaxTransfer > 0 && int(info.MaxTransfer) < m {
+		m = int(info.MaxTransfer)
+	}
+	m -= m % int(info.BlockSize)
+	return &LUN{s: s, info: *info, max: max(m, int(info.BlockSize))}
+}
+
+// Info returns what the LUN reported at open.
+func (l *LUN) Info() LUNInfo { return l.info }
+
+// Size returns the capacity in bytes.
+func (l *LUN) Size() int64 { return l.info.Size() }
+
+// ErrUnaligned is returned for offsets or lengths that are not multiples of
+// the block size.
+var ErrUnaligned = errors.New("iscsi: I/O not aligned to the logical block size")
+
+func (l *LUN) check(off int64, n int) error {
+	bs := int64(l.info.BlockSize)
+	switch {
+	case off < 0:
+		return fmt.Errorf("iscsi: negative offset %d", off)
+	case off%bs != 0 || int64(n)%bs != 0:
+		return fmt.Errorf("%w: offset %d, length %d, block size %d", ErrUnaligned, off, n, bs)
+	case off+int64(n) > l.Size():
+		return fmt.Errorf("iscsi: I/O at %d+%d beyond the %d-byte LUN: %w", off, n, l.Size(), io.EOF)
+	}
+	return nil
+}
+
+// ReadAt implements io.ReaderAt for block-aligned offsets and lengths.
+func (l *LUN) ReadAt(p []byte, off int64) (int, error) {
+	return l.ReadAtContext(context.Background(), p, off)
+}
+
+// WriteAt implements io.WriterAt for block-aligned offsets and lengths.
+func (l *LUN) WriteAt(p []byte, off int64) (int, error) {
+	return l.WriteAtContext(context.Background(), p, off, false)
+}
+
+// ReadAtContext reads len(p) bytes at off with READ(16), split into
+// commands of at most the LUN's transfer limit.
+func (l *LUN) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	return l.rw(ctx, p, off, false, false)
+}
+
+// WriteAtContext writes p at off with WRITE(16); fua asks the target to
+// make the data durable before it answers.
+func (l *LUN) WriteAtContext(ctx context.Context, p []byte, off int64, fua bool) (int, error) {
+	return l.rw(ctx, p, off, true, fua)
+}
+
+func (l *LUN) rw(ctx context.Context, p []byte, off int64, write, fua bool) (int, error) {
+	if err := l.check(off, len(p)); err != nil {
+		return 0, err
+	}
+	bs := int64(l.info.BlockSize)
+	var cmd Command
+	var cdb [16]byte
+	done := 0
+	for done < len(p) {
+		n := min(len(p)-done, l.max)
+		lba, blocks := uint64((off+int64(done))/bs), uint32(int64(n)/bs)
+		cmd = Command{LUN: l.info.LUN}
+		if write {
+			cdb = scsi.Write16(lba, blocks, fua)
+			cmd.Write = p[done : done+n]
+		} else {
+			cdb = scsi.Read16(lba, blocks, fua)
+			cmd.Read = p[done : done+n]
+		}
+		cmd.CDB = cdb[:]
+		if err := l.s.Do(ctx, &cmd); err != nil {
+			return done, err
+		}
+		if cmd.Residual > 0 {
+			return done + n - cmd.Residual, fmt.Errorf("iscsi: short transfer: %d of %d bytes", n-cmd.Residual, n)
+		}
+		done += n
+	}
+	return done, nil
+}
+
+// Flush makes written data durable (SYNCHRONIZE CACHE(16), SBC-3 §5.23).
+func (l *LUN) Flush(ctx context.Context) error {
+	cdb := scsi.SynchronizeCache16(0, 0, false)
+	return l.s.Do(ctx, &Command{LUN: l.info.LUN, CDB: cdb[:]})
+}
+
+// Unmap releases the blocks of [off, off+n) (UNMAP, SBC-3 §5.28).
+func (l *LUN) Unmap(ctx context.Context, off, n int64) error {
+	if !l.info.CanUnmap {
+		return fmt.Errorf("iscsi: LUN %d does not support UNMAP", l.info.LUN)
+	}
+	if err := l.check(off, int(n)); err != nil {
+		return err
+	}
+	bs := int64(l.info.BlockSize)
+	lba, blocks := uint64(off/bs), uint64(n/bs)
+	chunk := uint64(l.info.MaxUnmapBlocks)
+	if chunk == 0 || chunk > 1<<22 {
+		chunk = 1 << 22
+	}
+	for blocks > 0 {
+		c := min(blocks, chunk)
+		params, err := scsi.AppendUnmapParameters(nil, []scsi.Extent{{LBA: lba, Blocks: uint32(c)}})
+		if err != nil {
+			return err
+		}
+		cdb := scsi.Unmap(uint16(len(params)), false)
+		if err := l.s.Do(ctx, &Command{LUN: l.info.LUN, CDB: cdb[:], Write: params}); err != nil {
+			return err
+		}
+		lba, blocks = lba+c, blocks-c
+	}
+	return nil
+}
+
+// WriteZeroes zeroes [off, off+n) with WRITE SAME(16) of a zero block, with
+// the UNMAP bit when unmap is set and the LUN supports it.
+func (l *LUN) WriteZeroes(ctx context.Context, off, n int64, unmap bool) error {
+	if err := l.check(off, int(n)); err != nil {
+		return err
+	}
+	bs := int64(l.info.BlockSize)
+	zero := make([]byte, bs)
+	var flags scsi.WriteSameFlags
+	if unmap && l.info.CanWriteSame {
+		flags |= scsi.WriteSameUnmap
+	}
+	lba, blocks := uint64(off/bs), uint64(n/bs)
+	chunk := l.info.MaxWriteSame
+	if chunk == 0 || chunk > 1<<16 {
+		chunk = 1 << 16
+	}
+	for blocks > 0 {
+		c := min(blocks, chunk)
+		cdb := scsi.WriteSame16(lba, uint32(c), flags)
+		if err := l.s.Do(ctx, &Command{LUN: l.info.LUN, CDB: cdb[:], Write: zero}); err != nil {
+			return err
+		}
+		lba, blocks = lba+c, blocks-c
+	}
+	return nil
+}
+
+// TestUnitReady sends TEST UNIT READY, the path checker's probe.
+func (l *LUN) TestUnitReady(ctx context.Context) error {
+	cdb := scsi.TestUnitReady()
+	return l.s.Do(ctx, &Command{LUN: l.info.LUN, CDB: cdb[:]})
+}
+
+// Session returns the session the LUN is reached through.
+func (l *LUN) Session() *Session { return l.s }

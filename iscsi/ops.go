@@ -1,0 +1,310 @@
+package iscsi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gomp-dev/gomp/iscsi/scsi"
+	"github.com/gomp-dev/gomp/pdu"
+)
+
+// maxUnitAttentionRetries bounds the transparent retry of commands that
+// meet a UNIT ATTENTION (as after login, or a LUN reset).
+const maxUnitAttentionRetries = 3
+
+// quiesceGrace is how long an abandoned command waits for the reader or
+// writer to stop using its buffers before the connection is dropped to
+// force them off.
+const quiesceGrace = 2 * time.Second
+
+// Do runs one SCSI command and waits for its status. A status other than
+// GOOD returns a *SCSIError; a UNIT ATTENTION is retried transparently up
+// to three times. A lost connection returns an error satisfying
+// errors.Is(err, ErrConnection): the target may or may not have executed
+// the command. When ctx ends first, the task is aborted (ABORT TASK) and
+// Do returns an ErrAborted error once the connection no longer uses the
+// command's buffers.
+func (s *Session) Do(ctx context.Context, cmd *Command) error {
+	for attempt := 0; ; attempt++ {
+		err := s.do(ctx, cmd)
+		var se *SCSIError
+		if attempt < maxUnitAttentionRetries && errors.As(err, &se) && se.HasSense &&
+			se.Sense.Key == scsi.KeyUnitAttention && ctx.Err() == nil {
+			s.cfg.Logger.Debug("iscsi unit attention, retrying", "portal", s.cfg.Portal, "sense", se.Sense)
+			continue
+		}
+		return err
+	}
+}
+
+func (s *Session) do(ctx context.Context, cmd *Command) error {
+	if len(cmd.Read) > 0 && len(cmd.Write) > 0 {
+		return errors.New("iscsi: bidirectional commands are not supported")
+	}
+	t := newTask(kindSCSI)
+	c, err := s.acquire(ctx, false) // s.mu held on success
+	if err != nil {
+		taskPool.Put(t)
+		return err
+	}
+	s.submit(c, t, cmd)
+	s.mu.Unlock()
+	s.stats.Commands.Add(1)
+	return s.wait(ctx, c, t)
+}
+
+// submit assigns ITT and CmdSN and queues the command with its immediate
+// and unsolicited data (RFC 7143 §3.2.4.2). s.mu held.
+func (s *Session) submit(c *conn, t *task, cmd *Command) {
+	t.itt, t.conn, t.cmd = s.allocITT(), c, cmd
+	s.tasks[t.itt] = t
+	attr := cmd.Attr
+	if attr == pdu.AttrUntagged {
+		attr = pdu.AttrSimple
+	}
+	t.req = pdu.SCSICommand{Final: true, Read: len(cmd.Read) > 0, Write: len(cmd.Write) > 0,
+		Attr: attr, LUN: pdu.MakeLUN(cmd.LUN), ITT: t.itt, CmdSN: s.cmdSN, CDB: cmd.CDB,
+		ExpectedDataTransferLength: uint32(len(cmd.Read) + len(cmd.Write))}
+	s.cmdSN++
+	t.busy++
+	var burst outItem
+	if w := len(cmd.Write); w > 0 {
+		p := s.params
+		first := min(w, p.FirstBurstLength)
+		imm := 0
+		if p.ImmediateData {
+			imm = min(first, p.TargetMaxRecvDataSegmentLength)
+			t.req.Data = cmd.Write[:imm]
+		}
+		if !p.InitialR2T && imm < first {
+			t.req.Final = false
+			burst = outItem{t: t, burst: true, off: uint32(imm), n: uint32(first - imm), ttt: pdu.ReservedTag}
+			t.busy++
+		}
+	}
+	if burst.t != nil {
+		c.enqueue(outItem{p: &t.req, t: t}, burst)
+	} else {
+		c.enqueue(outItem{p: &t.req, t: t})
+	}
+}
+
+// wait waits for a task to finish and its buffers to be released.
+func (s *Session) wait(ctx context.Context, c *conn, t *task) error {
+	for {
+		select {
+		case <-t.sig:
+			s.mu.Lock()
+			if t.quiet() {
+				err := t.err
+				s.mu.Unlock()
+				taskPool.Put(t)
+				return err
+			}
+			s.mu.Unlock()
+		case <-ctx.Done():
+			return s.abandon(ctx, c, t)
+		}
+	}
+}
+
+// abandon stops waiting for a task whose context ended: further data for
+// it is discarded, it is aborted at the target, and abandon returns once
+// its buffers are no longer used.
+func (s *Session) abandon(ctx context.Context, c *conn, t *task) error {
+	s.mu.Lock()
+	if t.quiet() { // finished just now
+		err := t.err
+		s.mu.Unlock()
+		taskPool.Put(t)
+		return err
+	}
+	t.abandoned = true
+	t.abandonedFlag.Store(true)
+	finished := t.finished
+	s.mu.Unlock()
+	if !finished {
+		s.stats.Aborts.Add(1)
+		go s.abortTask(c, t)
+	}
+	timer := time.NewTimer(quiesceGrace)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		busy := t.busy
+		s.mu.Unlock()
+		if busy == 0 {
+			// The task stays in the table until the target answers or the
+			// connection dies; it is not returned to the pool.
+			return fmt.Errorf("%w: %w", ErrAborted, ctx.Err())
+		}
+		select {
+		case <-t.sig:
+		case <-timer.C:
+			c.fail(errors.New("aborted command still in transfer"))
+		}
+	}
+}
+
+// abortTask sends ABORT TASK for t (RFC 7143 §11.5.1); if the target does
+// not answer within NOPTimeout, the connection is dropped, as open-iscsi
+// escalates.
+func (s *Session) abortTask(c *conn, t *task) {
+	timeout := s.cfg.NOPTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, timeout)
+	defer cancel()
+	s.mu.Lock()
+	refCmdSN, lun := t.req.CmdSN, t.req.LUN
+	s.mu.Unlock()
+	err := s.taskMgmt(ctx, &pdu.TaskMgmtRequest{Function: pdu.TMFAbortTask, LUN: lun,
+		ReferencedTaskTag: t.itt, RefCmdSN: refCmdSN})
+	var re *ResponseError
+	if err != nil && !errors.As(err, &re) && !errors.Is(err, ErrConnection) && s.ctx.Err() == nil {
+		c.fail(fmt.Errorf("ABORT TASK 0x%x: %w", t.itt, err))
+		return
+	}
+	s.mu.Lock()
+	s.finish(t, ErrAborted) // the target will not answer the aborted task
+	s.mu.Unlock()
+}
+
+// LUNReset sends LOGICAL UNIT RESET for lun and waits for its response.
+func (s *Session) LUNReset(ctx context.Context, lun uint16) error {
+	return s.taskMgmt(ctx, &pdu.TaskMgmtRequest{Function: pdu.TMFLogicalUnitReset, LUN: pdu.MakeLUN(lun)})
+}
+
+// taskMgmt sends an immediate Task Management Function Request.
+func (s *Session) taskMgmt(ctx context.Context, req *pdu.TaskMgmtRequest) error {
+	t := newTask(kindTMF)
+	c, err := s.acquire(ctx, true)
+	if err != nil {
+		return err
+	}
+	t.itt, t.conn = s.allocITT(), c
+	s.tasks[t.itt] = t
+	req.Immediate, req.ITT, req.CmdSN = true, t.itt, s.cmdSN
+	c.enqueue(outItem{p: req})
+	s.mu.Unlock()
+	return s.waitSimple(ctx, t)
+}
+
+// waitSimple waits for a task that uses no caller buffers.
+func (s *Session) waitSimple(ctx context.Context, t *task) error {
+	select {
+	case <-t.sig:
+		s.mu.Lock()
+		err := t.err
+		s.mu.Unlock()
+		return err
+	case <-ctx.Done():
+		s.mu.Lock()
+		if !t.finished {
+			t.abandoned = true
+			delete(s.tasks, t.itt)
+		}
+		err := t.err
+		fin := t.finished
+		s.mu.Unlock()
+		if fin {
+			return err
+		}
+		return fmt.Errorf("%w: %w", ErrAborted, ctx.Err())
+	}
+}
+
+// Ping sends a NOP-Out and waits for the target's NOP-In
+// (RFC 7143 §11.18).
+func (s *Session) Ping(ctx context.Context) error {
+	t := newTask(kindNOP)
+	c, err := s.acquire(ctx, true)
+	if err != nil {
+		return err
+	}
+	t.itt, t.conn = s.allocITT(), c
+	s.tasks[t.itt] = t
+	c.enqueue(outItem{p: &pdu.NOPOut{Immediate: true, ITT: t.itt, TTT: pdu.ReservedTag, CmdSN: s.cmdSN}})
+	s.mu.Unlock()
+	return s.waitSimple(ctx, t)
+}
+
+// pingLoop sends a NOP-Out every NOPInterval; when neither the answer nor
+// any other PDU arrives within NOPTimeout, the connection fails.
+func (c *conn) pingLoop() {
+	defer c.s.wg.Done()
+	interval, timeout := c.s.cfg.NOPInterval, c.s.cfg.NOPTimeout
+	if interval < 0 || timeout < 0 {
+		<-c.done
+		return
+	}
+	timer := time.NewTimer(interval)
+	defer timer.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-timer.C:
+		}
+		sent := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		err := c.s.pingOn(ctx, c)
+		cancel()
+		if err != nil && !errors.Is(err, ErrConnection) && c.lastRecv.Load() < sent.UnixNano() {
+			c.s.stats.NOPTimeouts.Add(1)
+			c.fail(fmt.Errorf("no NOP-In within %v (ping timeout)", timeout))
+			return
+		}
+		timer.Reset(interval)
+	}
+}
+
+// pingOn pings over a given connection, not whatever the session has now.
+func (s *Session) pingOn(ctx context.Context, c *conn) error {
+	s.mu.Lock()
+	if s.conn != c {
+		s.mu.Unlock()
+		return &ConnError{Portal: s.cfg.Portal, Err: errors.New("connection replaced")}
+	}
+	t := newTask(kindNOP)
+	t.itt, t.conn = s.allocITT(), c
+	s.tasks[t.itt] = t
+	c.enqueue(outItem{p: &pdu.NOPOut{Immediate: true, ITT: t.itt, TTT: pdu.ReservedTag, CmdSN: s.cmdSN}})
+	s.mu.Unlock()
+	select {
+	case <-c.done:
+		return &ConnError{Portal: s.cfg.Portal, Err: c.err}
+	default:
+	}
+	return s.waitSimple(ctx, t)
+}
+
+// logout closes the session at the target (RFC 7143 §11.14).
+func (s *Session) logout(ctx context.Context) error {
+	s.mu.Lock()
+	c := s.conn
+	if c == nil {
+		s.mu.Unlock()
+		return nil
+	}
+	t := newTask(kindLogout)
+	t.itt, t.conn = s.allocITT(), c
+	s.tasks[t.itt] = t
+	req := &pdu.LogoutRequest{Immediate: true, Reason: pdu.LogoutCloseSession, ITT: t.itt, CmdSN: s.cmdSN}
+	c.enqueue(outItem{p: req})
+	s.mu.Unlock()
+	if err := s.waitSimple(ctx, t); err != nil {
+		return fmt.Errorf("iscsi: logout %s: %w", s.cfg.Portal, err)
+	}
+	s.mu.Lock()
+	resp := t.logout.Response
+	s.mu.Unlock()
+	if resp != pdu.LogoutSuccess {
+		return fmt.Errorf("iscsi: logout %s: %v", s.cfg.Portal, resp)
+	}
+	s.cfg.Logger.Info("iscsi session logged out", "portal", s.cfg.Portal, "target", s.cfg.TargetName)
+	return nil
+}

@@ -1,0 +1,44 @@
+package iscsi
+
+import (
+	"bufio"
+	"net"
+	"time"
+
+	"github.com/gomp-dev/gomp/pdu"
+)
+
+// transport is one TCP connection with its Framer. Its write side is a
+// BuffersWriter, so each Flush is one writev with payloads unjoined.
+type transport struct {
+	conn net.Conn
+	fr   *pdu.Framer
+	w    buffersConn
+}
+
+func newTransport(c net.Conn) *transport {
+	t := &transport{conn: c}
+	t.w.Conn = c
+	t.fr = pdu.NewFramer(bufio.NewReaderSize(c, 64<<10), &t.w)
+	return t
+}
+
+// buffersConn writes vectored through net.Buffers; the net.Buffers value
+// lives in the struct so that WriteBuffers does not allocate.
+type buffersConn struct {
+	net.Conn
+	nb net.Buffers
+}
+
+func (b *buffersConn) WriteBuffers(bufs [][]byte) (int64, error) {
+	b.nb = bufs
+	n, err := b.nb.WriteTo(b.Conn)
+	b.nb = nil
+	return n, err
+}
+
+// Deadlines used to interrupt blocking reads when a context ends.
+var (
+	zeroTime time.Time
+	pastTime = time.Unix(1, 0)
+)
