@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 )
@@ -258,31 +259,44 @@ func (l *LUN) WriteAtContext(ctx context.Context, p []byte, off int64, fua bool)
 	return l.rw(ctx, p, off, true, fua)
 }
 
+// rwCommand is a pooled READ/WRITE command with its CDB, so that the
+// block I/O path allocates nothing per call.
+type rwCommand struct {
+	cmd Command
+	cdb [16]byte
+}
+
+var rwPool = sync.Pool{New: func() any { return new(rwCommand) }}
+
 func (l *LUN) rw(ctx context.Context, p []byte, off int64, write, fua bool) (int, error) {
 	if err := l.check(off, len(p)); err != nil {
 		return 0, err
 	}
 	bs := int64(l.info.BlockSize)
-	var cmd Command
-	var cdb [16]byte
+	rc := rwPool.Get().(*rwCommand)
+	defer rwPool.Put(rc)
 	done := 0
 	for done < len(p) {
 		n := min(len(p)-done, l.max)
 		lba, blocks := uint64((off+int64(done))/bs), uint32(int64(n)/bs)
-		cmd = Command{LUN: l.info.LUN}
+		cmd := &rc.cmd
+		*cmd = Command{LUN: l.info.LUN}
 		if write {
-			cdb = scsi.Write16(lba, blocks, fua)
+			rc.cdb = scsi.Write16(lba, blocks, fua)
 			cmd.Write = p[done : done+n]
 		} else {
-			cdb = scsi.Read16(lba, blocks, fua)
+			rc.cdb = scsi.Read16(lba, blocks, fua)
 			cmd.Read = p[done : done+n]
 		}
-		cmd.CDB = cdb[:]
-		if err := l.s.Do(ctx, &cmd); err != nil {
+		cmd.CDB = rc.cdb[:]
+		err := l.s.Do(ctx, cmd)
+		residual := cmd.Residual
+		*cmd = Command{} // drop references to the caller's buffer
+		if err != nil {
 			return done, err
 		}
-		if cmd.Residual > 0 {
-			return done + n - cmd.Residual, fmt.Errorf("iscsi: short transfer: %d of %d bytes", n-cmd.Residual, n)
+		if residual > 0 {
+			return done + n - residual, fmt.Errorf("iscsi: short transfer: %d of %d bytes", n-residual, n)
 		}
 		done += n
 	}

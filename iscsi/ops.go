@@ -59,6 +59,7 @@ func (s *Session) do(ctx context.Context, cmd *Command) error {
 // and unsolicited data (RFC 7143 §3.2.4.2). s.mu held.
 func (s *Session) submit(c *conn, t *task, cmd *Command) {
 	t.itt, t.conn, t.cmd = s.allocITT(), c, cmd
+	t.readLen, t.writeLen = uint32(len(cmd.Read)), uint32(len(cmd.Write))
 	s.tasks[t.itt] = t
 	attr := cmd.Attr
 	if attr == pdu.AttrUntagged {

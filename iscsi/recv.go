@@ -41,8 +41,10 @@ func (c *conn) dataIn(p *pdu.DataIn) error {
 	s.updateWindow(p.ExpCmdSN, p.MaxCmdSN)
 	if p.StatusValid {
 		s.ackStatSN(p.StatSN)
-		t.cmd.Status = p.Status
-		t.cmd.Residual = residual(p.Overflow, p.Underflow, p.ResidualCount)
+		if !t.abandoned {
+			t.cmd.Status = p.Status
+			t.cmd.Residual = residual(p.Overflow, p.Underflow, p.ResidualCount)
+		}
 		s.finish(t, statusError(p.Status, nil))
 	} else if t.quiet() || t.abandoned {
 		t.signal()
@@ -61,9 +63,9 @@ func (c *conn) dataInTask(p *pdu.DataIn) (*task, error) {
 		return nil, protocolError("Data-In ITT 0x%x DataSN %d, expected %d", p.ITT, p.DataSN, t.expDataSN)
 	case p.BufferOffset != t.received:
 		return nil, protocolError("Data-In ITT 0x%x BufferOffset %d, expected %d", p.ITT, p.BufferOffset, t.received)
-	case uint64(p.BufferOffset)+uint64(n) > uint64(len(t.cmd.Read)):
+	case uint64(p.BufferOffset)+uint64(n) > uint64(t.readLen):
 		return nil, protocolError("Data-In ITT 0x%x carries bytes %d..%d beyond the %d-byte transfer",
-			p.ITT, p.BufferOffset, p.BufferOffset+n, len(t.cmd.Read))
+			p.ITT, p.BufferOffset, p.BufferOffset+n, t.readLen)
 	case p.StatusValid && p.Status == pdu.StatusGood && p.Overflow:
 		// An overflow is legal; the residual tells how much was cut.
 	}
@@ -135,9 +137,11 @@ func (c *conn) scsiResponse(p *pdu.SCSIResponse) error {
 		return protocolError("SCSI Response ITT 0x%x: %v", p.ITT, err)
 	}
 	t.senseLen = copy(t.sense[:], sense)
-	t.cmd.Status = p.Status
-	t.cmd.Residual = residual(p.Overflow, p.Underflow, p.ResidualCount)
-	if p.Status == pdu.StatusGood && t.cmd.Read != nil && p.ExpDataSN != t.expDataSN {
+	if !t.abandoned {
+		t.cmd.Status = p.Status
+		t.cmd.Residual = residual(p.Overflow, p.Underflow, p.ResidualCount)
+	}
+	if p.Status == pdu.StatusGood && t.readLen > 0 && p.ExpDataSN != t.expDataSN {
 		return protocolError("SCSI Response ITT 0x%x ExpDataSN %d, received %d Data-In", p.ITT, p.ExpDataSN, t.expDataSN)
 	}
 	s.finish(t, statusError(p.Status, t.sense[:t.senseLen]))
@@ -155,9 +159,9 @@ func (c *conn) r2t(p *pdu.R2T) error {
 	switch {
 	case t == nil || t.conn != c || t.kind != kindSCSI:
 		return protocolError("R2T for unknown ITT 0x%x", p.ITT)
-	case uint64(p.BufferOffset)+uint64(p.DesiredDataTransferLength) > uint64(len(t.cmd.Write)):
+	case uint64(p.BufferOffset)+uint64(p.DesiredDataTransferLength) > uint64(t.writeLen):
 		return protocolError("R2T ITT 0x%x asks for bytes %d+%d beyond the %d-byte write",
-			p.ITT, p.BufferOffset, p.DesiredDataTransferLength, len(t.cmd.Write))
+			p.ITT, p.BufferOffset, p.DesiredDataTransferLength, t.writeLen)
 	case p.DesiredDataTransferLength > uint32(s.params.MaxBurstLength):
 		return protocolError("R2T ITT 0x%x asks for %d bytes, MaxBurstLength is %d",
 			p.ITT, p.DesiredDataTransferLength, s.params.MaxBurstLength)

@@ -47,6 +47,9 @@ type task struct {
 	// owned by the reader goroutine while the task is in flight
 	expDataSN uint32
 	received  uint32
+	// lengths of cmd.Read and cmd.Write, fixed at submit: an abandoned
+	// task's Command belongs to the caller again and is not looked at.
+	readLen, writeLen uint32
 
 	// guarded by Session.mu
 	finished  bool
