@@ -46,7 +46,7 @@ func (i *LUNInfo) Size() int64 { return int64(i.Blocks) * int64(i.BlockSize) }
 // SPC-4 §6.33), LUN 0 first as the target lists them.
 func (s *Session) ReportLUNs(ctx context.Context) ([]uint16, error) {
 	buf := make([]byte, 16+8*256)
-	cdb := scsi.ReportLUNs(scsi.SelectAllLUs, uint32(len(buf)))
+	cdb := scsi.ReportLUNs(scsi.SelectLogicalUnits, uint32(len(buf)))
 	cmd := &Command{LUN: 0, CDB: cdb[:], Read: buf}
 	if err := s.Do(ctx, cmd); err != nil {
 		return nil, err

@@ -1,0 +1,45 @@
+package scsi
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestASCString(t *testing.T) {
+	tests := []struct {
+		asc, ascq uint8
+		want      string
+	}{
+		{0x04, 0x01, "LOGICAL UNIT IS IN PROCESS OF BECOMING READY"},
+		{0x04, 0x0A, "LOGICAL UNIT NOT ACCESSIBLE, ASYMMETRIC ACCESS STATE TRANSITION"},
+		{0x04, 0x0B, "LOGICAL UNIT NOT ACCESSIBLE, TARGET PORT IN STANDBY STATE"},
+		{0x04, 0x0C, "LOGICAL UNIT NOT ACCESSIBLE, TARGET PORT IN UNAVAILABLE STATE"},
+		{0x20, 0x00, "INVALID COMMAND OPERATION CODE"},
+		{0x21, 0x00, "LOGICAL BLOCK ADDRESS OUT OF RANGE"},
+		{0x24, 0x00, "INVALID FIELD IN CDB"},
+		{0x25, 0x00, "LOGICAL UNIT NOT SUPPORTED"},
+		{0x27, 0x07, "SPACE ALLOCATION FAILED WRITE PROTECT"},
+		{0x28, 0x00, "NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED"},
+		{0x29, 0x00, "POWER ON, RESET, OR BUS DEVICE RESET OCCURRED"},
+		{0x2A, 0x06, "ASYMMETRIC ACCESS STATE CHANGED"},
+		{0x2A, 0x09, "CAPACITY DATA HAS CHANGED"},
+		{0x38, 0x07, "THIN PROVISIONING SOFT THRESHOLD REACHED"},
+		{0x3A, 0x00, "MEDIUM NOT PRESENT"},
+		{0x3F, 0x0E, "REPORTED LUNS DATA HAS CHANGED"},
+		{0x44, 0x00, "INTERNAL TARGET FAILURE"},
+		{0x47, 0x7F, "SOME COMMANDS CLEARED BY ISCSI PROTOCOL EVENT"},
+		{0x55, 0x03, "INSUFFICIENT RESOURCES"},
+		{0x40, 0x81, "DIAGNOSTIC FAILURE ON COMPONENT 0x81"},
+		{0x4D, 0x2A, "TAGGED OVERLAPPED COMMANDS (TASK TAG 0x2A)"},
+		{0x24, 0x99, "ASC 0x24 ASCQ 0x99"},
+		{0xC0, 0x01, "ASC 0xc0 ASCQ 0x01"},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, ASCString(tt.asc, tt.ascq))
+	}
+	require.GreaterOrEqual(t, len(ascNames), 60)
+	for code, name := range ascNames {
+		require.NotEmpty(t, name, "0x%04x", code)
+	}
+}
