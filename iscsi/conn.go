@@ -23,11 +23,15 @@ type conn struct {
 	lastRecv atomic.Int64 // unix nanoseconds of the last PDU received
 	t2w      atomic.Int64 // Time2Wait asked by the target (async drop), ns
 
-	wmu  sync.Mutex // guards the following
-	wq   []outItem
-	wake chan struct{} // cap 1
+	wmu    sync.Mutex // guards the following
+	wq     []outItem
+	closed bool // the writer has stopped: queued work is released at once
 
-	scratchOut pdu.DataOut // writer-owned Data-Out template
+	wake chan struct{} // cap 1: work for the writer goroutine
+
+	writing    sync.Mutex  // held by whoever writes to the Framer; guards:
+	batch      []outItem   // items being written
+	scratchOut pdu.DataOut // Data-Out template
 }
 
 // outItem is one unit of work for the writer: a PDU, or a Data-Out
@@ -67,35 +71,95 @@ func (c *conn) time2Wait() time.Duration {
 	return time.Duration(c.s.params.DefaultTime2Wait) * time.Second
 }
 
-// enqueue hands items to the writer. Called with s.mu held for commands,
-// so that CmdSN order is wire order; the writer never takes s.mu while
-// holding wmu.
+// enqueue hands items to the writer goroutine and wakes it.
 func (c *conn) enqueue(items ...outItem) {
+	c.queue(items...)
+	c.wakeWriter()
+}
+
+// queue appends items for whoever writes next. Items that carry a task
+// need s.mu held, so that CmdSN order is wire order and, once the
+// connection is closed, the task's busy count can drop here. The writer
+// never takes s.mu while holding wmu.
+func (c *conn) queue(items ...outItem) {
 	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closed {
+		for _, it := range items {
+			if it.t != nil {
+				it.t.busy--
+				it.t.signal()
+			}
+		}
+		return
+	}
 	c.wq = append(c.wq, items...)
-	c.wmu.Unlock()
+}
+
+func (c *conn) wakeWriter() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
 }
 
+// flushOrWake writes the queue from the calling goroutine when nobody is
+// writing (saving a goroutine handoff per command at low queue depth), or
+// leaves it to the writer goroutine.
+func (c *conn) flushOrWake() {
+	if !c.writing.TryLock() {
+		c.wakeWriter()
+		return
+	}
+	err := c.drain()
+	c.writing.Unlock()
+	if err != nil {
+		c.fail(fmt.Errorf("write: %w", err))
+		return
+	}
+	c.wmu.Lock()
+	more := len(c.wq) > 0
+	c.wmu.Unlock()
+	if more {
+		c.wakeWriter()
+	}
+}
+
 func (c *conn) writeLoop() {
 	defer c.s.wg.Done()
-	var batch []outItem
 	for {
 		select {
 		case <-c.done:
-			c.release(c.takeQueue(batch[:0]))
+			c.writing.Lock()
+			c.wmu.Lock()
+			c.closed = true
+			c.wmu.Unlock()
+			c.release(c.takeQueue(c.batch[:0]))
+			c.writing.Unlock()
 			return
 		case <-c.wake:
 		}
-		batch = c.takeQueue(batch[:0])
-		err := c.writeBatch(batch)
-		c.release(batch)
-		clear(batch)
+		c.writing.Lock()
+		err := c.drain()
+		c.writing.Unlock()
 		if err != nil {
 			c.fail(fmt.Errorf("write: %w", err))
+		}
+	}
+}
+
+// drain writes batches until the queue is empty. c.writing held.
+func (c *conn) drain() error {
+	for {
+		c.batch = c.takeQueue(c.batch[:0])
+		if len(c.batch) == 0 {
+			return nil
+		}
+		err := c.writeBatch(c.batch)
+		c.release(c.batch)
+		clear(c.batch)
+		if err != nil {
+			return err
 		}
 	}
 }

@@ -51,6 +51,7 @@ func (s *Session) do(ctx context.Context, cmd *Command) error {
 	}
 	s.submit(c, t, cmd)
 	s.mu.Unlock()
+	c.flushOrWake()
 	s.stats.Commands.Add(1)
 	return s.wait(ctx, c, t)
 }
@@ -86,9 +87,9 @@ func (s *Session) submit(c *conn, t *task, cmd *Command) {
 		}
 	}
 	if burst.t != nil {
-		c.enqueue(outItem{p: &t.req, t: t}, burst)
+		c.queue(outItem{p: &t.req, t: t}, burst)
 	} else {
-		c.enqueue(outItem{p: &t.req, t: t})
+		c.queue(outItem{p: &t.req, t: t})
 	}
 }
 

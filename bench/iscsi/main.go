@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -30,9 +31,20 @@ func main() {
 	write := flag.Bool("write", false, "write instead of read")
 	random := flag.Bool("random", false, "random offsets instead of sequential")
 	dur := flag.Duration("time", 5*time.Second, "run time")
+	prof := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	flag.Parse()
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "iscsibench:", err)
+			os.Exit(1)
+		}
+		_ = pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*portal, *target, uint16(*lunN), *bs, *qd, *write, *random, *dur); err != nil {
 		fmt.Fprintln(os.Stderr, "iscsibench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
