@@ -9,6 +9,8 @@
 #   make fuzz        every Fuzz* target for FUZZTIME (default 60s) each
 #   make fuzz-smoke  the same for FUZZ_SMOKE_TIME (default 10s) each
 #   make bench       benchmarks with -benchmem
+#   make bench-iscsi gomp's iSCSI session vs libiscsi on the lab LUN
+#   make demo        the main job on the embedded lab target
 #
 # Lab settings come from GOMP_LAB_CTL / GOMP_LAB_PORT / GOMP_LAB_DIR (see
 # scripts/lab.sh). Tests see GOMP_LAB=1 and the GOMP_LAB_* variables of the
@@ -21,13 +23,14 @@ GO ?= go
 GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
 FUZZTIME ?= 60s
 FUZZ_SMOKE_TIME ?= 10s
+BENCHTIME ?= 5
 TEST_TIMEOUT ?= 10m
 TESTFLAGS ?=
 
 LAB := bash scripts/lab.sh
 SUBMAKE := $(MAKE) --no-print-directory
 
-.PHONY: all build vet fmt-check test lab-up lab-down lab-status fuzz fuzz-smoke bench clean
+.PHONY: all build vet fmt-check test demo lab-up lab-down lab-status fuzz fuzz-smoke bench bench-iscsi clean
 
 all: build
 
@@ -70,6 +73,10 @@ test: vet
 	if [ $$rc -ne 0 ]; then echo "make test: FAILED (exit $$rc)"; else echo "make test: ok"; fi; \
 	exit $$rc
 
+# The README's first command: the main job on the embedded lab target.
+demo:
+	bash scripts/demo.sh
+
 lab-up:
 	$(LAB) up
 
@@ -87,6 +94,11 @@ fuzz-smoke:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# gomp's iSCSI session vs libiscsi (iscsi-perf, qemu-img bench) on the lab LUN.
+bench-iscsi:
+	@$(LAB) up >/dev/null; set -a; . "$$($(LAB) envfile)"; set +a; \
+	bash bench/iscsi/run.sh $(BENCHTIME); rc=$$?; $(LAB) down >/dev/null; exit $$rc
 
 clean:
 	rm -rf bin
