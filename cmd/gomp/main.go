@@ -38,11 +38,13 @@ func run(ctx context.Context, args []string) int {
 	}
 	fmt.Fprintln(root.ErrOrStderr(), "gomp:", err)
 	var ue *usageError
-	if errors.As(err, &ue) {
+	if asUsage(err, &ue) {
 		return exitUsage
 	}
 	return exitFailure
 }
+
+func asUsage(err error, target **usageError) bool { return errors.As(err, target) }
 
 // usageError marks a bad command line (exit 2).
 type usageError struct{ err error }
