@@ -205,10 +205,9 @@ func (s *Session) waitSimple(ctx context.Context, t *task) error {
 		return err
 	case <-ctx.Done():
 		s.mu.Lock()
-		if !t.finished {
-			t.abandoned = true
-			delete(s.tasks, t.itt)
-		}
+		// An abandoned task keeps its ITT until the target answers or the
+		// connection ends: a late answer must not look like a stray PDU.
+		t.abandoned = true
 		err := t.err
 		fin := t.finished
 		s.mu.Unlock()
