@@ -30,7 +30,9 @@ func (c *conn) async(p *pdu.AsyncMessage) error {
 		// now; with Recover the session logs in again after Time2Wait,
 		// by which time the target has moved or come back.
 		log.Warn("iscsi target requests logout", "within_s", p.Parameter3)
-		go c.logoutForTarget()
+		s.mu.Lock()
+		s.goLocked(c.logoutForTarget)
+		s.mu.Unlock()
 	case pdu.AsyncDropConnection, pdu.AsyncDropAllConnections:
 		c.t2w.Store(int64(time.Duration(p.Parameter2) * time.Second))
 		log.Warn("iscsi target will drop the connection", "event", p.Event,
@@ -65,7 +67,7 @@ func (c *conn) logoutForTarget() {
 		s.mu.Unlock()
 		return
 	}
-	t := newTask(kindLogout)
+	t := s.newTask(kindLogout)
 	t.itt, t.conn = s.allocITT(), c
 	s.tasks[t.itt] = t
 	c.enqueue(outItem{p: &pdu.LogoutRequest{Immediate: true, Reason: pdu.LogoutCloseSession, ITT: t.itt, CmdSN: s.cmdSN}})

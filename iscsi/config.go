@@ -167,3 +167,12 @@ func dialTCP(ctx context.Context, network, addr string) (net.Conn, error) {
 	}
 	return c, nil
 }
+
+// Choices for the boolean proposals of Negotiation (InitialR2T,
+// ImmediateData, DataPDUInOrder, DataSequenceInOrder): the zero value
+// proposes the default.
+const (
+	ProposeDefault = negotiate.Default
+	ProposeYes     = negotiate.Yes
+	ProposeNo      = negotiate.No
+)

@@ -61,13 +61,12 @@ func (c *conn) fail(err error) {
 	})
 }
 
-// time2Wait is how long reinstatement waits (RFC 7143 §6.3.5).
+// time2Wait is how long reinstatement waits (RFC 7143 §6.3.5). s.mu held
+// (connFailed calls it).
 func (c *conn) time2Wait() time.Duration {
 	if d := c.t2w.Load(); d > 0 {
 		return time.Duration(d)
 	}
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
 	return time.Duration(c.s.params.DefaultTime2Wait) * time.Second
 }
 

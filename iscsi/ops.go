@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gomp-dev/gomp/internal/serial"
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 	"github.com/gomp-dev/gomp/pdu"
 )
@@ -29,9 +30,10 @@ const quiesceGrace = 2 * time.Second
 func (s *Session) Do(ctx context.Context, cmd *Command) error {
 	for attempt := 0; ; attempt++ {
 		err := s.do(ctx, cmd)
-		var se *SCSIError
-		if attempt < maxUnitAttentionRetries && errors.As(err, &se) && se.HasSense &&
-			se.Sense.Key == scsi.KeyUnitAttention && ctx.Err() == nil {
+		if err == nil || attempt >= maxUnitAttentionRetries || ctx.Err() != nil {
+			return err
+		}
+		if se := unitAttention(err); se != nil {
 			s.cfg.Logger.Debug("iscsi unit attention, retrying", "portal", s.cfg.Portal, "sense", se.Sense)
 			continue
 		}
@@ -39,14 +41,25 @@ func (s *Session) Do(ctx context.Context, cmd *Command) error {
 	}
 }
 
+// unitAttention returns err's *SCSIError if it reports a UNIT ATTENTION.
+// A function of its own, so that the error variable escapes only when
+// there is an error (Do allocates nothing on success).
+func unitAttention(err error) *SCSIError {
+	var se *SCSIError
+	if errors.As(err, &se) && se.HasSense && se.Sense.Key == scsi.KeyUnitAttention {
+		return se
+	}
+	return nil
+}
+
 func (s *Session) do(ctx context.Context, cmd *Command) error {
 	if len(cmd.Read) > 0 && len(cmd.Write) > 0 {
 		return errors.New("iscsi: bidirectional commands are not supported")
 	}
-	t := newTask(kindSCSI)
+	t := s.newTask(kindSCSI)
 	c, err := s.acquire(ctx, false) // s.mu held on success
 	if err != nil {
-		taskPool.Put(t)
+		s.taskPool.Put(t)
 		return err
 	}
 	s.submit(c, t, cmd)
@@ -102,7 +115,7 @@ func (s *Session) wait(ctx context.Context, c *conn, t *task) error {
 			if t.quiet() {
 				err := t.err
 				s.mu.Unlock()
-				taskPool.Put(t)
+				s.taskPool.Put(t)
 				return err
 			}
 			s.mu.Unlock()
@@ -120,17 +133,17 @@ func (s *Session) abandon(ctx context.Context, c *conn, t *task) error {
 	if t.quiet() { // finished just now
 		err := t.err
 		s.mu.Unlock()
-		taskPool.Put(t)
+		s.taskPool.Put(t)
 		return err
 	}
 	t.abandoned = true
 	t.abandonedFlag.Store(true)
 	finished := t.finished
-	s.mu.Unlock()
 	if !finished {
 		s.stats.Aborts.Add(1)
-		go s.abortTask(c, t)
+		s.goLocked(func() { s.abortTask(c, t) })
 	}
+	s.mu.Unlock()
 	timer := time.NewTimer(quiesceGrace)
 	defer timer.Stop()
 	for {
@@ -176,13 +189,26 @@ func (s *Session) abortTask(c *conn, t *task) {
 }
 
 // LUNReset sends LOGICAL UNIT RESET for lun and waits for its response.
+// The target ends the LUN's tasks without answering them (RFC 7143
+// §11.5.1), so commands sent to lun before the reset fail with ErrAborted.
 func (s *Session) LUNReset(ctx context.Context, lun uint16) error {
-	return s.taskMgmt(ctx, &pdu.TaskMgmtRequest{Function: pdu.TMFLogicalUnitReset, LUN: pdu.MakeLUN(lun)})
+	req := &pdu.TaskMgmtRequest{Function: pdu.TMFLogicalUnitReset, LUN: pdu.MakeLUN(lun)}
+	if err := s.taskMgmt(ctx, req); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.tasks {
+		if t.kind == kindSCSI && t.req.LUN == req.LUN && serial.Less(t.req.CmdSN, req.CmdSN) {
+			s.finish(t, fmt.Errorf("%w: logical unit reset", ErrAborted))
+		}
+	}
+	return nil
 }
 
 // taskMgmt sends an immediate Task Management Function Request.
 func (s *Session) taskMgmt(ctx context.Context, req *pdu.TaskMgmtRequest) error {
-	t := newTask(kindTMF)
+	t := s.newTask(kindTMF)
 	c, err := s.acquire(ctx, true)
 	if err != nil {
 		return err
@@ -221,7 +247,7 @@ func (s *Session) waitSimple(ctx context.Context, t *task) error {
 // Ping sends a NOP-Out and waits for the target's NOP-In
 // (RFC 7143 §11.18).
 func (s *Session) Ping(ctx context.Context) error {
-	t := newTask(kindNOP)
+	t := s.newTask(kindNOP)
 	c, err := s.acquire(ctx, true)
 	if err != nil {
 		return err
@@ -270,7 +296,7 @@ func (s *Session) pingOn(ctx context.Context, c *conn) error {
 		s.mu.Unlock()
 		return &ConnError{Portal: s.cfg.Portal, Err: errors.New("connection replaced")}
 	}
-	t := newTask(kindNOP)
+	t := s.newTask(kindNOP)
 	t.itt, t.conn = s.allocITT(), c
 	s.tasks[t.itt] = t
 	c.enqueue(outItem{p: &pdu.NOPOut{Immediate: true, ITT: t.itt, TTT: pdu.ReservedTag, CmdSN: s.cmdSN}})
@@ -291,7 +317,7 @@ func (s *Session) logout(ctx context.Context) error {
 		s.mu.Unlock()
 		return nil
 	}
-	t := newTask(kindLogout)
+	t := s.newTask(kindLogout)
 	t.itt, t.conn = s.allocITT(), c
 	s.tasks[t.itt] = t
 	req := &pdu.LogoutRequest{Immediate: true, Reason: pdu.LogoutCloseSession, ITT: t.itt, CmdSN: s.cmdSN}

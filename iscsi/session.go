@@ -53,6 +53,7 @@ type Session struct {
 	expCmdSN   uint32
 	maxCmdSN   uint32
 	changed    chan struct{} // closed on any window or state change
+	watched    bool          // a waiter holds changed: notify must close it
 	params     Params
 	tsih       uint16
 	lastErr    error
@@ -63,6 +64,7 @@ type Session struct {
 	cancel    context.CancelFunc
 	closeOnce sync.Once
 	wg        sync.WaitGroup
+	taskPool  sync.Pool // *task, see newPooledTask
 }
 
 // Stats are a session's counters, like iscsiadm -m session -s.
@@ -85,6 +87,7 @@ func Dial(ctx context.Context, cfg Config) (*Session, error) {
 		return nil, errors.New("iscsi: Dial needs a TargetName; use Discover for discovery sessions")
 	}
 	s := &Session{cfg: cfg, tasks: make(map[uint32]*task), changed: make(chan struct{}), nextITT: 1}
+	s.taskPool.New = newPooledTask
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	t, res, err := loginTo(ctx, cfg, 0, false)
 	if err != nil {
@@ -156,10 +159,24 @@ func (s *Session) start(t *transport, res *loginResult) {
 	go c.pingLoop()
 }
 
-// notifyLocked wakes everything waiting for a window or state change.
+// goLocked runs fn in a goroutine that Close waits for; once Close has
+// begun it does nothing (the WaitGroup must not grow during its Wait).
+// s.mu held.
+func (s *Session) goLocked(fn func()) {
+	if !s.shutdown {
+		s.wg.Go(fn)
+	}
+}
+
+// notifyLocked wakes everything waiting for a window or state change. With
+// no waiter it does nothing, so that the window moving with every response
+// costs no allocation.
 func (s *Session) notifyLocked() {
+	if !s.watched {
+		return
+	}
 	close(s.changed)
-	s.changed = make(chan struct{})
+	s.changed, s.watched = make(chan struct{}), false
 }
 
 // State returns the session's current state.
@@ -240,6 +257,7 @@ func (s *Session) acquire(ctx context.Context, immediate bool) (*conn, error) {
 			deadline = timer.C
 		}
 		changed := s.changed
+		s.watched = true
 		s.mu.Unlock()
 		select {
 		case <-changed:
@@ -323,6 +341,7 @@ func (s *Session) connFailed(c *conn, cause error) {
 			}
 		} else {
 			s.state = StateClosed
+			s.cancel() // closed for good: Done must close
 		}
 	}
 	level := slog.LevelWarn

@@ -1,7 +1,6 @@
 package iscsi
 
 import (
-	"sync"
 	"sync/atomic"
 
 	"github.com/gomp-dev/gomp/pdu"
@@ -64,10 +63,13 @@ type task struct {
 	abandonedFlag atomic.Bool // mirror of abandoned for the writer
 }
 
-var taskPool = sync.Pool{New: func() any { return &task{sig: make(chan struct{}, 1)} }}
+// newPooledTask is the New of Session.taskPool. The pool is per session,
+// not global: a task's channel belongs to the testing/synctest bubble it
+// was made in, and must not reach a session outside that bubble.
+func newPooledTask() any { return &task{sig: make(chan struct{}, 1)} }
 
-func newTask(kind taskKind) *task {
-	t := taskPool.Get().(*task)
+func (s *Session) newTask(kind taskKind) *task {
+	t := s.taskPool.Get().(*task)
 	sig := t.sig
 	*t = task{kind: kind, sig: sig}
 	select { // drain a stale signal
