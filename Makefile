@@ -30,7 +30,7 @@ TESTFLAGS ?=
 LAB := bash scripts/lab.sh
 SUBMAKE := $(MAKE) --no-print-directory
 
-.PHONY: all build vet fmt-check test demo lab-up lab-down lab-status fuzz fuzz-smoke bench bench-iscsi clean
+.PHONY: all build vet fmt-check test test-kernel demo lab-up lab-down lab-status fuzz fuzz-smoke bench bench-iscsi bench-nbd clean
 
 all: build
 
@@ -73,6 +73,11 @@ test: vet
 	if [ $$rc -ne 0 ]; then echo "make test: FAILED (exit $$rc)"; else echo "make test: ok"; fi; \
 	exit $$rc
 
+# /dev/nbdN in a real kernel: Debian's kernel under QEMU (TCG) with an
+# initramfs; see scripts/kernel-lab/run.sh (KLAB_* settings) and guest.conf.
+test-kernel:
+	bash scripts/kernel-lab/run.sh
+
 # The README's first command: the main job on the embedded lab target.
 demo:
 	bash scripts/demo.sh
@@ -94,6 +99,10 @@ fuzz-smoke:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# gomp's NBD server (memory backend) vs nbdkit memory, with fio's nbd engine.
+bench-nbd:
+	bash bench/nbd/run.sh
 
 # gomp's iSCSI session vs libiscsi (iscsi-perf, qemu-img bench) on the lab LUN.
 bench-iscsi:

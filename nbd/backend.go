@@ -1,0 +1,71 @@
+package nbd
+
+import "context"
+
+// Backend is the storage behind an export. The server calls it from several
+// goroutines at once (up to MaxInFlight per connection, and from every
+// connection), so implementations must be safe for concurrent use.
+//
+// Buffers passed to ReadAt and WriteAt belong to the server and are valid only
+// until the call returns. The server validates offset, length, alignment and
+// read-only state before calling, so a Backend sees only requests that lie
+// inside [0, Size()). Errors are mapped to NBD errno values with ErrnoOf;
+// return an *Error (or one of ErrNoSpace, ErrInvalid, …) to choose one.
+// The context is cancelled when the client's connection goes away or the
+// server is stopped.
+type Backend interface {
+	// ReadAt fills p from offset off; a short read without error is EIO.
+	ReadAt(ctx context.Context, p []byte, off int64) (int, error)
+	// WriteAt writes p at offset off. With fua the data must be durable
+	// when WriteAt returns (NBD_CMD_FLAG_FUA).
+	WriteAt(ctx context.Context, p []byte, off int64, fua bool) (int, error)
+	// Size is the export size in bytes; it must not change while served.
+	Size() int64
+}
+
+// Flusher is implemented by backends with a volatile write cache. Having it
+// advertises NBD_FLAG_SEND_FLUSH and NBD_FLAG_SEND_FUA.
+type Flusher interface {
+	// Flush makes every completed write durable.
+	Flush(ctx context.Context) error
+}
+
+// Trimmer is implemented by backends that can discard data; it advertises
+// NBD_FLAG_SEND_TRIM.
+type Trimmer interface {
+	// Trim discards [off, off+length); the range may read back as anything
+	// until rewritten.
+	Trim(ctx context.Context, off, length int64) error
+}
+
+// Zeroer is implemented by backends that can write zeroes without a payload;
+// it advertises NBD_FLAG_SEND_WRITE_ZEROES.
+type Zeroer interface {
+	// WriteZeroes makes [off, off+length) read back as zeroes. With noHole
+	// (NBD_CMD_FLAG_NO_HOLE) the range must stay allocated; without it the
+	// backend may punch a hole.
+	WriteZeroes(ctx context.Context, off, length int64, noHole bool) error
+}
+
+// BlockSizer is implemented by backends with size constraints (proto.md "Size
+// constraints"); they are sent in NBD_INFO_BLOCK_SIZE and enforced: requests
+// not aligned to minimum fail with EINVAL. minimum must be a power of two ≤
+// 64 KiB, preferred a power of two ≥ max(minimum, 512), maximum ≥ preferred;
+// invalid values are replaced by the defaults (1, 4096, MaxRequest). The
+// server's MaxRequest caps maximum.
+type BlockSizer interface {
+	BlockSize() (minimum, preferred, maximum uint32)
+}
+
+// MultiConner is implemented by backends whose flushes are visible across
+// connections; CanMultiConn true advertises NBD_FLAG_CAN_MULTI_CONN.
+type MultiConner interface {
+	CanMultiConn() bool
+}
+
+// ReadOnlyer is implemented by backends that may be read-only; ReadOnly true
+// advertises NBD_FLAG_READ_ONLY and fails writes, trims and zeroing with
+// EPERM.
+type ReadOnlyer interface {
+	ReadOnly() bool
+}

@@ -1,0 +1,178 @@
+package nbd
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+)
+
+// Memory backend geometry: data lives in 64 KiB chunks allocated on first
+// write; a chunk never written, trimmed whole, or zeroed whole without
+// NO_HOLE reads back as zeroes and holds no memory. Chunk access is guarded
+// by one of memStripes locks chosen by chunk index.
+const (
+	memChunkShift = 16
+	memChunkSize  = 1 << memChunkShift
+	memStripes    = 256
+)
+
+type memChunk [memChunkSize]byte
+
+// MemoryBackend is a sparse in-memory Backend. It implements every optional
+// interface (Flusher, Trimmer, Zeroer, BlockSizer, MultiConner, ReadOnlyer)
+// and is safe for concurrent use.
+type MemoryBackend struct {
+	size      int64
+	chunks    []*memChunk // guarded by locks[i%memStripes]
+	locks     [memStripes]sync.RWMutex
+	allocated atomic.Int64 // chunks in use
+}
+
+// NewMemory returns an empty (all-zero) MemoryBackend of size bytes. Memory
+// is allocated only as data is written.
+func NewMemory(size int64) *MemoryBackend {
+	size = max(size, 0)
+	return &MemoryBackend{size: size, chunks: make([]*memChunk, (size+memChunkSize-1)>>memChunkShift)}
+}
+
+// Size returns the size given to NewMemory.
+func (m *MemoryBackend) Size() int64 { return m.size }
+
+// Allocated returns the bytes of memory holding data (a multiple of 64 KiB).
+func (m *MemoryBackend) Allocated() int64 { return m.allocated.Load() << memChunkShift }
+
+// BlockSize returns 1, 4096 and 32 MiB: any alignment works.
+func (m *MemoryBackend) BlockSize() (minimum, preferred, maximum uint32) {
+	return 1, 4096, 32 << 20
+}
+
+// CanMultiConn returns true: all connections see one store.
+func (m *MemoryBackend) CanMultiConn() bool { return true }
+
+// ReadOnly returns false.
+func (m *MemoryBackend) ReadOnly() bool { return false }
+
+// Flush does nothing: memory is as durable as it gets.
+func (m *MemoryBackend) Flush(context.Context) error { return nil }
+
+// check validates a range; a range past the end is ENOSPC for writes and
+// EINVAL otherwise.
+func (m *MemoryBackend) check(off, n int64, write bool) error {
+	if off >= 0 && n >= 0 && off <= m.size && n <= m.size-off {
+		return nil
+	}
+	if write {
+		return ErrNoSpace
+	}
+	return ErrInvalid
+}
+
+// span is the part of one chunk that a range covers.
+type span struct {
+	idx    int64 // chunk index
+	lo, hi int   // byte range within the chunk
+	done   int64 // bytes of the range before this span
+}
+
+// nextSpan returns the span of [off+done, off+n) within its first chunk.
+func nextSpan(off, n, done int64) span {
+	pos := off + done
+	lo := int(pos & (memChunkSize - 1))
+	hi := int(min(int64(memChunkSize), int64(lo)+n-done))
+	return span{idx: pos >> memChunkShift, lo: lo, hi: hi, done: done}
+}
+
+// ReadAt copies from the store into p; unwritten ranges read as zeroes.
+func (m *MemoryBackend) ReadAt(_ context.Context, p []byte, off int64) (int, error) {
+	if err := m.check(off, int64(len(p)), false); err != nil {
+		return 0, err
+	}
+	for done := int64(0); done < int64(len(p)); {
+		s := nextSpan(off, int64(len(p)), done)
+		dst := p[s.done : s.done+int64(s.hi-s.lo)]
+		l := &m.locks[s.idx%memStripes]
+		l.RLock()
+		if c := m.chunks[s.idx]; c != nil {
+			copy(dst, c[s.lo:s.hi])
+		} else {
+			clear(dst)
+		}
+		l.RUnlock()
+		done += int64(len(dst))
+	}
+	return len(p), nil
+}
+
+// WriteAt copies p into the store, allocating chunks as needed.
+func (m *MemoryBackend) WriteAt(_ context.Context, p []byte, off int64, _ bool) (int, error) {
+	if err := m.check(off, int64(len(p)), true); err != nil {
+		return 0, err
+	}
+	for done := int64(0); done < int64(len(p)); {
+		s := nextSpan(off, int64(len(p)), done)
+		src := p[s.done : s.done+int64(s.hi-s.lo)]
+		l := &m.locks[s.idx%memStripes]
+		l.Lock()
+		copy(m.chunkLocked(s.idx)[s.lo:s.hi], src)
+		l.Unlock()
+		done += int64(len(src))
+	}
+	return len(p), nil
+}
+
+// chunkLocked returns chunk idx, allocating it; its stripe lock must be held
+// for writing.
+func (m *MemoryBackend) chunkLocked(idx int64) *memChunk {
+	c := m.chunks[idx]
+	if c == nil {
+		c = new(memChunk)
+		m.chunks[idx] = c
+		m.allocated.Add(1)
+	}
+	return c
+}
+
+// Trim discards [off, off+length): whole chunks are freed, partial ones
+// zeroed, so trimmed data reads back as zeroes.
+func (m *MemoryBackend) Trim(_ context.Context, off, length int64) error {
+	if err := m.check(off, length, false); err != nil {
+		return err
+	}
+	m.zero(off, length, false)
+	return nil
+}
+
+// WriteZeroes zeroes [off, off+length); without noHole whole chunks are freed,
+// with it they stay allocated.
+func (m *MemoryBackend) WriteZeroes(_ context.Context, off, length int64, noHole bool) error {
+	if err := m.check(off, length, true); err != nil {
+		return err
+	}
+	m.zero(off, length, noHole)
+	return nil
+}
+
+func (m *MemoryBackend) zero(off, length int64, noHole bool) {
+	for done := int64(0); done < length; {
+		s := nextSpan(off, length, done)
+		l := &m.locks[s.idx%memStripes]
+		l.Lock()
+		m.zeroSpanLocked(s, noHole)
+		l.Unlock()
+		done += int64(s.hi - s.lo)
+	}
+}
+
+func (m *MemoryBackend) zeroSpanLocked(s span, noHole bool) {
+	c := m.chunks[s.idx]
+	switch {
+	case noHole:
+		clear(m.chunkLocked(s.idx)[s.lo:s.hi])
+	case c == nil:
+	case s.lo == 0 && s.hi == memChunkSize:
+		m.chunks[s.idx] = nil
+		m.allocated.Add(-1)
+	default:
+		clear(c[s.lo:s.hi])
+	}
+}

@@ -1,0 +1,125 @@
+package nbd
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// DeviceInfo is what sysfs shows of one nbd device, /sys/block/nbdN.
+type DeviceInfo struct {
+	Index int
+	// Size in bytes (the size file counts 512-byte sectors); 0 when not
+	// attached.
+	Size int64
+	// LogicalBlockSize is queue/logical_block_size.
+	LogicalBlockSize uint32
+	// PID is the pid file: the task that started the device (NBD_DO_IT's
+	// thread, or the one that sent NBD_CMD_CONNECT). The file exists only
+	// while the device runs; 0 otherwise.
+	PID int
+	// Backend is the backend file, the BackendID of a netlink attach
+	// (kernel ≥ 5.13); "" otherwise.
+	Backend string
+	// ReadOnly is the ro file.
+	ReadOnly bool
+}
+
+// Running reports whether the device is attached and started.
+func (i DeviceInfo) Running() bool { return i.PID != 0 }
+
+func blockDir(sysRoot string, index int) string {
+	return filepath.Join(rootOr(sysRoot, "/sys"), "block", "nbd"+strconv.Itoa(index))
+}
+
+// ReadDeviceInfo reads /sys/block/nbd<index> under sysRoot ("" is "/sys").
+// A missing device gives an error matching fs.ErrNotExist; missing optional
+// files (pid, backend) leave their fields zero.
+func ReadDeviceInfo(sysRoot string, index int) (DeviceInfo, error) {
+	dir := blockDir(sysRoot, index)
+	info := DeviceInfo{Index: index}
+	sectors, err := readUint(filepath.Join(dir, "size"))
+	if err != nil {
+		return info, fmt.Errorf("nbd: nbd%d: %w", index, err)
+	}
+	info.Size = int64(sectors) * 512
+	if lbs, err := readUint(filepath.Join(dir, "queue", "logical_block_size")); err == nil {
+		info.LogicalBlockSize = uint32(lbs)
+	}
+	if ro, err := readUint(filepath.Join(dir, "ro")); err == nil {
+		info.ReadOnly = ro != 0
+	}
+	pid, err := readUint(filepath.Join(dir, "pid"))
+	switch {
+	case err == nil:
+		info.PID = int(pid)
+	case !errors.Is(err, fs.ErrNotExist):
+		return info, fmt.Errorf("nbd: nbd%d: %w", index, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "backend")); err == nil {
+		info.Backend = strings.TrimSpace(string(b))
+	}
+	return info, nil
+}
+
+func readUint(path string) (uint64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, &os.PathError{Op: "parse", Path: path, Err: err}
+	}
+	return v, nil
+}
+
+// ListDevices returns the indexes of the nbd devices under sysRoot/block,
+// sorted; none (and no error) when the module is not loaded.
+func ListDevices(sysRoot string) ([]int, error) {
+	entries, err := os.ReadDir(filepath.Join(rootOr(sysRoot, "/sys"), "block"))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("nbd: list devices: %w", err)
+	}
+	var out []int
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), "nbd")
+		if !ok {
+			continue
+		}
+		if n, err := strconv.Atoi(rest); err == nil && n >= 0 && strconv.Itoa(n) == rest {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// IdleDevices returns the nbd devices under sysRoot that are not running
+// (no pid file), sorted. One held open by another process can still refuse
+// an attach with EBUSY.
+func IdleDevices(sysRoot string) ([]int, error) {
+	all, err := ListDevices(sysRoot)
+	if err != nil {
+		return nil, err
+	}
+	var idle []int
+	for _, idx := range all {
+		info, err := ReadDeviceInfo(sysRoot, idx)
+		if err != nil {
+			continue // vanished or unreadable: not a candidate
+		}
+		if !info.Running() {
+			idle = append(idle, idx)
+		}
+	}
+	return idle, nil
+}

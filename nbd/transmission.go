@@ -1,0 +1,291 @@
+package nbd
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+)
+
+// readBufferSize is the connection's read buffer: request headers and small
+// write payloads arriving together are read with one system call; payload
+// bytes beyond what is buffered are read straight into the request buffer.
+const readBufferSize = 16 << 10
+
+// socketBufferSize is asked of the kernel for the socket's send and receive
+// buffers (it caps it at net.core.wmem_max/rmem_max): with the default
+// ~200 KiB, a 1 MiB reply takes several write, EAGAIN, epoll rounds.
+const socketBufferSize = 4 << 20
+
+// sizeSocketBuffers enlarges the socket buffers of TCP and unix sockets,
+// best effort.
+func sizeSocketBuffers(nc net.Conn) {
+	if s, ok := nc.(interface {
+		SetReadBuffer(int) error
+		SetWriteBuffer(int) error
+	}); ok {
+		s.SetReadBuffer(socketBufferSize)
+		s.SetWriteBuffer(socketBufferSize)
+	}
+}
+
+// errDisconnect ends the read loop on NBD_CMD_DISC.
+var errDisconnect = errors.New("nbd: client sent NBD_CMD_DISC")
+
+// request is one request in flight. A connection owns MaxInFlight of them;
+// the reader fills one, a worker executes it, the writer answers it and
+// hands it back.
+type request struct {
+	req   Request
+	buf   *buffer // read or write payload, from the pool
+	errno Errno
+	hdr   [32]byte // encoded reply header
+}
+
+// txConn is one connection in the transmission phase: one reader (the
+// goroutine that called transmit), up to MaxInFlight workers started on
+// demand, and one writer.
+type txConn struct {
+	s    *Server
+	tc   *trackedConn
+	nc   net.Conn
+	br   *bufio.Reader
+	exp  *exportState
+	log  *slog.Logger
+	peer string
+
+	parent context.Context // ServeConn's
+	ctx    context.Context // cancelled when the connection dies
+	cancel context.CancelFunc
+
+	slots    []request
+	free     chan *request // idle slots; the reader takes, the writer returns
+	work     chan *request // reader → workers (unbuffered: a send finds an idle worker)
+	done     chan *request // workers and reader → writer
+	released chan struct{} // writer → reader: payload bytes were released
+	inBytes  atomic.Int64  // payload bytes in flight
+	maxBytes int64
+	workers  int // started so far; reader only
+	wg       sync.WaitGroup
+	hdr      [RequestLen]byte
+
+	// writer state
+	vec  [][]byte
+	nb   net.Buffers
+	werr error
+}
+
+// transmit serves exp on tc until the client disconnects or the connection
+// fails; see ServeConn.
+func (s *Server) transmit(ctx context.Context, tc *trackedConn, exp *exportState) error {
+	sizeSocketBuffers(tc.nc)
+	c := s.newTxConn(ctx, tc, exp)
+	defer c.cancel()
+	c.log.Debug("nbd: transmission", "peer", c.peer, "flags", exp.flags, "size", exp.size,
+		"structured", exp.structured)
+	c.wg.Add(1)
+	go c.writeLoop()
+	err := c.readLoop()
+	c.drain()
+	return c.result(err)
+}
+
+func (s *Server) newTxConn(ctx context.Context, tc *trackedConn, exp *exportState) *txConn {
+	n := s.maxInFlight()
+	c := &txConn{
+		s: s, tc: tc, nc: tc.nc, exp: exp, log: s.logger(), peer: peerName(tc.nc),
+		br:       bufio.NewReaderSize(tc.nc, readBufferSize),
+		slots:    make([]request, n),
+		free:     make(chan *request, n),
+		work:     make(chan *request),
+		done:     make(chan *request, n),
+		released: make(chan struct{}, 1),
+		maxBytes: s.maxInFlightBytes(),
+		vec:      make([][]byte, 0, 3*n),
+	}
+	c.parent = ctx
+	c.ctx, c.cancel = context.WithCancel(ctx)
+	context.AfterFunc(c.ctx, func() { c.nc.Close() })
+	for i := range c.slots {
+		c.free <- &c.slots[i]
+	}
+	return c
+}
+
+// result turns the read loop's end into ServeConn's error: nil for a client
+// that disconnected or a graceful stop.
+func (c *txConn) result(err error) error {
+	switch {
+	case c.parent.Err() != nil:
+		return c.parent.Err()
+	case errors.Is(err, errDisconnect), errors.Is(err, io.EOF):
+		err = nil
+	case c.tc.stopping.Load() && errors.Is(err, os.ErrDeadlineExceeded):
+		err = nil
+	}
+	if c.werr != nil {
+		return c.werr
+	}
+	return err
+}
+
+// readLoop reads requests and dispatches them until NBD_CMD_DISC, an error,
+// or a graceful stop.
+func (c *txConn) readLoop() error {
+	for {
+		r, err := c.next()
+		if err != nil {
+			return err
+		}
+		if r.errno != 0 {
+			c.done <- r
+			continue
+		}
+		c.dispatch(r)
+	}
+}
+
+// next reads one request header, checks it, takes a slot and reads any write
+// payload. Checks come before any buffer is taken.
+func (c *txConn) next() (*request, error) {
+	if _, err := io.ReadFull(c.br, c.hdr[:]); err != nil {
+		return nil, c.readError(err, "request header")
+	}
+	q, err := ParseRequest(c.hdr[:])
+	if err != nil {
+		return nil, connError(c.peer, err)
+	}
+	if q.Type == CmdDisc {
+		return nil, errDisconnect
+	}
+	if q.Type == CmdWrite && q.Length > c.s.maxRequest() {
+		return nil, protocolError(c.peer, "write of %d bytes exceeds the %d-byte limit", q.Length, c.s.maxRequest())
+	}
+	errno := c.check(&q)
+	var n int64
+	if errno == 0 && (q.Type == CmdRead || q.Type == CmdWrite) {
+		n = int64(q.Length)
+	}
+	r, err := c.acquire(n)
+	if err != nil {
+		return nil, err
+	}
+	r.req, r.errno = q, errno
+	if n > 0 {
+		r.buf = c.s.pool.get(int(n))
+	}
+	if q.Type == CmdWrite {
+		if err := c.readPayload(r); err != nil {
+			c.release(r)
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// readError names a read failure; EOF inside a message is a protocol error.
+func (c *txConn) readError(err error, what string) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return protocolError(c.peer, "connection closed inside %s", what)
+	}
+	if errors.Is(err, io.EOF) {
+		return io.EOF
+	}
+	return connErrorf(c.peer, "reading %s: %w", what, err)
+}
+
+// readPayload reads a write's payload into its buffer, or skips it when the
+// request already failed its checks.
+func (c *txConn) readPayload(r *request) error {
+	var err error
+	if r.buf != nil {
+		_, err = io.ReadFull(c.br, r.buf.b)
+	} else if r.req.Length > 0 {
+		if _, err = c.br.Discard(int(r.req.Length)); err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	if err != nil {
+		return c.readError(err, "write payload")
+	}
+	return nil
+}
+
+// acquire takes a free slot, first waiting until n more payload bytes fit in
+// the connection's budget (or nothing else is in flight).
+func (c *txConn) acquire(n int64) (*request, error) {
+	for n > 0 {
+		in := c.inBytes.Load()
+		if in == 0 || in+n <= c.maxBytes {
+			break
+		}
+		select {
+		case <-c.released:
+		case <-c.ctx.Done():
+			return nil, c.ctx.Err()
+		}
+	}
+	select {
+	case r := <-c.free:
+		c.inBytes.Add(n)
+		return r, nil
+	case <-c.ctx.Done():
+		return nil, c.ctx.Err()
+	}
+}
+
+// release returns r's buffer and slot.
+func (c *txConn) release(r *request) {
+	if r.buf != nil {
+		c.inBytes.Add(-int64(len(r.buf.b)))
+		c.s.pool.put(r.buf)
+		r.buf = nil
+		select {
+		case c.released <- struct{}{}:
+		default:
+		}
+	}
+	c.free <- r
+}
+
+// dispatch hands r to an idle worker, starting a new one if none is idle and
+// fewer than MaxInFlight run. Since a slot is held for every request not yet
+// answered, a worker is always idle or startable, so the send cannot block
+// for long.
+func (c *txConn) dispatch(r *request) {
+	select {
+	case c.work <- r:
+		return
+	default:
+	}
+	if c.workers < len(c.slots) {
+		c.workers++
+		c.wg.Add(1)
+		go c.workLoop()
+	}
+	c.work <- r
+}
+
+func (c *txConn) workLoop() {
+	defer c.wg.Done()
+	for r := range c.work {
+		c.execute(r)
+		c.done <- r
+	}
+}
+
+// drain waits until every slot is back (every request answered or dropped),
+// then stops the writer and the workers.
+func (c *txConn) drain() {
+	for range c.slots {
+		<-c.free
+	}
+	close(c.work)
+	close(c.done)
+	c.wg.Wait()
+}

@@ -1,0 +1,409 @@
+package nbd
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestReadWriteSimple(t *testing.T) {
+	hb := &hookBackend{MemoryBackend: NewMemory(1 << 20)}
+	rc := dialRaw(t, startServer(t, &Server{Backend: hb}))
+	rc.goExport("", false)
+	data := pattern(10000, 1)
+	rc.request(Request{Type: CmdWrite, Cookie: 1, Offset: 1000, Length: uint32(len(data))}, data)
+	r, _ := rc.simple(0)
+	require.Equal(t, SimpleReply{Cookie: 1}, r)
+	rc.request(Request{Flags: CmdFlagFUA, Type: CmdWrite, Cookie: 2, Offset: 0, Length: 3}, []byte("abc"))
+	r, _ = rc.simple(0)
+	require.Equal(t, SimpleReply{Cookie: 2}, r)
+	rc.request(Request{Type: CmdFlush, Cookie: 3}, nil)
+	r, _ = rc.simple(0)
+	require.Equal(t, SimpleReply{Cookie: 3}, r)
+	fua, flushes := hb.counts()
+	require.Equal(t, 1, fua)
+	require.Equal(t, 1, flushes)
+
+	rc.request(Request{Type: CmdRead, Cookie: 4, Offset: 1000, Length: 10000}, nil)
+	r, got := rc.simple(10000)
+	require.Equal(t, SimpleReply{Cookie: 4}, r)
+	require.Equal(t, data, got)
+	rc.request(Request{Type: CmdRead, Cookie: 5, Offset: 0, Length: 0}, nil) // empty read: header only
+	r, _ = rc.simple(0)
+	require.Equal(t, SimpleReply{Cookie: 5}, r)
+	rc.disc()
+}
+
+func TestTrimAndZeroes(t *testing.T) {
+	hb := &hookBackend{MemoryBackend: NewMemory(1 << 20)}
+	rc := dialRaw(t, startServer(t, &Server{Backend: hb}))
+	rc.goExport("", false)
+	data := pattern(1<<18, 1)
+	rc.request(Request{Type: CmdWrite, Cookie: 1, Length: uint32(len(data))}, data)
+	rc.simple(0)
+	require.EqualValues(t, 1<<18, hb.Allocated())
+	rc.request(Request{Type: CmdTrim, Cookie: 2, Offset: 0, Length: 1 << 17}, nil)
+	r, _ := rc.simple(0)
+	require.Equal(t, SimpleReply{Cookie: 2}, r)
+	rc.request(Request{Flags: CmdFlagFUA | CmdFlagNoHole, Type: CmdWriteZeroes, Cookie: 3, Offset: 1 << 17, Length: 1 << 16}, nil)
+	r, _ = rc.simple(0)
+	require.Equal(t, SimpleReply{Cookie: 3}, r)
+	rc.request(Request{Type: CmdWriteZeroes, Cookie: 4, Offset: 3 << 16, Length: 1 << 16}, nil)
+	rc.simple(0)
+	require.EqualValues(t, 1<<16, hb.Allocated(), "trim and zeroing punch holes, NO_HOLE keeps one chunk")
+	_, flushes := hb.counts()
+	require.Equal(t, 1, flushes, "FUA on WRITE_ZEROES flushes")
+	rc.request(Request{Type: CmdRead, Cookie: 5, Length: 1 << 18}, nil)
+	_, got := rc.simple(1 << 18)
+	require.Equal(t, make([]byte, 1<<18), got)
+	rc.disc()
+}
+
+func TestStructuredReplies(t *testing.T) {
+	m := NewMemory(1 << 20)
+	rc := dialRaw(t, startServer(t, &Server{Backend: m}))
+	rc.goExport("", true)
+	data := pattern(4096, 2)
+	rc.request(Request{Type: CmdWrite, Cookie: 1, Offset: 8192, Length: 4096}, data)
+	r, _ := rc.simple(0) // non-read replies stay simple
+	require.Equal(t, SimpleReply{Cookie: 1}, r)
+
+	rc.request(Request{Flags: CmdFlagDF, Type: CmdRead, Cookie: 2, Offset: 8192, Length: 4096}, nil)
+	h, payload := rc.chunk()
+	require.Equal(t, ChunkHeader{Flags: ReplyFlagDone, Type: ChunkOffsetData, Cookie: 2, Length: 8 + 4096}, h)
+	require.EqualValues(t, 8192, binary.BigEndian.Uint64(payload))
+	require.Equal(t, data, payload[8:])
+
+	rc.request(Request{Type: CmdRead, Cookie: 3, Offset: 1 << 20, Length: 1}, nil)
+	h, payload = rc.chunk()
+	require.Equal(t, ChunkHeader{Flags: ReplyFlagDone, Type: ChunkError, Cookie: 3, Length: uint32(len(payload))}, h)
+	require.EqualValues(t, ErrnoInvalid, binary.BigEndian.Uint32(payload))
+	require.Equal(t, "invalid argument", string(payload[6:6+binary.BigEndian.Uint16(payload[4:])]))
+
+	rc.request(Request{Type: CmdRead, Cookie: 4, Length: 0}, nil)
+	h, _ = rc.chunk()
+	require.Equal(t, ChunkHeader{Flags: ReplyFlagDone, Type: ChunkNone, Cookie: 4}, h)
+
+	rc.request(Request{Type: CmdRead, Cookie: 5, Length: DefaultMaxRequest + 1}, nil)
+	h, payload = rc.chunk()
+	require.Equal(t, ChunkError, h.Type)
+	require.EqualValues(t, ErrnoOverflow, binary.BigEndian.Uint32(payload))
+	rc.disc()
+}
+
+// TestRequestErrors: invalid requests fail with the errno of proto.md "Error
+// values" and the connection goes on (write payloads are skipped).
+func TestRequestErrors(t *testing.T) {
+	path := startServer(t, &Server{
+		Backend: NewMemory(1 << 20),
+		Exports: []Export{
+			{Name: "ro", Backend: roBackend{NewMemory(1 << 20)}},
+			{Name: "plain", Backend: plainBackend{NewMemory(1 << 20)}},
+			{Name: "4k", Backend: blockBackend{NewMemory(1 << 20)}},
+		},
+	})
+	cases := []struct {
+		name, export string
+		q            Request
+		payload      int
+		want         Errno
+	}{
+		{"read past end", "", Request{Type: CmdRead, Offset: 1<<20 - 10, Length: 11}, 0, ErrnoInvalid},
+		{"read offset past end", "", Request{Type: CmdRead, Offset: 1 << 40, Length: 1}, 0, ErrnoInvalid},
+		{"read offset wraps", "", Request{Type: CmdRead, Offset: ^uint64(0), Length: 2}, 0, ErrnoInvalid},
+		{"write past end", "", Request{Type: CmdWrite, Offset: 1 << 20, Length: 512}, 512, ErrnoNoSpace},
+		{"trim past end", "", Request{Type: CmdTrim, Offset: 1 << 19, Length: 1<<19 + 1}, 0, ErrnoInvalid},
+		{"zeroes past end", "", Request{Type: CmdWriteZeroes, Offset: 1 << 20, Length: 1}, 0, ErrnoNoSpace},
+		{"unknown command", "", Request{Type: Command(42), Length: 0}, 0, ErrnoInvalid},
+		{"block status unsupported", "", Request{Type: CmdBlockStatus, Length: 512}, 0, ErrnoInvalid},
+		{"cache unsupported", "", Request{Type: CmdCache, Length: 512}, 0, ErrnoInvalid},
+		{"unknown flag", "", Request{Flags: 1 << 12, Type: CmdRead, Length: 512}, 0, ErrnoInvalid},
+		{"no hole on write", "", Request{Flags: CmdFlagNoHole, Type: CmdWrite, Length: 16}, 16, ErrnoInvalid},
+		{"DF without structured", "", Request{Flags: CmdFlagDF, Type: CmdRead, Length: 16}, 0, ErrnoInvalid},
+		{"read too large", "", Request{Type: CmdRead, Length: DefaultMaxRequest + 1}, 0, ErrnoInvalid},
+		{"write read-only", "ro", Request{Type: CmdWrite, Length: 512}, 512, ErrnoPerm},
+		{"trim read-only", "ro", Request{Type: CmdTrim, Length: 512}, 0, ErrnoPerm},
+		{"zeroes read-only", "ro", Request{Type: CmdWriteZeroes, Length: 512}, 0, ErrnoPerm},
+		{"FUA not advertised", "plain", Request{Flags: CmdFlagFUA, Type: CmdWrite, Length: 4}, 4, ErrnoInvalid},
+		{"flush not advertised", "plain", Request{Type: CmdFlush}, 0, ErrnoInvalid},
+		{"trim not advertised", "plain", Request{Type: CmdTrim, Length: 512}, 0, ErrnoInvalid},
+		{"zeroes not advertised", "plain", Request{Type: CmdWriteZeroes, Length: 512}, 0, ErrnoInvalid},
+		{"misaligned read", "4k", Request{Type: CmdRead, Offset: 512, Length: 4096}, 0, ErrnoInvalid},
+		{"misaligned write length", "4k", Request{Type: CmdWrite, Offset: 0, Length: 1000}, 1000, ErrnoInvalid},
+		{"write above block max", "4k", Request{Type: CmdWrite, Length: 128 << 10}, 128 << 10, ErrnoInvalid},
+	}
+	conns := map[string]*rawClient{}
+	for _, name := range []string{"", "ro", "plain", "4k"} {
+		conns[name] = dialRaw(t, path)
+		conns[name].goExport(name, false)
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := conns[tc.export]
+			rc.t = t
+			tc.q.Cookie = 0xabc
+			rc.request(tc.q, make([]byte, tc.payload))
+			r, _ := rc.simple(0)
+			require.Equal(t, SimpleReply{Errno: tc.want, Cookie: 0xabc}, r)
+			// The connection still works.
+			rc.request(Request{Type: CmdRead, Cookie: 9, Length: 4096}, nil)
+			r, _ = rc.simple(4096)
+			require.Equal(t, SimpleReply{Cookie: 9}, r)
+		})
+	}
+	for _, rc := range conns {
+		rc.t = t
+		rc.disc()
+	}
+}
+
+// TestTransmissionViolations: each closes that connection, and only it.
+func TestTransmissionViolations(t *testing.T) {
+	path := startServer(t, &Server{Backend: NewMemory(1 << 20)})
+	bystander := dialRaw(t, path)
+	bystander.goExport("", false)
+	bad := map[string][]byte{
+		"bad magic":          unhex(t, `12560953 0000 0000 0000000000000001 0000000000000000 00000200`),
+		"oversized write":    unhex(t, `25609513 0000 0001 0000000000000001 0000000000000000 02000001 // 32 MiB + 1`),
+		"absurd write":       unhex(t, `25609513 0000 0001 0000000000000001 0000000000000000 ffffffff`),
+		"truncated header":   unhex(t, `25609513 0000 0000 00000000`),
+		"truncated payload":  unhex(t, `25609513 0000 0001 0000000000000001 0000000000000000 00000200 00112233`),
+		"truncated skipping": unhex(t, `25609513 0000 0001 0000000000000001 0000000000100000 00000200 00112233`),
+	}
+	for name, wire := range bad {
+		t.Run(name, func(t *testing.T) {
+			rc := dialRaw(t, path)
+			rc.goExport("", false)
+			rc.write(wire)
+			rc.c.(*net.UnixConn).CloseWrite()
+			rc.expectClosed()
+			bystander.t = t
+			bystander.request(Request{Type: CmdRead, Cookie: 1, Length: 512}, nil)
+			r, _ := bystander.simple(512)
+			require.Equal(t, SimpleReply{Cookie: 1}, r)
+		})
+	}
+	bystander.t = t
+	bystander.disc()
+}
+
+// gateBackend blocks reads at offset 0 until released, to force out-of-order
+// replies and to keep requests in flight.
+type gateBackend struct {
+	*MemoryBackend
+	gate    chan struct{}
+	started chan struct{}
+}
+
+func newGateBackend() *gateBackend {
+	return &gateBackend{MemoryBackend: NewMemory(1 << 20), gate: make(chan struct{}), started: make(chan struct{}, 16)}
+}
+
+func (g *gateBackend) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	if off == 0 {
+		g.started <- struct{}{}
+		select {
+		case <-g.gate:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	return g.MemoryBackend.ReadAt(ctx, p, off)
+}
+
+func TestOutOfOrderReplies(t *testing.T) {
+	g := newGateBackend()
+	rc := dialRaw(t, startServer(t, &Server{Backend: g}))
+	rc.goExport("", false)
+	rc.request(Request{Type: CmdRead, Cookie: 1, Offset: 0, Length: 512}, nil)
+	<-g.started
+	rc.request(Request{Type: CmdRead, Cookie: 2, Offset: 4096, Length: 512}, nil)
+	r, _ := rc.simple(512)
+	require.Equal(t, uint64(2), r.Cookie, "the later request is answered first")
+	close(g.gate)
+	r, _ = rc.simple(512)
+	require.Equal(t, uint64(1), r.Cookie)
+	rc.disc()
+}
+
+// TestDiscAnswersInFlight: after NBD_CMD_DISC the server answers what is in
+// flight, then closes.
+func TestDiscAnswersInFlight(t *testing.T) {
+	g := newGateBackend()
+	rc := dialRaw(t, startServer(t, &Server{Backend: g}))
+	rc.goExport("", false)
+	rc.request(Request{Type: CmdRead, Cookie: 7, Length: 512}, nil)
+	<-g.started
+	rc.request(Request{Type: CmdDisc}, nil)
+	close(g.gate)
+	r, _ := rc.simple(512)
+	require.Equal(t, SimpleReply{Cookie: 7}, r)
+	rc.expectClosed()
+}
+
+func TestShutdownDrains(t *testing.T) {
+	g := newGateBackend()
+	srv := &Server{Backend: g}
+	path := startServer(t, srv)
+	rc := dialRaw(t, path)
+	rc.goExport("", false)
+	idle := dialRaw(t, path) // in option haggling
+	idle.greet(ClientFixedNewstyle)
+	rc.request(Request{Type: CmdRead, Cookie: 3, Length: 512}, nil)
+	<-g.started
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(context.Background()) }()
+	idle.expectClosed()
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned %v with a request in flight", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(g.gate)
+	r, _ := rc.simple(512)
+	require.Equal(t, SimpleReply{Cookie: 3}, r)
+	rc.expectClosed()
+	require.NoError(t, <-done)
+	_, err := net.Dial("unix", path)
+	require.Error(t, err, "listener closed")
+}
+
+func TestShutdownDeadline(t *testing.T) {
+	g := newGateBackend()
+	srv := &Server{Backend: g}
+	rc := dialRaw(t, startServer(t, srv))
+	rc.goExport("", false)
+	rc.request(Request{Type: CmdRead, Cookie: 3, Length: 512}, nil)
+	<-g.started
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, srv.Shutdown(ctx), context.DeadlineExceeded)
+	rc.expectClosed() // the stuck request's context is cancelled; the connection closed
+}
+
+func TestServeConnContextCancel(t *testing.T) {
+	g := newGateBackend()
+	srv := &Server{Backend: g}
+	a, b := unixSocketPair(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeConn(ctx, a) }()
+	rc := &rawClient{t: t, c: b}
+	rc.goExport("", false)
+	rc.request(Request{Type: CmdRead, Cookie: 3, Length: 512}, nil)
+	<-g.started
+	cancel()
+	require.ErrorIs(t, <-errc, context.Canceled)
+	rc.expectClosed()
+}
+
+// unixSocketPair returns two connected unix stream sockets, as kernel attach
+// code would create.
+func unixSocketPair(t testing.TB) (net.Conn, net.Conn) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	conns := make([]net.Conn, 2)
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		c, err := net.FileConn(f)
+		f.Close()
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		conns[i] = c
+	}
+	return conns[0], conns[1]
+}
+
+// TestServeTransmissionKernelStyle speaks as the Linux kernel does on a
+// socketpair: no handshake, flags in the upper half of the type word, simple
+// replies.
+func TestServeTransmissionKernelStyle(t *testing.T) {
+	hb := &hookBackend{MemoryBackend: NewMemory(1 << 20)}
+	a, b := unixSocketPair(t)
+	srv := &Server{}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTransmission(context.Background(), a, hb) }()
+	rc := &rawClient{t: t, c: b}
+	data := pattern(4096, 5)
+	rc.write(unhex(t, `25609513
+		00010001          // type word: NBD_CMD_FLAG_FUA<<16 | NBD_CMD_WRITE
+		0000000100000002  // cookie (the kernel's tag and counter)
+		0000000000002000  // offset 8192
+		00001000          // length 4096`), data)
+	r, _ := rc.simple(0)
+	require.Equal(t, SimpleReply{Cookie: 0x100000002}, r)
+	fua, _ := hb.counts()
+	require.Equal(t, 1, fua)
+	rc.request(Request{Type: CmdRead, Cookie: 3, Offset: 8192, Length: 4096}, nil)
+	r, got := rc.simple(4096)
+	require.Equal(t, SimpleReply{Cookie: 3}, r)
+	require.Equal(t, data, got)
+	rc.request(Request{Type: CmdDisc}, nil)
+	rc.expectClosed()
+	require.NoError(t, <-errc)
+}
+
+// TestManyInFlight keeps more requests queued than MaxInFlight and a small
+// byte budget, and checks every reply arrives exactly once.
+func TestManyInFlight(t *testing.T) {
+	srv := &Server{Backend: NewMemory(4 << 20), MaxInFlight: 4, MaxInFlightBytes: 64 << 10}
+	rc := dialRaw(t, startServer(t, srv))
+	rc.goExport("", false)
+	const n = 200
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range n {
+			size := 4096 * (1 + i%20)
+			rc.request(Request{Type: CmdWrite, Cookie: uint64(i), Offset: uint64(i) * 16384, Length: uint32(size)}, pattern(size, byte(i)))
+		}
+	})
+	seen := map[uint64]bool{}
+	for range n {
+		r, _ := rc.simple(0)
+		require.Zero(t, r.Errno)
+		require.False(t, seen[r.Cookie])
+		seen[r.Cookie] = true
+	}
+	wg.Wait()
+	rc.disc()
+}
+
+type failBackend struct {
+	*MemoryBackend
+	err error
+}
+
+func (f failBackend) WriteAt(context.Context, []byte, int64, bool) (int, error) { return 0, f.err }
+func (f failBackend) ReadAt(_ context.Context, p []byte, _ int64) (int, error) {
+	return len(p) / 2, nil // short read without error: EIO
+}
+
+func TestBackendErrors(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want Errno
+	}{
+		{ErrNoSpace, ErrnoNoSpace},
+		{&os.PathError{Op: "pwrite", Path: "/x", Err: syscall.EROFS}, ErrnoPerm},
+		{errors.New("boom"), ErrnoIO},
+	} {
+		rc := dialRaw(t, startServer(t, &Server{Backend: failBackend{NewMemory(1 << 20), tc.err}}))
+		rc.goExport("", false)
+		rc.request(Request{Type: CmdWrite, Cookie: 1, Length: 8}, make([]byte, 8))
+		r, _ := rc.simple(0)
+		require.Equal(t, SimpleReply{Errno: tc.want, Cookie: 1}, r)
+		rc.request(Request{Type: CmdRead, Cookie: 2, Length: 8}, nil)
+		r, _ = rc.simple(8)
+		require.Equal(t, SimpleReply{Errno: ErrnoIO, Cookie: 2}, r, "short read")
+		rc.disc()
+	}
+}
