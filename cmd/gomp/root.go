@@ -35,7 +35,8 @@ It replaces, for one host, open-iscsi (iscsiadm) plus multipath-tools:
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log protocol events to stderr")
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	pf.DurationVar(&g.timeout, "timeout", 30*time.Second, "time limit for logins and commands")
-	root.AddCommand(newVersionCmd(), newDiscoverCmd(g), newLsCmd(g))
+	root.AddCommand(newVersionCmd(), newDiscoverCmd(g), newLsCmd(g), newAttachCmd(g),
+		newStatusCmd(g), newPathCmd(g), newDetachCmd(g))
 	return root
 }
 

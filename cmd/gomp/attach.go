@@ -1,0 +1,357 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomp-dev/gomp/iscsi"
+	"github.com/gomp-dev/gomp/multipath"
+	"github.com/gomp-dev/gomp/nbd"
+	"github.com/spf13/cobra"
+)
+
+// attachOpts are gomp attach's flags.
+type attachOpts struct {
+	target      string
+	portals     []string
+	lun         int
+	selector    string
+	config      string
+	alias       string
+	noPathRetry string
+	chap        chapFlags
+	nbdDev      string
+	listen      []string
+	mount       string
+	fstype      string
+	mountOpts   string
+	controlDir  string
+	connections int
+}
+
+func newAttachCmd(g *globalOpts) *cobra.Command {
+	o := &attachOpts{}
+	cmd := &cobra.Command{
+		Use:   "attach --target IQN --portal P [--portal P...] [--nbd /dev/nbdX | --listen unix:PATH|tcp:HOST:PORT]",
+		Short: "Log in over every portal, build the multipath device and export it over NBD",
+		Long: `attach logs in to the target through each portal (one session per path),
+checks that every path reaches the same LUN (WWID), builds the multipath
+device and exports it: to the kernel as /dev/nbdN (--nbd) and/or on an NBD
+socket for userspace clients (--listen). It prints one line once the device is
+ready and runs in the foreground until SIGINT/SIGTERM or "gomp detach NAME";
+then it flushes, unmounts, disconnects and logs out.`,
+		Example: `  gomp attach --target iqn.2026-11.dev.gomp:lab --portal 127.0.0.1 --portal 127.0.0.2 --listen unix:/run/gomp/lab.nbd
+  gomp attach --target IQN --portal 192.0.2.10 --portal 198.51.100.10 --nbd /dev/nbd0 --mount /mnt/data`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runAttach(cmd, g, o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.target, "target", "", "target IQN")
+	f.StringArrayVar(&o.portals, "portal", nil, "portal host[:port]; repeat for each path")
+	f.IntVar(&o.lun, "lun", -1, "LUN number (default: the target's first disk LUN)")
+	f.StringVar(&o.selector, "selector", "", "path selector: round-robin, queue-length or service-time (default service-time)")
+	f.StringVar(&o.config, "config", "", "multipath.conf to read (default /etc/multipath.conf when present)")
+	f.StringVar(&o.alias, "alias", "", "device name (default: alias from the config, else the WWID)")
+	f.StringVar(&o.noPathRetry, "no-path-retry", "", `with no usable path: "fail", "queue", or a number of checker intervals`)
+	f.StringVar(&o.nbdDev, "nbd", "", "attach to the kernel: /dev/nbdN, or \"auto\" for the first free device")
+	f.StringArrayVar(&o.listen, "listen", nil, "serve NBD on unix:PATH (mode 0600) or tcp:HOST:PORT")
+	f.StringVar(&o.mount, "mount", "", "mount the kernel device on this directory (needs --nbd)")
+	f.StringVar(&o.fstype, "fstype", "ext4", "file system type for --mount")
+	f.StringVar(&o.mountOpts, "mount-options", "", "mount options for --mount")
+	f.StringVar(&o.controlDir, "control-dir", defaultControlDir, "directory of the control sockets")
+	f.IntVar(&o.connections, "connections", 0, "NBD connections to the kernel (default: CPUs, at most 4)")
+	o.chap.register(cmd)
+	return cmd
+}
+
+func (o *attachOpts) validate() error {
+	switch {
+	case o.target == "" || len(o.portals) == 0:
+		return usagef("attach needs --target and at least one --portal")
+	case o.nbdDev == "" && len(o.listen) == 0:
+		return usagef("attach needs --nbd /dev/nbdX and/or --listen unix:PATH")
+	case o.mount != "" && o.nbdDev == "":
+		return usagef("--mount needs --nbd")
+	}
+	for _, l := range o.listen {
+		if !strings.HasPrefix(l, "unix:") && !strings.HasPrefix(l, "tcp:") {
+			return usagef("--listen %q: want unix:PATH or tcp:HOST:PORT", l)
+		}
+	}
+	return nil
+}
+
+// mpConfig builds the multipath configuration from flags and config file.
+func (o *attachOpts) mpConfig(g *globalOpts, log *slog.Logger) (multipath.Config, error) {
+	creds, err := o.chap.credentials()
+	if err != nil {
+		return multipath.Config{}, err
+	}
+	cfg := multipath.Config{Target: o.target, Portals: o.portals, CHAP: creds, Logger: log}
+	path := o.config
+	if path == "" {
+		if _, err := os.Stat("/etc/multipath.conf"); err == nil {
+			path = "/etc/multipath.conf"
+		}
+	}
+	if path != "" {
+		file, warnings, err := multipath.LoadConfig(path)
+		if err != nil {
+			return cfg, err
+		}
+		for _, w := range warnings {
+			log.Warn("multipath.conf", "warning", w.String())
+		}
+		cfg.File = file
+	}
+	cfg.Alias = o.alias
+	if o.selector != "" {
+		cfg.PathSelector = o.selector
+		if _, err := multipath.NewSelector(o.selector, 1); err != nil {
+			return cfg, usagef("--selector: %v", err)
+		}
+	}
+	if o.noPathRetry != "" {
+		if cfg.NoPathRetry, err = parseNoPathRetry(o.noPathRetry); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
+}
+
+func runAttach(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	log := g.logger()
+	cfg, err := o.mpConfig(g, log)
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	if cfg.LUN, err = o.pickLUN(ctx, g, cfg.CHAP); err != nil {
+		return err
+	}
+	openCtx, cancel := context.WithTimeout(ctx, g.timeout)
+	dev, err := multipath.Open(openCtx, cfg)
+	cancel()
+	if err != nil {
+		return err
+	}
+	a := &attachment{dev: dev, log: log, srv: &nbd.Server{Backend: dev, ExportName: dev.Name(),
+		Description: "gomp " + dev.WWID(), Logger: log}}
+	defer a.stop()
+	if err := a.export(ctx, o); err != nil {
+		return err
+	}
+	cs, err := startControl(o.controlDir, dev.Name(), dev, a.exports)
+	if err != nil {
+		return err
+	}
+	a.control = cs
+	fmt.Fprintf(cmd.OutOrStdout(), "ready: %s %s\n", dev.Name(), a.readyTarget())
+	select {
+	case <-ctx.Done():
+		log.Info("signal received, detaching", "device", dev.Name())
+	case <-cs.detach:
+		log.Info("detach requested", "device", dev.Name())
+	}
+	return a.stop()
+}
+
+// pickLUN returns --lun, or the first disk LUN the target reports.
+func (o *attachOpts) pickLUN(ctx context.Context, g *globalOpts, creds *iscsi.CHAP) (uint16, error) {
+	if o.lun >= 0 {
+		if o.lun > 16383 {
+			return 0, usagef("--lun %d: at most 16383", o.lun)
+		}
+		return uint16(o.lun), nil
+	}
+	var errs []error
+	for _, portal := range o.portals {
+		lun, err := firstDiskLUN(ctx, g, o.target, portal, creds)
+		if err == nil {
+			return lun, nil
+		}
+		errs = append(errs, err)
+	}
+	return 0, errors.Join(errs...)
+}
+
+func firstDiskLUN(ctx context.Context, g *globalOpts, target, portal string, creds *iscsi.CHAP) (uint16, error) {
+	ctx, cancel := context.WithTimeout(ctx, g.timeout)
+	defer cancel()
+	s, err := iscsi.Dial(ctx, iscsi.Config{Portal: portal, TargetName: target, CHAP: creds, NOPInterval: -1})
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close(ctx)
+	luns, err := s.ReportLUNs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range luns {
+		if info, err := s.Inquire(ctx, l); err == nil && info.IsDisk() {
+			return l, nil
+		}
+	}
+	return 0, fmt.Errorf("%s via %s: no disk LUN", target, portal)
+}
+
+// attachment is one running export of a device.
+type attachment struct {
+	dev       *multipath.Device
+	log       *slog.Logger
+	srv       *nbd.Server
+	listeners []net.Listener
+	kernel    *nbd.Device
+	mounted   string
+	exports   exportInfo
+	control   *controlServer
+	stopped   bool
+	serveErr  chan error
+}
+
+func (a *attachment) readyTarget() string {
+	parts := []string{}
+	if a.exports.NBD != "" {
+		parts = append(parts, a.exports.NBD)
+	}
+	if a.exports.URI != "" {
+		parts = append(parts, a.exports.URI)
+	}
+	if a.exports.Mount != "" {
+		parts = append(parts, "mounted on "+a.exports.Mount)
+	}
+	return strings.Join(parts, " ")
+}
+
+// export starts the NBD listeners and the kernel device.
+func (a *attachment) export(ctx context.Context, o *attachOpts) error {
+	for _, l := range o.listen {
+		ln, uri, err := listenNBD(l, a.dev.Name(), a.log)
+		if err != nil {
+			return err
+		}
+		a.listeners = append(a.listeners, ln)
+		a.exports.Listen, a.exports.URI = l, uri
+		go func() { _ = a.srv.Serve(context.Background(), ln) }()
+	}
+	if o.nbdDev == "" {
+		return nil
+	}
+	return a.attachKernel(ctx, o)
+}
+
+func (a *attachment) attachKernel(ctx context.Context, o *attachOpts) error {
+	index := -1
+	if o.nbdDev != "auto" {
+		if _, err := fmt.Sscanf(o.nbdDev, "/dev/nbd%d", &index); err != nil || index < 0 {
+			return usagef("--nbd %q: want /dev/nbdN or auto", o.nbdDev)
+		}
+	}
+	conns := o.connections
+	if conns <= 0 {
+		conns = min(4, max(1, numCPU()))
+	}
+	min_, _, _ := a.dev.BlockSize()
+	d, err := nbd.Attach(ctx, a.srv, a.dev, nbd.AttachConfig{Index: index, BlockSize: min_,
+		Connections: conns, Timeout: 30 * time.Second, DeadConnTimeout: 60 * time.Second, Logger: a.log})
+	if err != nil {
+		return fmt.Errorf("attach %s: %w", o.nbdDev, err)
+	}
+	a.kernel, a.exports.NBD = d, d.Path()
+	if o.mount == "" {
+		return nil
+	}
+	if err := nbd.Mount(d.Path(), o.mount, o.fstype, o.mountOpts); err != nil {
+		return fmt.Errorf("mount %s on %s: %w", d.Path(), o.mount, err)
+	}
+	a.mounted, a.exports.Mount = o.mount, o.mount
+	return nil
+}
+
+// listenNBD opens an NBD listener for unix:PATH or tcp:HOST:PORT.
+func listenNBD(spec, name string, log *slog.Logger) (net.Listener, string, error) {
+	if path, ok := strings.CutPrefix(spec, "unix:"); ok {
+		_ = os.Remove(path)
+		ln, err := listenUnix(path)
+		if err != nil {
+			return nil, "", fmt.Errorf("--listen %s: %w", spec, err)
+		}
+		return ln, "nbd+unix:///" + name + "?socket=" + path, nil
+	}
+	addr := strings.TrimPrefix(spec, "tcp:")
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("--listen %s: %w", spec, err)
+	}
+	if host, _, _ := net.SplitHostPort(addr); !isLoopback(host) {
+		log.Warn("NBD listening beyond loopback: anyone who reaches this address can read and write the device", "listen", addr)
+	}
+	return ln, "nbd://" + ln.Addr().String() + "/" + name, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// stop undoes export in reverse order, once: unmount, disconnect the
+// kernel device, drain the NBD server, flush and log out.
+func (a *attachment) stop() error {
+	if a.stopped {
+		return nil
+	}
+	a.stopped = true
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var errs []error
+	if a.mounted != "" {
+		errs = append(errs, nbd.Unmount(a.mounted))
+	}
+	if a.kernel != nil {
+		errs = append(errs, a.kernel.Disconnect(ctx))
+	}
+	errs = append(errs, a.srv.Shutdown(ctx))
+	for _, ln := range a.listeners {
+		ln.Close()
+		if u, ok := ln.Addr().(*net.UnixAddr); ok {
+			_ = os.Remove(u.Name)
+		}
+	}
+	errs = append(errs, a.dev.Close(ctx))
+	if a.control != nil {
+		a.control.close()
+	}
+	err := errors.Join(errs...)
+	if err == nil {
+		a.log.Info("detached", "device", a.dev.Name())
+	}
+	return err
+}
+
+// parseNoPathRetry reads --no-path-retry as multipath.conf spells it.
+func parseNoPathRetry(v string) (multipath.NoPathRetry, error) {
+	switch v {
+	case "fail":
+		return multipath.NoPathRetryFail, nil
+	case "queue":
+		return multipath.NoPathRetryQueue, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, usagef("--no-path-retry %q: want fail, queue or a positive number", v)
+	}
+	return multipath.NoPathRetry(n), nil
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gomp-dev/gomp/iscsi"
+	"github.com/stretchr/testify/require"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer and a poller.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startAttach runs gomp attach in-process until the test ends.
+func startAttach(t *testing.T, args ...string) (ctl, sock, name string, done chan error) {
+	dir := t.TempDir()
+	ctl, sock = filepath.Join(dir, "ctl"), filepath.Join(dir, "lab.nbd")
+	root := newRootCmd()
+	var out, errb syncBuffer
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetArgs(append([]string{"attach", "--listen", "unix:" + sock, "--control-dir", ctl}, args...))
+	ctx, cancel := context.WithCancel(context.Background())
+	done = make(chan error, 1)
+	finished := make(chan struct{})
+	go func() {
+		done <- root.ExecuteContext(ctx)
+		close(finished)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-finished:
+		case <-time.After(30 * time.Second):
+			t.Error("attach did not stop after cancel")
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "ready: ") {
+		select {
+		case err := <-done:
+			t.Fatalf("attach ended before ready: %v\n%s", err, errb.String())
+		default:
+		}
+		require.True(t, time.Now().Before(deadline), "attach not ready: %s", errb.String())
+		time.Sleep(20 * time.Millisecond)
+	}
+	fields := strings.Fields(out.String())
+	require.GreaterOrEqual(t, len(fields), 3)
+	require.Equal(t, "nbd+unix:///"+fields[1]+"?socket="+sock, fields[2])
+	return ctl, sock, fields[1], done
+}
+
+func needTool(t *testing.T, name string) {
+	if _, err := exec.LookPath(name); err != nil {
+		t.Skipf("%s not installed", name)
+	}
+}
+
+// TestLabAttachWholeStack: gomp attach on both lab portals; data written
+// through NBD reads back through a plain iSCSI session, and the other way;
+// status, path fail/reinstate and detach through the control socket.
+func TestLabAttachWholeStack(t *testing.T) {
+	lab(t)
+	needTool(t, "nbdcopy")
+	needTool(t, "qemu-img")
+	p1, p2, target := os.Getenv("GOMP_LAB_PORTAL1"), os.Getenv("GOMP_LAB_PORTAL2"), os.Getenv("GOMP_LAB_TARGET")
+	ctl, sock, name, done := startAttach(t, "--target", target, "--portal", p1, "--portal", p2, "--lun", "1")
+	uri := "nbd+unix:///?socket=" + sock
+	const off, n = 700 << 20, 8 << 20 // a region no other lab test writes
+	data := make([]byte, n)
+	_, _ = rand.Read(data)
+	file := filepath.Join(t.TempDir(), "data")
+	require.NoError(t, os.WriteFile(file, data, 0o600))
+
+	// iSCSI writes at off, NBD reads the device; then NBD writes the
+	// first 8 MiB and iSCSI reads them.
+	ctx := context.Background()
+	s, err := iscsi.Dial(ctx, iscsi.Config{Portal: p1, TargetName: target})
+	require.NoError(t, err)
+	defer s.Close(ctx)
+	lun, err := s.OpenLUN(ctx, 1)
+	require.NoError(t, err)
+	_, err = lun.WriteAt(data, off)
+	require.NoError(t, err)
+	part := filepath.Join(t.TempDir(), "part")
+	cmd := exec.Command("qemu-img", "dd", "-f", "raw", "-O", "raw", "bs=1M", "skip=700", "count=708", // qemu-img dd counts from 0
+		"if="+uri, "of="+part)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	got, err := os.ReadFile(part)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(data, got), "iSCSI write must read back through NBD")
+
+	// The other way: NBD writes the first 8 MiB, iSCSI reads them.
+	require.NoError(t, exec.Command("nbdcopy", file, uri).Run())
+	back := make([]byte, n)
+	_, err = lun.ReadAt(back, 0)
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(data, back), "NBD write must read back through iSCSI")
+
+	code, stdout, stderr := runCLI(t, "status", "--json", "--control-dir", ctl)
+	require.Equal(t, exitOK, code, stderr)
+	var st []controlStatus
+	require.NoError(t, json.Unmarshal([]byte(stdout), &st))
+	require.Len(t, st, 1)
+	require.Equal(t, name, st[0].Device.Name)
+	require.Len(t, st[0].Device.Groups, 1)
+	require.Len(t, st[0].Device.Groups[0].Paths, 2)
+
+	code, _, stderr = runCLI(t, "path", "fail", name, p2, "--control-dir", ctl)
+	require.Equal(t, exitOK, code, stderr)
+	code, stdout, _ = runCLI(t, "status", "--control-dir", ctl)
+	require.Equal(t, exitOK, code)
+	require.Regexp(t, p2+` failed`, stdout)
+	code, _, stderr = runCLI(t, "path", "reinstate", name, p2, "--control-dir", ctl)
+	require.Equal(t, exitOK, code, stderr)
+
+	code, _, stderr = runCLI(t, "detach", name, "--control-dir", ctl)
+	require.Equal(t, exitOK, code, stderr)
+	select {
+	case err := <-done:
+		require.NoError(t, err, "attach must exit 0 after detach")
+	case <-time.After(30 * time.Second):
+		t.Fatal("attach did not exit after detach")
+	}
+	_, err = os.Stat(sock)
+	require.True(t, os.IsNotExist(err), "the NBD socket is removed")
+}
+
+func TestAttachUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"attach"},
+		{"attach", "--target", "iqn.x", "--portal", "p"},
+		{"attach", "--target", "iqn.x", "--portal", "p", "--listen", "ftp:x"},
+		{"attach", "--target", "iqn.x", "--portal", "p", "--listen", "unix:/x", "--mount", "/mnt"},
+		{"path", "explode", "a", "b"},
+		{"detach"},
+	} {
+		code, _, stderr := runCLI(t, args...)
+		require.Equal(t, exitUsage, code, "%v: %s", args, stderr)
+	}
+	code, _, stderr := runCLI(t, "status", "--control-dir", t.TempDir())
+	require.Equal(t, exitOK, code, stderr)
+	code, _, stderr = runCLI(t, "detach", "nosuch", "--control-dir", t.TempDir())
+	require.Equal(t, exitFailure, code)
+	require.Contains(t, stderr, "no running gomp attach")
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gomp-dev/gomp/multipath"
+)
+
+// defaultControlDir holds one control socket per attached device.
+const defaultControlDir = "/run/gomp"
+
+// controlStatus is what GET /status answers: the device and its exports.
+// Its JSON is the stable `gomp status --json` format (README).
+type controlStatus struct {
+	Device  multipath.Status `json:"device"`
+	Exports exportInfo       `json:"exports"`
+	PID     int              `json:"pid"`
+	Started time.Time        `json:"started"`
+}
+
+type exportInfo struct {
+	NBD    string `json:"nbd,omitempty"`    // /dev/nbdN
+	URI    string `json:"uri,omitempty"`    // nbd+unix:///?socket=… or nbd://host:port
+	Mount  string `json:"mount,omitempty"`  // mount point
+	Listen string `json:"listen,omitempty"` // the --listen value
+}
+
+// controlServer serves one attached device on a Unix socket (mode 0600).
+type controlServer struct {
+	dev     *multipath.Device
+	exports exportInfo
+	started time.Time
+	detach  chan struct{} // closed by POST /detach
+	srv     *http.Server
+	path    string
+}
+
+func startControl(dir, name string, dev *multipath.Device, ex exportInfo) (*controlServer, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	path := filepath.Join(dir, name+".sock")
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("control socket %s: another gomp serves %s already", path, name)
+	}
+	_ = os.Remove(path)
+	ln, err := listenUnix(path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	cs := &controlServer{dev: dev, exports: ex, started: time.Now(), detach: make(chan struct{}), path: path}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", cs.status)
+	mux.HandleFunc("POST /path/{op}", cs.pathOp)
+	mux.HandleFunc("POST /queueing/{op}", cs.queueing)
+	mux.HandleFunc("POST /detach", cs.detachOp)
+	cs.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = cs.srv.Serve(ln) }()
+	return cs, nil
+}
+
+// listenUnix listens on path with mode 0600 from the start.
+func listenUnix(path string) (net.Listener, error) {
+	old := umask(0o177)
+	defer umask(old)
+	return net.Listen("unix", path)
+}
+
+func (cs *controlServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = cs.srv.Shutdown(ctx)
+	_ = os.Remove(cs.path)
+}
+
+func (cs *controlServer) status(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, controlStatus{Device: cs.dev.Snapshot(), Exports: cs.exports, PID: os.Getpid(), Started: cs.started})
+}
+
+func (cs *controlServer) pathOp(w http.ResponseWriter, r *http.Request) {
+	portal := r.URL.Query().Get("portal")
+	var err error
+	switch r.PathValue("op") {
+	case "fail":
+		err = cs.dev.FailPath(portal)
+	case "reinstate":
+		err = cs.dev.ReinstatePath(portal)
+	default:
+		http.Error(w, "unknown path operation", http.StatusNotFound)
+		return
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	writeJSON(w, map[string]string{"result": "ok"})
+}
+
+func (cs *controlServer) queueing(w http.ResponseWriter, r *http.Request) {
+	switch r.PathValue("op") {
+	case "disable":
+		cs.dev.DisableQueueing()
+	case "restore":
+		cs.dev.RestoreQueueing()
+	default:
+		http.Error(w, "unknown queueing operation", http.StatusNotFound)
+		return
+	}
+	writeJSON(w, map[string]string{"result": "ok"})
+}
+
+func (cs *controlServer) detachOp(w http.ResponseWriter, _ *http.Request) {
+	select {
+	case <-cs.detach:
+	default:
+		close(cs.detach)
+	}
+	writeJSON(w, map[string]string{"result": "detaching"})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// controlClient talks to one running gomp attach.
+type controlClient struct {
+	name string
+	http *http.Client
+}
+
+func newControlClient(dir, name string) *controlClient {
+	path := filepath.Join(dir, name+".sock")
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", path)
+	}}
+	return &controlClient{name: name, http: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
+}
+
+func (c *controlClient) do(ctx context.Context, method, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, "http://gomp"+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: no running gomp attach answers (%w)", c.name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var b strings.Builder
+		_, _ = fmt.Fprint(&b, resp.Status)
+		msg := make([]byte, 512)
+		n, _ := resp.Body.Read(msg)
+		return fmt.Errorf("%s: %s", c.name, strings.TrimSpace(string(msg[:n])))
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// attachedNames lists the devices with a control socket in dir.
+func attachedNames(dir string) ([]string, error) {
+	m, err := filepath.Glob(filepath.Join(dir, "*.sock"))
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, p := range m {
+		names = append(names, strings.TrimSuffix(filepath.Base(p), ".sock"))
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// resolveName maps NAME or /dev/nbdN to a device name.
+func resolveName(ctx context.Context, dir, arg string) (string, error) {
+	if !strings.HasPrefix(arg, "/dev/") {
+		return arg, nil
+	}
+	names, err := attachedNames(dir)
+	if err != nil {
+		return "", err
+	}
+	for _, n := range names {
+		var st controlStatus
+		if newControlClient(dir, n).do(ctx, http.MethodGet, "/status", &st) == nil && st.Exports.NBD == arg {
+			return n, nil
+		}
+	}
+	return "", errors.New(arg + ": no running gomp attach exports it")
+}

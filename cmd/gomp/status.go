@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+func newStatusCmd(g *globalOpts) *cobra.Command {
+	var (
+		asJSON bool
+		dir    string
+	)
+	cmd := &cobra.Command{
+		Use:   "status [--json] [NAME]",
+		Short: "Show attached devices and their paths, like multipath -ll",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			names, err := namesFor(cmd.Context(), dir, args)
+			if err != nil {
+				return err
+			}
+			var all []controlStatus
+			for _, n := range names {
+				var st controlStatus
+				if err := newControlClient(dir, n).do(cmd.Context(), http.MethodGet, "/status", &st); err != nil {
+					return err
+				}
+				all = append(all, st)
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(all)
+			}
+			for _, st := range all {
+				printStatus(cmd.OutOrStdout(), st)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (a list of devices; fields in the README)")
+	cmd.Flags().StringVar(&dir, "control-dir", defaultControlDir, "directory of the control sockets")
+	return cmd
+}
+
+// namesFor returns the device named in args, or every attached device.
+func namesFor(ctx context.Context, dir string, args []string) ([]string, error) {
+	if len(args) == 1 {
+		n, err := resolveName(ctx, dir, args[0])
+		return []string{n}, err
+	}
+	return attachedNames(dir)
+}
+
+// printStatus prints one device the way multipath -ll does.
+func printStatus(w io.Writer, st controlStatus) {
+	d := st.Device
+	fmt.Fprintf(w, "%s (%s) %s,%s\n", d.Name, d.WWID, d.Vendor, d.Product)
+	fmt.Fprintf(w, "size=%s block=%d selector='%s' policy=%s failback=%s no_path_retry=%s queueing=%v queued=%d\n",
+		humanBytes(d.Size), d.BlockSize, d.Selector, d.Policy, d.Failback, d.NoPathRetry, d.Queueing, d.QueuedIOs)
+	var ex []string
+	for _, s := range []string{st.Exports.NBD, st.Exports.URI, st.Exports.Mount} {
+		if s != "" {
+			ex = append(ex, s)
+		}
+	}
+	fmt.Fprintf(w, "export: %s\n", strings.Join(ex, " "))
+	for gi, g := range d.Groups {
+		branch, pipe := "|-+-", "| "
+		if gi == len(d.Groups)-1 {
+			branch, pipe = "`-+-", "  "
+		}
+		fmt.Fprintf(w, "%s policy='%s' prio=%d status=%s\n", branch, d.Selector, g.Priority, g.State)
+		for pi, p := range g.Paths {
+			leaf := "|-"
+			if pi == len(g.Paths)-1 {
+				leaf = "`-"
+			}
+			fmt.Fprintf(w, "%s %s %s %s %s in_flight=%d completed=%d errors=%d read=%s written=%s\n",
+				pipe, leaf, p.Portal, p.DMState, p.Checker, p.InFlight, p.Completed, p.Errors,
+				humanBytes(int64(p.ReadBytes)), humanBytes(int64(p.WrittenBytes)))
+			if p.LastError != "" && p.DMState != "active" {
+				fmt.Fprintf(w, "%s    last error: %s\n", pipe, p.LastError)
+			}
+		}
+	}
+}
+
+func newPathCmd(g *globalOpts) *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "path fail|reinstate NAME PORTAL",
+		Short: "Fail a path by hand, or reinstate it (multipathd fail/reinstate path)",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 3 || (args[0] != "fail" && args[0] != "reinstate") {
+				return usagef("usage: gomp path fail|reinstate NAME PORTAL")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, err := resolveName(cmd.Context(), dir, args[1])
+			if err != nil {
+				return err
+			}
+			q := "/path/" + args[0] + "?portal=" + queryEscape(args[2])
+			if err := newControlClient(dir, name).do(cmd.Context(), http.MethodPost, q, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: path %s %s\n", name, args[2], map[string]string{"fail": "failed", "reinstate": "reinstated"}[args[0]])
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "control-dir", defaultControlDir, "directory of the control sockets")
+	return cmd
+}
+
+func newDetachCmd(g *globalOpts) *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "detach NAME|/dev/nbdX",
+		Short: "Stop a running gomp attach: flush, unmount, disconnect, log out",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usagef("usage: gomp detach NAME|/dev/nbdX")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, err := resolveName(cmd.Context(), dir, args[0])
+			if err != nil {
+				return err
+			}
+			if err := newControlClient(dir, name).do(cmd.Context(), http.MethodPost, "/detach", nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: detaching\n", name)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "control-dir", defaultControlDir, "directory of the control sockets")
+	return cmd
+}
+
+func queryEscape(s string) string { return url.QueryEscape(s) }

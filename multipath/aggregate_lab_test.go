@@ -1,0 +1,178 @@
+package multipath
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// netnsLab is a private target behind two rate-limited links: a network
+// namespace holding its own tgtd, reached through two veth pairs whose
+// both directions are shaped by tbf.
+type netnsLab struct {
+	t       *testing.T
+	ns      string
+	ctl     string
+	target  string
+	portals []string
+	tgtd    *exec.Cmd
+	image   string
+}
+
+const netnsRate = "400mbit" // 50 MB/s per path and direction
+
+func run(t *testing.T, name string, args ...string) {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	require.NoError(t, err, "%s %s: %s", name, strings.Join(args, " "), out)
+}
+
+// newNetnsLab builds the namespace, links and target; everything is torn
+// down at the end of the test.
+func newNetnsLab(t *testing.T) *netnsLab {
+	t.Helper()
+	lab(t)
+	if os.Getenv("GOMP_LAB_NETNS") != "1" {
+		t.Skip("set GOMP_LAB_NETNS=1 to build network namespaces with tbf-shaped veth links (needs root, ip, tc, tgtd)")
+	}
+	for _, tool := range []string{"ip", "tc", "tgtd", "tgtadm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s", tool)
+		}
+	}
+	id := os.Getpid() % 10000
+	l := &netnsLab{t: t, ns: fmt.Sprintf("gompmp%d", id), ctl: fmt.Sprint(700 + id%300),
+		target: "iqn.2026-11.dev.gomp:mpbench", image: fmt.Sprintf("/dev/shm/gomp-mp-bench-%d.img", id)}
+	if _, err := os.Stat("/run/tgtd/socket." + l.ctl); err == nil {
+		t.Skipf("tgtd control port %s is in use", l.ctl)
+	}
+	t.Cleanup(l.teardown)
+	run(t, "ip", "netns", "add", l.ns)
+	run(t, "ip", "-n", l.ns, "link", "set", "lo", "up")
+	for i := range 2 {
+		l.link(i, id)
+	}
+	l.startTarget()
+	return l
+}
+
+// link creates veth pair i with 10.231.i+1.1 outside and .2 inside, both
+// directions shaped.
+func (l *netnsLab) link(i, id int) {
+	out, in := fmt.Sprintf("gmp%d%c", id, 'a'+i), fmt.Sprintf("gmp%d%cp", id, 'a'+i)
+	outIP, inIP := fmt.Sprintf("10.231.%d.1", i+1), fmt.Sprintf("10.231.%d.2", i+1)
+	run(l.t, "ip", "link", "add", out, "type", "veth", "peer", "name", in, "netns", l.ns)
+	run(l.t, "ip", "addr", "add", outIP+"/24", "dev", out)
+	run(l.t, "ip", "link", "set", out, "up")
+	run(l.t, "ip", "-n", l.ns, "addr", "add", inIP+"/24", "dev", in)
+	run(l.t, "ip", "-n", l.ns, "link", "set", in, "up")
+	tbf := []string{"root", "tbf", "rate", netnsRate, "burst", "256kb", "latency", "50ms"}
+	run(l.t, "tc", append([]string{"qdisc", "add", "dev", out}, tbf...)...)
+	run(l.t, "tc", append([]string{"-n", l.ns, "qdisc", "add", "dev", in}, tbf...)...)
+	l.portals = append(l.portals, inIP+":3260")
+}
+
+// startTarget runs tgtd in the namespace with one 512 MiB LUN on both
+// portals, tuned like the lab's open target.
+func (l *netnsLab) startTarget() {
+	t := l.t
+	run(t, "truncate", "-s", "512M", l.image)
+	l.tgtd = exec.Command("ip", "netns", "exec", l.ns, "tgtd", "-f", "-C", l.ctl, "--iscsi", "portal="+l.portals[0])
+	require.NoError(t, l.tgtd.Start())
+	adm := func(args ...string) error {
+		return exec.Command("tgtadm", append([]string{"-C", l.ctl, "--lld", "iscsi"}, args...)...).Run()
+	}
+	waitFor(t, 10*time.Second, "tgtd answers", func() bool { return adm("--op", "show", "--mode", "target") == nil })
+	steps := [][]string{
+		{"--op", "new", "--mode", "portal", "--param", "portal=" + l.portals[1]},
+		{"--op", "new", "--mode", "target", "--tid", "1", "--targetname", l.target},
+		{"--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "--backing-store", l.image},
+		{"--op", "bind", "--mode", "target", "--tid", "1", "--initiator-address", "ALL"},
+	}
+	for _, kv := range []string{"InitialR2T=No", "ImmediateData=Yes", "MaxRecvDataSegmentLength=262144",
+		"MaxXmitDataSegmentLength=262144", "MaxBurstLength=1048576", "FirstBurstLength=262144", "MaxOutstandingR2T=8"} {
+		k, v, _ := strings.Cut(kv, "=")
+		steps = append(steps, []string{"--op", "update", "--mode", "target", "--tid", "1", "--name", k, "--value", v})
+	}
+	for _, s := range steps {
+		require.NoError(t, adm(s...), "tgtadm %v", s)
+	}
+}
+
+func (l *netnsLab) teardown() {
+	if l.tgtd != nil && l.tgtd.Process != nil {
+		_ = l.tgtd.Process.Kill() // tgtd ignores SIGTERM while it has targets
+		_ = l.tgtd.Wait()
+		os.Remove("/run/tgtd/socket." + l.ctl)
+		os.Remove("/run/tgtd/socket." + l.ctl + ".lock")
+	}
+	_ = exec.Command("ip", "netns", "del", l.ns).Run() // takes the veth pairs with it
+	os.Remove(l.image)
+}
+
+// rate reads (or writes) 1 MiB blocks sequentially from depth goroutines
+// through the given portals for dur and returns MB/s.
+func (l *netnsLab) rate(portals []string, write bool, dur time.Duration) float64 {
+	t := l.t
+	ctx, cancel := context.WithTimeout(context.Background(), dur+20*time.Second)
+	defer cancel()
+	d, err := Open(ctx, Config{Target: l.target, LUN: 1, Portals: portals})
+	require.NoError(t, err)
+	defer d.Close(ctx)
+	const depth, block = 8, 1 << 20
+	var total atomic.Int64
+	var next atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range depth {
+		wg.Go(func() {
+			buf := make([]byte, block)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				off := next.Add(1) % (d.Size() / block) * block
+				var n int
+				var err error
+				if write {
+					n, err = d.WriteAt(ctx, buf, off, false)
+				} else {
+					n, err = d.ReadAt(ctx, buf, off)
+				}
+				require.NoError(t, err)
+				total.Add(int64(n))
+			}
+		})
+	}
+	time.Sleep(500 * time.Millisecond) // warm up: TCP windows, tbf bursts
+	start, base := time.Now(), total.Load()
+	time.Sleep(dur)
+	rate := float64(total.Load()-base) / time.Since(start).Seconds() / 1e6
+	close(stop)
+	wg.Wait()
+	return rate
+}
+
+// TestLabAggregation: two paths of 50 MB/s each carry at least 1.9 times
+// what one carries, reading and writing.
+func TestLabAggregation(t *testing.T) {
+	l := newNetnsLab(t)
+	for _, write := range []bool{false, true} {
+		op := map[bool]string{false: "reads", true: "writes"}[write]
+		one := l.rate(l.portals[:1], write, 4*time.Second)
+		two := l.rate(l.portals, write, 4*time.Second)
+		t.Logf("sequential 1 MiB %s, QD 8, tbf %s per path: one path %.1f MB/s, two paths %.1f MB/s (%.2f×)",
+			op, netnsRate, one, two, two/one)
+		require.GreaterOrEqual(t, two/one, 1.9, op)
+	}
+}

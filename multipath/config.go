@@ -1,0 +1,407 @@
+package multipath
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/gomp-dev/gomp/iscsi"
+)
+
+// GroupingPolicy is multipath.conf's path_grouping_policy: how paths are
+// put into path groups. I/O goes to one group at a time.
+type GroupingPolicy string
+
+// Grouping policies. The zero value picks group_by_prio when the target
+// reports ALUA (TPGS != 0) and multibus otherwise.
+const (
+	GroupAuto     GroupingPolicy = ""
+	GroupFailover GroupingPolicy = "failover"      // one path per group
+	GroupMultibus GroupingPolicy = "multibus"      // every path in one group
+	GroupByPrio   GroupingPolicy = "group_by_prio" // one group per priority value
+	GroupByTPG    GroupingPolicy = "group_by_tpg"  // one group per ALUA target port group
+)
+
+// parseGroupingPolicy accepts multipath.conf's names. group_by_serial and
+// group_by_node_name put every path of one LUN of one target in one group,
+// which is multibus.
+func parseGroupingPolicy(s string) (GroupingPolicy, error) {
+	switch s {
+	case "failover", "multibus", "group_by_prio", "group_by_tpg":
+		return GroupingPolicy(s), nil
+	case "group_by_serial", "group_by_node_name":
+		return GroupMultibus, nil
+	}
+	return "", fmt.Errorf("unknown path_grouping_policy %q (want failover, multibus, group_by_prio, group_by_tpg)", s)
+}
+
+// Failback says when I/O returns to a better path group that has recovered
+// (multipath.conf's failback). A positive value defers the switch by that
+// long; the zero value means "unset" and resolves to FailbackImmediate.
+type Failback time.Duration
+
+// Failback modes.
+const (
+	FailbackImmediate  Failback = -1 // switch as soon as a better group is usable
+	FailbackManual     Failback = -2 // only SwitchGroup, or the current group failing
+	FailbackFollowover Failback = -3 // only when the first path of the better group comes back
+)
+
+func (f Failback) String() string {
+	switch {
+	case f == 0:
+		return "unset"
+	case f == FailbackImmediate:
+		return "immediate"
+	case f == FailbackManual:
+		return "manual"
+	case f == FailbackFollowover:
+		return "followover"
+	case f > 0:
+		return strconv.FormatInt(int64(time.Duration(f)/time.Second), 10)
+	}
+	return fmt.Sprintf("Failback(%d)", int64(f))
+}
+
+func parseFailback(s string) (Failback, error) {
+	switch s {
+	case "immediate":
+		return FailbackImmediate, nil
+	case "manual":
+		return FailbackManual, nil
+	case "followover":
+		return FailbackFollowover, nil
+	}
+	n, err := strconv.Atoi(s)
+	switch {
+	case err != nil || n < 0:
+		return 0, fmt.Errorf("invalid failback %q (want immediate, manual, followover or seconds)", s)
+	case n == 0:
+		return FailbackImmediate, nil
+	}
+	return Failback(time.Duration(n) * time.Second), nil
+}
+
+// NoPathRetry says what happens to I/O when no path is usable
+// (multipath.conf's no_path_retry): a positive N queues it for N checker
+// intervals, then fails it. The zero value means "unset" and resolves to
+// DefaultNoPathRetry.
+type NoPathRetry int
+
+// NoPathRetry modes.
+const (
+	NoPathRetryFail  NoPathRetry = -1 // fail I/O at once
+	NoPathRetryQueue NoPathRetry = -2 // queue until a path returns, DisableQueueing, the caller's context, or Close
+)
+
+// DefaultNoPathRetry: twelve checker intervals (a minute at the default
+// polling interval), enough to ride out a switch reboot.
+const DefaultNoPathRetry NoPathRetry = 12
+
+func (n NoPathRetry) String() string {
+	switch {
+	case n == 0:
+		return "unset"
+	case n == NoPathRetryFail:
+		return "fail"
+	case n == NoPathRetryQueue:
+		return "queue"
+	case n > 0:
+		return strconv.Itoa(int(n))
+	}
+	return fmt.Sprintf("NoPathRetry(%d)", int(n))
+}
+
+func parseNoPathRetry(s string) (NoPathRetry, error) {
+	switch s {
+	case "fail":
+		return NoPathRetryFail, nil
+	case "queue":
+		return NoPathRetryQueue, nil
+	}
+	n, err := strconv.Atoi(s)
+	switch {
+	case err != nil || n < 0:
+		return 0, fmt.Errorf("invalid no_path_retry %q (want fail, queue or a number of checks)", s)
+	case n == 0:
+		return NoPathRetryFail, nil
+	}
+	return NoPathRetry(n), nil
+}
+
+// YesNo is a multipath.conf boolean whose zero value means "unset".
+type YesNo int8
+
+// YesNo values.
+const (
+	Unset YesNo = 0
+	Yes   YesNo = 1
+	No    YesNo = -1
+)
+
+func (y YesNo) String() string {
+	switch y {
+	case Yes:
+		return "yes"
+	case No:
+		return "no"
+	}
+	return "unset"
+}
+
+// Settings are the tunables that multipath.conf's defaults, devices,
+// overrides and multipaths sections set, and Config can override. A zero
+// field is unset: the next layer down, or the built-in default, applies.
+type Settings struct {
+	// PathSelector is "round-robin 0", "queue-length 0" or
+	// "service-time 0" (the default); the trailing argument count may be
+	// left out.
+	PathSelector string
+	// RRMinIO is rr_min_io_rq: requests sent down one path before the
+	// round-robin selector moves on. Default 1.
+	RRMinIO        int
+	GroupingPolicy GroupingPolicy
+	Failback       Failback
+	NoPathRetry    NoPathRetry
+	// PollingInterval is how often the checker tests a failed path, and
+	// how often it starts testing a healthy one (the interval then doubles
+	// up to MaxPollingInterval). Default 5 s.
+	PollingInterval time.Duration
+	// MaxPollingInterval defaults to 4 × PollingInterval.
+	MaxPollingInterval time.Duration
+	// CheckerTimeout bounds one path check (TEST UNIT READY, and on
+	// reinstatement INQUIRY and REPORT TARGET PORT GROUPS). Default:
+	// PollingInterval.
+	CheckerTimeout time.Duration
+	// FlapThreshold, FlapWindow and FlapHold damp flapping paths, like
+	// san_path_err_threshold, _forget_rate and _recovery_time: a path that
+	// failed FlapThreshold times within FlapWindow stays out of use for
+	// FlapHold after it recovers (unless it is the only usable path).
+	// Defaults 5 failures, 60 s, 60 s; a negative FlapThreshold disables.
+	FlapThreshold int
+	FlapWindow    time.Duration
+	FlapHold      time.Duration
+	// Prio is "alua" or "const"; unset uses ALUA priorities when the
+	// target reports ALUA, and one priority for every path otherwise.
+	Prio string
+	// Alias names the device; see Device.Name for the full rule.
+	Alias string
+	// UserFriendlyNames names unaliased devices mpatha, mpathb, … kept
+	// stable in BindingsFile. Default no (the WWID names the device).
+	UserFriendlyNames YesNo
+	// AliasPrefix replaces "mpath" in user friendly names.
+	AliasPrefix string
+	// BindingsFile defaults to /etc/multipath/bindings.
+	BindingsFile string
+	// FindMultipaths is recorded and reported; gomp builds a device for
+	// the portals it is given whatever its value, and only warns when
+	// "yes", "on" or "strict" meets a single portal.
+	FindMultipaths string
+
+	// flapForgetChecks is san_path_err_forget_rate: FlapWindow in checker
+	// intervals, used when FlapWindow is unset.
+	flapForgetChecks int
+}
+
+// overlay returns s with every field that o sets replaced by o's value.
+func (s Settings) overlay(o Settings) Settings {
+	setStr := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	setDur := func(dst *time.Duration, v time.Duration) {
+		if v != 0 {
+			*dst = v
+		}
+	}
+	setStr(&s.PathSelector, o.PathSelector)
+	setStr(&s.Alias, o.Alias)
+	setStr(&s.AliasPrefix, o.AliasPrefix)
+	setStr(&s.BindingsFile, o.BindingsFile)
+	setStr(&s.FindMultipaths, o.FindMultipaths)
+	setStr(&s.Prio, o.Prio)
+	setDur(&s.PollingInterval, o.PollingInterval)
+	setDur(&s.MaxPollingInterval, o.MaxPollingInterval)
+	setDur(&s.CheckerTimeout, o.CheckerTimeout)
+	setDur(&s.FlapWindow, o.FlapWindow)
+	setDur(&s.FlapHold, o.FlapHold)
+	s.overlayEnums(o)
+	return s
+}
+
+func (s *Settings) overlayEnums(o Settings) {
+	if o.RRMinIO != 0 {
+		s.RRMinIO = o.RRMinIO
+	}
+	if o.GroupingPolicy != "" {
+		s.GroupingPolicy = o.GroupingPolicy
+	}
+	if o.Failback != 0 {
+		s.Failback = o.Failback
+	}
+	if o.NoPathRetry != 0 {
+		s.NoPathRetry = o.NoPathRetry
+	}
+	if o.FlapThreshold != 0 {
+		s.FlapThreshold = o.FlapThreshold
+	}
+	if o.flapForgetChecks != 0 {
+		s.flapForgetChecks = o.flapForgetChecks
+	}
+	if o.UserFriendlyNames != Unset {
+		s.UserFriendlyNames = o.UserFriendlyNames
+	}
+}
+
+// withDefaults fills every unset field with its built-in default.
+func (s Settings) withDefaults() Settings {
+	d := Settings{PathSelector: "service-time 0", RRMinIO: 1, Failback: FailbackImmediate,
+		NoPathRetry: DefaultNoPathRetry, PollingInterval: 5 * time.Second,
+		FlapThreshold: 5, FlapHold: time.Minute,
+		UserFriendlyNames: No, AliasPrefix: "mpath", BindingsFile: DefaultBindingsFile}
+	s = d.overlay(s)
+	if s.FlapWindow <= 0 {
+		s.FlapWindow = time.Minute
+		if s.flapForgetChecks > 0 {
+			s.FlapWindow = time.Duration(s.flapForgetChecks) * s.PollingInterval
+		}
+	}
+	if s.MaxPollingInterval < s.PollingInterval {
+		s.MaxPollingInterval = 4 * s.PollingInterval
+	}
+	if s.CheckerTimeout <= 0 {
+		s.CheckerTimeout = s.PollingInterval
+	}
+	return s
+}
+
+// Config describes one multipath device: one LUN of one target reached
+// through several portals. The zero value of every optional field is a
+// sensible default.
+type Config struct {
+	// Target is the target IQN; Portals lists "host[:port]" for each path.
+	Target  string
+	Portals []string
+	// LUN is the logical unit number (0 is valid).
+	LUN uint16
+	// CHAP and InitiatorName are passed to every session.
+	CHAP          *iscsi.CHAP
+	InitiatorName string
+	Negotiation   iscsi.Negotiation
+	// NOPInterval and NOPTimeout tune the sessions' NOP pings for fast
+	// failover: defaults 1 s and 2 s, so a silent path is failed within
+	// 3 s. Negative disables pings.
+	NOPInterval, NOPTimeout time.Duration
+	// LoginTimeout bounds one login, at Open and at every reconnection
+	// attempt. Default: PollingInterval, within [1 s, 15 s].
+	LoginTimeout time.Duration
+	// ReconnectBackoff caps the wait between a failed session's
+	// reconnection attempts. Default: PollingInterval.
+	ReconnectBackoff time.Duration
+	// Dial opens TCP connections; nil uses net.Dialer. Whatever it
+	// returns, a *net.TCPConn is switched to abortive close (SO_LINGER 0).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// Settings are the multipath tunables; the fields set here override
+	// File.
+	Settings
+	// Selector, when set, replaces the one PathSelector names. Each
+	// device needs its own Selector value.
+	Selector Selector
+	// File is a parsed multipath.conf, or nil.
+	File *ConfigFile
+	// IOTimeout: a path with I/O in flight that completes nothing for
+	// this long has its connection dropped, so that the I/O is retried on
+	// another path (the SCSI command timer). Default 30 s; negative
+	// disables.
+	IOTimeout time.Duration
+	// RetryLimit bounds the retries of transient conditions (UNIT
+	// ATTENTION, BUSY, …) per I/O before the path is failed. Default 5.
+	RetryLimit int
+
+	// Logger receives state changes; nil discards.
+	Logger *slog.Logger
+	// OnEvent, when set, is called for every state change, in order, from
+	// one goroutine; it may block only briefly.
+	OnEvent func(Event)
+}
+
+func (c Config) validate() error {
+	if c.Target == "" {
+		return errors.New("multipath: Config.Target is empty")
+	}
+	if len(c.Portals) == 0 {
+		return errors.New("multipath: Config.Portals is empty")
+	}
+	seen := map[string]bool{}
+	for _, p := range c.Portals {
+		if seen[p] {
+			return fmt.Errorf("multipath: portal %s listed twice", p)
+		}
+		seen[p] = true
+	}
+	return nil
+}
+
+// withDefaults fills the non-multipath defaults; Settings are resolved
+// once the LUN's identity is known (resolve).
+func (c Config) withDefaults() Config {
+	if c.NOPInterval == 0 {
+		c.NOPInterval = time.Second
+	}
+	if c.NOPTimeout == 0 {
+		c.NOPTimeout = 2 * time.Second
+	}
+	if c.IOTimeout == 0 {
+		c.IOTimeout = 30 * time.Second
+	}
+	if c.RetryLimit <= 0 {
+		c.RetryLimit = 5
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// early returns the settings known before any path is inquired: what
+// the built-in defaults, the file's defaults and Config say. They size
+// the login timeouts.
+func (c Config) early() Settings {
+	s := Settings{}
+	if c.File != nil {
+		s = s.overlay(c.File.Defaults).overlay(c.File.Overrides)
+	}
+	return s.overlay(c.Settings).withDefaults()
+}
+
+// loginTimeout is LoginTimeout or its default.
+func (c Config) loginTimeout() time.Duration {
+	if c.LoginTimeout > 0 {
+		return c.LoginTimeout
+	}
+	return min(max(c.early().PollingInterval, time.Second), 15*time.Second)
+}
+
+func (c Config) reconnectBackoff() time.Duration {
+	if c.ReconnectBackoff > 0 {
+		return c.ReconnectBackoff
+	}
+	return c.early().PollingInterval
+}
+
+// resolve layers the settings for a LUN: built-in defaults < file
+// defaults < matching devices entries < overrides < matching multipaths
+// entry < Config.
+func (c Config) resolve(wwid, vendor, product string) Settings {
+	s := Settings{}
+	if c.File != nil {
+		s = c.File.Lookup(wwid, vendor, product)
+	}
+	return s.overlay(c.Settings).withDefaults()
+}

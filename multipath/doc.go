@@ -1,0 +1,112 @@
+// Package multipath is gomp's userspace replacement for dm-multipath and
+// multipathd: one block device over several iSCSI paths to one LUN, with
+// path groups, path selectors, error classification, a path checker,
+// reinstatement and bounded queueing. Package nbd exports a *Device.
+//
+// # Paths and groups
+//
+// Open logs in to every portal of Config.Portals (one iscsi.Session each,
+// with distinct ISIDs; iscsi.Config.Recover so that a session reinstates
+// itself, and a zero ReplacementTimeout so that its commands fail at once
+// while it does), inquires the LUN and computes its WWID as
+// multipath-tools does. The first path that answers defines the device:
+// a portal whose LUN has another WWID is refused (WWIDMismatchError; the
+// path is listed as "refused" and never carries I/O), and a portal that
+// cannot be reached is kept as a failed path for the checker to retry.
+// Open fails only when no path works.
+//
+// Paths are grouped by path_grouping_policy: failover (one path per
+// group), multibus (one group), group_by_prio (one group per priority),
+// group_by_tpg (one per ALUA target port group); group_by_serial and
+// group_by_node_name mean multibus for one LUN of one target. The
+// default is group_by_prio when INQUIRY reports ALUA (TPGS != 0) and
+// multibus otherwise. Priorities come from REPORT TARGET PORT GROUPS, as
+// multipath-tools' alua prioritizer: active/optimized 50,
+// active/non-optimized 10, standby 1, others 0, plus 80 for the preferred
+// bit; without ALUA (or with prio const) every path has priority 1. I/O
+// goes to the highest-priority group with a usable path; ghost (standby)
+// paths only when no other path of the group is usable. failback
+// immediate, manual, followover or N seconds decides when I/O returns to a
+// better group that recovered.
+//
+// # The I/O path
+//
+// A Selector picks the path for each I/O among the usable paths of the
+// active group: round-robin (rr_min_io_rq requests per path),
+// queue-length (fewest requests in flight) or service-time (least
+// (bytes in flight + this I/O) / relative throughput; the default). The
+// usable paths are an immutable snapshot swapped atomically on every state
+// change; selection reads per-path atomic counters. A read or write takes
+// no lock shared by all I/O and allocates nothing (TestDeviceIODoesNotAllocate).
+//
+// Errors are classified like the kernel's blk_path_error: connection
+// errors, aborted commands and timeouts fail the path, and the I/O is
+// retried on another path; target errors (MEDIUM ERROR, ILLEGAL REQUEST,
+// DATA PROTECT, space allocation failed, RESERVATION CONFLICT, …) are
+// returned to the caller with the path left up; transient conditions
+// (UNIT ATTENTION, BUSY, …) are retried up to Config.RetryLimit times,
+// then fail the path. An I/O that meets 16 path errors fails. A write is
+// acknowledged only once a target acknowledged it; a write caught on a
+// dying path is written again through another one. Sessions close their
+// failed connections abortively (SO_LINGER 0), so that the kernel cannot
+// deliver such a write to the target later, over newer data.
+//
+// # Checker, damping, queueing
+//
+// Each path has a checker: TEST UNIT READY, mapped as multipath-tools'
+// tur checker (good: ready; UNIT ATTENTION: retried; NOT READY 04/0B:
+// ghost; 04/0A: pending; ILLEGAL REQUEST 25/00: disconnected; else
+// faulty). Before a path is reinstated its WWID is read again. Failed
+// paths are checked every polling_interval, and at once when their
+// session has reconnected; healthy paths start at polling_interval and
+// back off to max_polling_interval (default 4×). Priorities are refreshed
+// on every check of a usable path. A path whose I/O makes no progress for
+// Config.IOTimeout has its connection dropped so that the I/O moves on
+// (the SCSI command timer). Flapping paths are damped like
+// san_path_err_threshold / _forget_rate / _recovery_time (default 5
+// failures in 60 s hold the path back for 60 s; never the only usable
+// path).
+//
+// Without a usable path, I/O queues for no_path_retry N checker intervals
+// (default 12), then fails with ErrNoPath; "fail" fails it at once;
+// "queue" queues until a path returns. Queued I/O always stays
+// cancellable: by the caller's context, Device.DisableQueueing, or Close.
+//
+// # Configuration
+//
+// ParseConfig reads multipath.conf as it is: defaults, devices { device
+// { vendor product … } } (unanchored regular expressions), overrides,
+// multipaths { multipath { wwid alias … } }, blacklist and
+// blacklist_exceptions (wwid, device); quoted strings ("" for a quote
+// inside), comments from # or !. Keys honoured: path_selector,
+// path_grouping_policy, failback, no_path_retry, rr_min_io_rq,
+// polling_interval, max_polling_interval, checker_timeout,
+// user_friendly_names, alias_prefix, bindings_file, alias,
+// find_multipaths (recorded; it only warns, since gomp builds the
+// devices it is asked for), san_path_err_threshold, _forget_rate,
+// _recovery_time, prio (alua, const), path_checker (tur), features
+// "1 queue_if_no_path" (as no_path_retry queue). Settings layer as in
+// multipath-tools (defaults < devices < overrides < multipaths), and
+// Config's own fields win over the file. Unknown keys, and keys that
+// mean nothing here (udev, sysfs and kernel tunables), are warnings;
+// malformed input and invalid values are a *SyntaxError naming
+// FILE:LINE. user_friendly_names names devices mpatha, mpathb, … kept in
+// a bindings file in multipath-tools' format (Bindings).
+//
+// # Status and control
+//
+// Snapshot returns a Status like "multipath -ll" (stable JSON). FailPath
+// and ReinstatePath (sticky until reinstated), SwitchGroup,
+// DisableQueueing and RestoreQueueing act like the multipathd commands.
+// Config.OnEvent receives every state change, in order, and Config.Logger
+// logs them.
+//
+// Not implemented: path checkers other than tur, prioritizers other than
+// alua and const, hardware handlers and explicit ALUA (SET TARGET PORT
+// GROUPS), per-path selector arguments (repeat_count, relative
+// throughput), marginal_path_* and delay_*_checks, the historical-
+// service-time selector, reloading a configuration into a running
+// device, capacity changes, sharing sessions between devices of one
+// target, and per-path block devices (so blacklist devnode/property are
+// ignored).
+package multipath

@@ -1,0 +1,68 @@
+package multipath_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/gomp-dev/gomp/multipath"
+)
+
+// ParseConfig reads an existing multipath.conf; Lookup layers its
+// sections for one LUN.
+func ExampleParseConfig() {
+	conf := `
+defaults {
+	user_friendly_names yes
+	path_selector       "queue-length 0"
+	no_path_retry       5
+	frobnicate          on
+}
+multipaths {
+	multipath {
+		wwid  360000000000000000e00000000010001
+		alias data
+	}
+}`
+	f, warnings, err := multipath.ParseConfig("/etc/multipath.conf", []byte(conf))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, w := range warnings {
+		fmt.Println("warning:", w)
+	}
+	s := f.Lookup("360000000000000000e00000000010001", "IET", "VIRTUAL-DISK")
+	fmt.Println(s.Alias, s.PathSelector, s.NoPathRetry, s.UserFriendlyNames)
+	// Output:
+	// warning: /etc/multipath.conf:6: unknown keyword "frobnicate" in defaults ignored
+	// data queue-length 0 5 yes
+}
+
+// Open builds a device over two portals; I/O fails over between them.
+func ExampleOpen() {
+	ctx := context.Background()
+	d, err := multipath.Open(ctx, multipath.Config{
+		Target:  "iqn.2026-11.dev.gomp:lab",
+		Portals: []string{"127.0.0.1:3260", "127.0.0.2:3260"},
+		LUN:     1,
+		Settings: multipath.Settings{
+			PollingInterval: 2 * time.Second,
+			NoPathRetry:     multipath.NoPathRetryQueue,
+		},
+		OnEvent: func(e multipath.Event) { log.Printf("%s %s %s: %s", e.Device, e.Kind, e.Portal, e.Msg) },
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close(ctx)
+	buf := make([]byte, 4096)
+	if _, err := d.ReadAt(ctx, buf, 0); err != nil {
+		log.Fatal(err)
+	}
+	for _, g := range d.Snapshot().Groups {
+		for _, p := range g.Paths {
+			fmt.Println(p.Portal, p.State, p.Completed)
+		}
+	}
+}

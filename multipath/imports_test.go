@@ -1,0 +1,37 @@
+package multipath
+
+import (
+	"go/parser"
+	gotoken "go/token"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestLayering enforces DESIGN.md's layering: multipath builds on iscsi
+// and iscsi/scsi and never reaches below them (pdu) or above (nbd, cmd).
+// Tests may also use the in-process test target.
+func TestLayering(t *testing.T) {
+	const mod = "github.com/gomp-dev/gomp/"
+	allowed := map[string]bool{mod + "iscsi": true, mod + "iscsi/scsi": true, mod + "multipath": true}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := gotoken.NewFileSet()
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		test := strings.HasSuffix(name, "_test.go")
+		for _, imp := range f.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			if !strings.HasPrefix(path, mod) || allowed[path] || (test && path == mod+"internal/target") {
+				continue
+			}
+			t.Errorf("%s imports %q", name, path)
+		}
+	}
+}

@@ -1,0 +1,212 @@
+package multipath
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gomp-dev/gomp/iscsi"
+	"github.com/gomp-dev/gomp/iscsi/scsi"
+)
+
+var errNotConnected = errors.New("not logged in yet")
+
+// iscsiPath is a path over one iscsi.Session to one portal. The session
+// reinstates itself after a connection loss (Recover, with a zero
+// ReplacementTimeout so that commands fail at once meanwhile); a portal
+// unreachable at Open is dialled again by the checker's TUR.
+type iscsiPath struct {
+	cfg  iscsi.Config
+	lun  uint16
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	h    atomic.Pointer[iscsi.LUN]   // nil until the first login
+	conn atomic.Pointer[net.TCPConn] // the current connection, for Reset
+
+	mu     sync.Mutex // serialises connect and Close
+	closed bool
+}
+
+func newISCSIPath(c Config, portal string) *iscsiPath {
+	p := &iscsiPath{lun: c.LUN, dial: c.Dial}
+	p.cfg = iscsi.Config{Portal: portal, TargetName: c.Target, InitiatorName: c.InitiatorName,
+		CHAP: c.CHAP, Negotiation: c.Negotiation, ISID: iscsi.RandomISID(),
+		LoginTimeout: c.loginTimeout(), NOPInterval: c.NOPInterval, NOPTimeout: c.NOPTimeout,
+		ReplacementTimeout: 0, Recover: true, MaxRecoveryBackoff: c.reconnectBackoff(),
+		Logger: c.Logger, Dial: p.dialTCP}
+	return p
+}
+
+// dialTCP opens the session's TCP connections with TCP_NODELAY and an
+// abortive close (SO_LINGER 0): when a failed connection is closed, the
+// kernel must discard unsent commands rather than keep retransmitting
+// them, or a write already retried on another path could reach the
+// target later, over newer data.
+func (p *iscsiPath) dialTCP(ctx context.Context, network, addr string) (net.Conn, error) {
+	var c net.Conn
+	var err error
+	if p.dial != nil {
+		c, err = p.dial(ctx, network, addr)
+	} else {
+		var d net.Dialer
+		c, err = d.DialContext(ctx, network, addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+		_ = tc.SetLinger(0)
+		p.conn.Store(tc)
+	}
+	return c, nil
+}
+
+// handle returns the LUN, or a connection error before the first login.
+func (p *iscsiPath) handle() (*iscsi.LUN, error) {
+	if l := p.h.Load(); l != nil {
+		return l, nil
+	}
+	return nil, &iscsi.ConnError{Portal: p.cfg.Portal, Err: errNotConnected}
+}
+
+// connect logs in when the path has no session, or its session ended.
+func (p *iscsiPath) connect(ctx context.Context) (*iscsi.LUN, bool, error) {
+	if l := p.h.Load(); l != nil && l.Session().State() != iscsi.StateClosed {
+		return l, false, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, false, &iscsi.ConnError{Portal: p.cfg.Portal, Err: iscsi.ErrSessionClosed}
+	}
+	if l := p.h.Load(); l != nil {
+		if l.Session().State() != iscsi.StateClosed {
+			return l, false, nil
+		}
+		_ = l.Session().Close(ctx)
+	}
+	s, err := iscsi.Dial(ctx, p.cfg)
+	if err != nil {
+		return nil, false, err
+	}
+	l, err := s.OpenLUN(ctx, p.lun)
+	if err != nil {
+		_ = s.Close(ctx)
+		return nil, false, err
+	}
+	p.h.Store(l)
+	return l, true, nil
+}
+
+func (p *iscsiPath) ReadAt(ctx context.Context, b []byte, off int64) (int, error) {
+	l, err := p.handle()
+	if err != nil {
+		return 0, err
+	}
+	return l.ReadAtContext(ctx, b, off)
+}
+
+func (p *iscsiPath) WriteAt(ctx context.Context, b []byte, off int64, fua bool) (int, error) {
+	l, err := p.handle()
+	if err != nil {
+		return 0, err
+	}
+	return l.WriteAtContext(ctx, b, off, fua)
+}
+
+func (p *iscsiPath) Flush(ctx context.Context) error {
+	l, err := p.handle()
+	if err != nil {
+		return err
+	}
+	return l.Flush(ctx)
+}
+
+func (p *iscsiPath) Unmap(ctx context.Context, off, n int64) error {
+	l, err := p.handle()
+	if err != nil {
+		return err
+	}
+	return l.Unmap(ctx, off, n)
+}
+
+func (p *iscsiPath) WriteZeroes(ctx context.Context, off, n int64, unmap bool) error {
+	l, err := p.handle()
+	if err != nil {
+		return err
+	}
+	return l.WriteZeroes(ctx, off, n, unmap)
+}
+
+func (p *iscsiPath) TUR(ctx context.Context) error {
+	l, _, err := p.connect(ctx)
+	if err != nil {
+		return err
+	}
+	return l.TestUnitReady(ctx)
+}
+
+func (p *iscsiPath) Identify(ctx context.Context) (*iscsi.LUNInfo, error) {
+	l, fresh, err := p.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if fresh {
+		info := l.Info()
+		return &info, nil
+	}
+	return l.Session().Inquire(ctx, p.lun)
+}
+
+// ReportTargetPortGroups runs REPORT TARGET PORT GROUPS, growing the
+// buffer once when the target has more to say.
+func (p *iscsiPath) ReportTargetPortGroups(ctx context.Context) (scsi.TargetPortGroups, error) {
+	l, err := p.handle()
+	if err != nil {
+		return scsi.TargetPortGroups{}, err
+	}
+	size := 1024
+	for range 2 {
+		buf := make([]byte, size)
+		cdb := scsi.ReportTargetPortGroups(uint32(len(buf)), false)
+		cmd := &iscsi.Command{LUN: p.lun, CDB: cdb[:], Read: buf}
+		if err := l.Session().Do(ctx, cmd); err != nil {
+			return scsi.TargetPortGroups{}, fmt.Errorf("REPORT TARGET PORT GROUPS: %w", err)
+		}
+		t, err := scsi.ParseTargetPortGroups(buf[:len(buf)-max(cmd.Residual, 0)])
+		var te *scsi.TruncatedError
+		if errors.As(err, &te) && te.Need > size && te.Need <= 1<<20 {
+			size = te.Need
+			continue
+		}
+		return t, err
+	}
+	return scsi.TargetPortGroups{}, errors.New("REPORT TARGET PORT GROUPS: data keeps growing")
+}
+
+func (p *iscsiPath) Connected() bool {
+	l := p.h.Load()
+	return l != nil && l.Session().State() == iscsi.StateLoggedIn
+}
+
+// Reset drops the current TCP connection; the session fails its commands
+// with connection errors and reconnects.
+func (p *iscsiPath) Reset(error) {
+	if c := p.conn.Load(); c != nil {
+		_ = c.Close()
+	}
+}
+
+func (p *iscsiPath) Close(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	if l := p.h.Load(); l != nil {
+		return l.Session().Close(ctx)
+	}
+	return nil
+}
