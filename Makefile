@@ -30,7 +30,7 @@ TESTFLAGS ?=
 LAB := bash scripts/lab.sh
 SUBMAKE := $(MAKE) --no-print-directory
 
-.PHONY: all build vet fmt-check test test-kernel demo lab-up lab-down lab-status fuzz fuzz-smoke bench bench-iscsi bench-nbd clean
+.PHONY: all build vet fmt-check test test-kernel demo lab-up lab-down lab-status fuzz fuzz-smoke bench bench-iscsi bench-nbd bench-stack clean
 
 all: build
 
@@ -99,6 +99,11 @@ fuzz-smoke:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The whole stack: fio(nbd) -> gomp attach -> tgtd vs fio(nbd) -> qemu-nbd iscsi:// -> tgtd.
+bench-stack:
+	@$(LAB) up >/dev/null; set -a; . "$$($(LAB) envfile)"; set +a; \
+	bash bench/stack/run.sh $(BENCHTIME); rc=$$?; $(LAB) down >/dev/null; exit $$rc
 
 # gomp's NBD server (memory backend) vs nbdkit memory, with fio's nbd engine.
 bench-nbd:
