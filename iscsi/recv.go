@@ -122,11 +122,9 @@ func (c *conn) scsiResponse(p *pdu.SCSIResponse) error {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ackStatSN(p.StatSN)
-	s.updateWindow(p.ExpCmdSN, p.MaxCmdSN)
-	t := s.tasks[p.ITT]
-	if t == nil || t.conn != c || t.kind != kindSCSI {
-		return protocolError("SCSI Response for unknown ITT 0x%x", p.ITT)
+	t, err := c.responseTask(p.ITT, p.StatSN, p.ExpCmdSN, p.MaxCmdSN, kindSCSI, "SCSI Response")
+	if err != nil {
+		return err
 	}
 	if p.Response != pdu.ResponseCompleted {
 		s.finish(t, &ResponseError{Response: p.Response})
@@ -227,14 +225,11 @@ func (c *conn) tmfResponse(p *pdu.TaskMgmtResponse) error {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ackStatSN(p.StatSN)
-	s.updateWindow(p.ExpCmdSN, p.MaxCmdSN)
-	t := s.tasks[p.ITT]
-	if t == nil || t.kind != kindTMF {
-		return protocolError("Task Management Response for unknown ITT 0x%x", p.ITT)
+	t, err := c.responseTask(p.ITT, p.StatSN, p.ExpCmdSN, p.MaxCmdSN, kindTMF, "Task Management Response")
+	if err != nil {
+		return err
 	}
 	t.tmfResp = p.Response
-	var err error
 	if p.Response != pdu.TMFComplete {
 		err = &ResponseError{TMF: p.Response, tmf: true}
 	}
@@ -246,13 +241,24 @@ func (c *conn) logoutResponse(p *pdu.LogoutResponse) error {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ackStatSN(p.StatSN)
-	s.updateWindow(p.ExpCmdSN, p.MaxCmdSN)
-	t := s.tasks[p.ITT]
-	if t == nil || t.kind != kindLogout {
-		return protocolError("Logout Response for unknown ITT 0x%x", p.ITT)
+	t, err := c.responseTask(p.ITT, p.StatSN, p.ExpCmdSN, p.MaxCmdSN, kindLogout, "Logout Response")
+	if err != nil {
+		return err
 	}
 	t.logout = *p
 	s.finish(t, nil)
 	return nil
+}
+
+// responseTask applies a status-bearing response's sequence numbers and
+// finds the task it answers, which must be of kind. s.mu held.
+func (c *conn) responseTask(itt, statSN, expCmdSN, maxCmdSN uint32, kind taskKind, what string) (*task, error) {
+	s := c.s
+	s.ackStatSN(statSN)
+	s.updateWindow(expCmdSN, maxCmdSN)
+	t := s.tasks[itt]
+	if t == nil || t.conn != c || t.kind != kind {
+		return nil, protocolError("%s for unknown ITT 0x%x", what, itt)
+	}
+	return t, nil
 }
