@@ -3,6 +3,7 @@ package iscsi
 import (
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,7 +57,7 @@ func (c *conn) fail(err error) {
 	c.once.Do(func() {
 		c.err = err
 		close(c.done)
-		c.t.conn.Close()
+		abort(c.t.conn)
 		c.s.connFailed(c, err)
 	})
 }
@@ -275,4 +276,15 @@ func (c *conn) readLoop() {
 			return
 		}
 	}
+}
+
+// abort closes a failed connection with a reset (SO_LINGER 0) rather than
+// an orderly close: the kernel must not go on retransmitting commands that
+// were queued on a dead path, or a target could execute a write late, after
+// the caller retried it elsewhere and wrote newer data over it.
+func abort(nc net.Conn) {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	nc.Close()
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -86,19 +87,20 @@ func needTool(t *testing.T, name string) {
 // status, path fail/reinstate and detach through the control socket.
 func TestLabAttachWholeStack(t *testing.T) {
 	lab(t)
-	needTool(t, "nbdcopy")
 	needTool(t, "qemu-img")
+	needTool(t, "qemu-io")
 	p1, p2, target := os.Getenv("GOMP_LAB_PORTAL1"), os.Getenv("GOMP_LAB_PORTAL2"), os.Getenv("GOMP_LAB_TARGET")
 	ctl, sock, name, done := startAttach(t, "--target", target, "--portal", p1, "--portal", p2, "--lun", "1")
 	uri := "nbd+unix:///?socket=" + sock
-	const off, n = 700 << 20, 8 << 20 // a region no other lab test writes
+	// Lab LUN regions: iscsi tests [0, 256 MiB) and 512 MiB, examples
+	// [600, 700 MiB), this test [700, 716 MiB), multipath [800 MiB, 1 GiB).
+	const off, n = 700 << 20, 8 << 20
 	data := make([]byte, n)
 	_, _ = rand.Read(data)
 	file := filepath.Join(t.TempDir(), "data")
 	require.NoError(t, os.WriteFile(file, data, 0o600))
 
-	// iSCSI writes at off, NBD reads the device; then NBD writes the
-	// first 8 MiB and iSCSI reads them.
+	// iSCSI writes at off, NBD (qemu-img dd) reads it back.
 	ctx := context.Background()
 	s, err := iscsi.Dial(ctx, iscsi.Config{Portal: p1, TargetName: target})
 	require.NoError(t, err)
@@ -116,10 +118,13 @@ func TestLabAttachWholeStack(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(data, got), "iSCSI write must read back through NBD")
 
-	// The other way: NBD writes the first 8 MiB, iSCSI reads them.
-	require.NoError(t, exec.Command("nbdcopy", file, uri).Run())
+	// The other way: NBD (qemu-io) writes at off2, iSCSI reads it.
+	const off2 = off + n
+	out, err = exec.Command("qemu-io", "-f", "raw", "-c",
+		"write -s "+file+" "+strconv.Itoa(off2)+" "+strconv.Itoa(n), uri).CombinedOutput()
+	require.NoError(t, err, "%s", out)
 	back := make([]byte, n)
-	_, err = lun.ReadAt(back, 0)
+	_, err = lun.ReadAt(back, off2)
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(data, back), "NBD write must read back through iSCSI")
 
