@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -262,8 +263,10 @@ func (a *attachment) attachKernel(ctx context.Context, o *attachOpts) error {
 		conns = min(4, max(1, numCPU()))
 	}
 	min_, _, _ := a.dev.BlockSize()
-	d, err := nbd.Attach(ctx, a.srv, a.dev, nbd.AttachConfig{Index: index, BlockSize: min_,
-		Connections: conns, Timeout: 30 * time.Second, DeadConnTimeout: 60 * time.Second, Logger: a.log})
+	cfg := nbd.AttachConfig{Index: index, BlockSize: min_, Connections: conns,
+		Timeout: 30 * time.Second, DeadConnTimeout: 120 * time.Second,
+		BackendID: backendID(a.dev.WWID()), Logger: a.log}
+	d, err := a.attachOrReconfigure(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("attach %s: %w", o.nbdDev, err)
 	}
@@ -271,11 +274,50 @@ func (a *attachment) attachKernel(ctx context.Context, o *attachOpts) error {
 	if o.mount == "" {
 		return nil
 	}
+	if mounted(d.Path(), o.mount) { // re-attached: the mount survived
+		a.mounted, a.exports.Mount = o.mount, o.mount
+		return nil
+	}
 	if err := nbd.Mount(d.Path(), o.mount, o.fstype, o.mountOpts); err != nil {
 		return fmt.Errorf("mount %s on %s: %w", d.Path(), o.mount, err)
 	}
 	a.mounted, a.exports.Mount = o.mount, o.mount
 	return nil
+}
+
+// mounted reports whether dev is mounted on dir (/proc/self/mounts).
+func mounted(dev, dir string) bool {
+	b, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == dev && filepath.Clean(f[1]) == filepath.Clean(dir) {
+			return true
+		}
+	}
+	return false
+}
+
+// backendID names our export in /sys/block/nbdN/backend, so that a
+// restarted gomp recognizes its own device.
+func backendID(wwid string) string { return "gomp:" + wwid }
+
+// attachOrReconfigure attaches a new kernel device, or, when --nbd names
+// one that a previous gomp attach of the same WWID left with dead
+// connections (a crash or restart within its dead-connection timeout),
+// hands it new sockets with NBD_CMD_RECONFIGURE: the device, its mount and
+// the I/O the kernel queued meanwhile survive.
+func (a *attachment) attachOrReconfigure(ctx context.Context, cfg nbd.AttachConfig) (*nbd.Device, error) {
+	if cfg.Index >= 0 {
+		info, err := nbd.ReadDeviceInfo("/sys", cfg.Index)
+		if err == nil && info.Backend == cfg.BackendID && info.Size > 0 {
+			a.log.Info("re-attaching the existing device", "device", fmt.Sprintf("/dev/nbd%d", cfg.Index), "backend", info.Backend)
+			return nbd.Reconfigure(ctx, a.srv, a.dev, cfg)
+		}
+	}
+	return nbd.Attach(ctx, a.srv, a.dev, cfg)
 }
 
 // listenNBD opens an NBD listener for unix:PATH or tcp:HOST:PORT.
