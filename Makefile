@@ -30,7 +30,7 @@ TESTFLAGS ?=
 LAB := bash scripts/lab.sh
 SUBMAKE := $(MAKE) --no-print-directory
 
-.PHONY: all build vet fmt-check test test-kernel demo lab-up lab-down lab-status fuzz fuzz-smoke bench bench-iscsi bench-nbd bench-stack clean
+.PHONY: all build vet fmt-check test test-kernel demo lab-up lab-down lab-status fuzz fuzz-smoke bench bench-iscsi bench-nbd bench-stack bench-aggregation clean
 
 all: build
 
@@ -99,6 +99,11 @@ fuzz-smoke:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Two paths through network namespaces, each shaped to 50 MB/s with tc tbf:
+# sequential read and write through round-robin and queue-length vs one path.
+bench-aggregation:
+	GOMP_LAB=1 GOMP_LAB_NETNS=1 $(GO) test -count=1 -run 'TestLabAggregation' -v ./multipath/
 
 # The whole stack: fio(nbd) -> gomp attach -> tgtd vs fio(nbd) -> qemu-nbd iscsi:// -> tgtd.
 bench-stack:
