@@ -64,12 +64,12 @@ func (e *LoginError) Error() string {
 	hint := ""
 	switch e.Status {
 	case pdu.LoginAuthenticationFailure:
-		hint = " (check --chap-user and the secret file)"
+		hint = " (check the CHAP user and secret)"
 		if !e.UsedCHAP {
-			hint = " (CHAP required by target; pass --chap-user and --chap-secret-file)"
+			hint = " (CHAP required by target; no credentials were given)"
 		}
 	case pdu.LoginNotFound:
-		hint = " (check the target name; gomp discover lists them)"
+		hint = " (check the target name; discovery lists them)"
 	}
 	return fmt.Sprintf("iscsi: login %s %s: %s%s", e.Portal, e.Target, cause, hint)
 }

@@ -113,7 +113,7 @@ func TestLoginCHAPFailures(t *testing.T) {
 		text     string // in the error
 	}{
 		{name: "wrong secret", target: &target.CHAPConfig{User: chapUser, Secret: "other-secret-000"},
-			ours: good(), status: pdu.LoginAuthenticationFailure, usedCHAP: true, text: "check --chap-user"},
+			ours: good(), status: pdu.LoginAuthenticationFailure, usedCHAP: true, text: "check the CHAP user and secret"},
 		{name: "wrong secret SHA-256", target: &target.CHAPConfig{User: chapUser, Secret: "other-secret-000", Algorithms: []byte{7}},
 			ours: good(), status: pdu.LoginAuthenticationFailure, usedCHAP: true},
 		{name: "wrong user", target: &target.CHAPConfig{User: "bob", Secret: chapSecret},
@@ -203,7 +203,7 @@ func TestLoginTargetNotFound(t *testing.T) {
 	var le *LoginError
 	require.ErrorAs(t, err, &le)
 	require.Equal(t, pdu.LoginNotFound, le.Status)
-	require.Contains(t, err.Error(), "gomp discover")
+	require.Contains(t, err.Error(), "discovery lists them")
 }
 
 func TestLoginConnectionRefused(t *testing.T) {

@@ -10,6 +10,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/gomp-dev/gomp/iscsi"
+	"github.com/gomp-dev/gomp/pdu"
 )
 
 // Exit codes of the CLI contract (DESIGN.md).
@@ -36,7 +39,7 @@ func run(ctx context.Context, args []string) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(root.ErrOrStderr(), "gomp:", err)
+	fmt.Fprintln(root.ErrOrStderr(), "gomp:", err.Error()+cliHint(err))
 	var ue *usageError
 	if asUsage(err, &ue) {
 		return exitUsage
@@ -54,4 +57,21 @@ func (e *usageError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error {
 	return &usageError{err: fmt.Errorf(format, args...)}
+}
+
+// cliHint names the flags that fix an error, when the fix is obvious.
+func cliHint(err error) string {
+	var le *iscsi.LoginError
+	if !errors.As(err, &le) {
+		return ""
+	}
+	switch {
+	case le.Status == pdu.LoginAuthenticationFailure && !le.UsedCHAP:
+		return "; pass --chap-user and --chap-secret-file"
+	case le.Status == pdu.LoginAuthenticationFailure:
+		return "; check --chap-user and --chap-secret-file"
+	case le.Status == pdu.LoginNotFound:
+		return "; gomp discover PORTAL lists the targets"
+	}
+	return ""
 }

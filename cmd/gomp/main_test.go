@@ -25,7 +25,7 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 		if asUsage(err, &ue) {
 			code = exitUsage
 		}
-		errb.WriteString("gomp: " + err.Error() + "\n")
+		errb.WriteString("gomp: " + err.Error() + cliHint(err) + "\n")
 	}
 	return code, out.String(), errb.String()
 }
