@@ -23,7 +23,9 @@ say() { echo "kernel-lab: $*"; }
 fail() { say "FAIL: $*"; FAILS=$((FAILS + 1)); }
 ok() { say "ok: $*"; }
 up() { cut -d' ' -f1 /proc/uptime; }
-alive() { [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+# alive PID: PID exists and is not a zombie (one read of its status file: the
+# shell may reap it at any moment)
+alive() { grep -q '^State:[[:space:]]*[^Z[:space:]]' "/proc/$1/status" 2>/dev/null; }
 
 # section NAME CMD...: runs CMD (in a subshell) with its output prefixed and
 # streamed as it comes, so a section that hangs still shows how far it got;
@@ -300,6 +302,20 @@ g_abort() {
 	return 1
 }
 
+test_gompfmt() {
+	lab_up 256M || return 1
+	for k in 1 2 3 4; do
+		gomp_attach -v || return 1
+		t0=$(up)
+		$X/mke2fs -F -t ext4 -E lazy_itable_init=0,lazy_journal_init=0 $GOMP_DEV
+		echo "mke2fs rc $? took $(since $t0)s"
+		dmesg | grep nbd | tail -n 12
+		gomp_stop detach-dev
+	done
+	tail -n 100 $G_ERR
+	lab_down
+}
+
 test_gomp() {
 	gomp version
 	lab_up 256M || { cat /tmp/tgtd.log; return 1; }
@@ -309,7 +325,9 @@ test_gomp() {
 	# 1. first attach, no mount: make the file system on /dev/nbdN
 	gomp_attach || g_abort "attach (no mount) came up" || return 1
 	g_ok "attach (no mount): $GOMP_DEV ready"
-	check "mke2fs -t ext4 $GOMP_DEV" $X/mke2fs -q -F -t ext4 -E lazy_itable_init=0,lazy_journal_init=0 $GOMP_DEV
+	t0=$(up)
+	$X/mke2fs -q -F -t ext4 -E lazy_itable_init=0,lazy_journal_init=0 $GOMP_DEV
+	check "mke2fs -t ext4 $GOMP_DEV ($(since $t0)s)" [ $? = 0 ]
 	check "gomp detach $GOMP_DEV: exit 0, disconnected" gomp_stop detach-dev
 
 	# 2. attach with --mount, write files
@@ -391,10 +409,11 @@ for s in $sections; do
 	nbd-ioctl) section nbd-ioctl test_nbd_ioctl ;;
 	lab) section lab test_lab ;;
 	gomp) section gomp test_gomp ;;
+	gompfmt) section gompfmt test_gompfmt ;;
 	*) fail "unknown section $s" ;;
 	esac
 done
 say "kernel log (nbd):"
-dmesg | grep -i nbd | tail -n 20 | sed 's/^/  /'
+dmesg | grep -i nbd | tail -n 100 | sed 's/^/  /'
 say "$FAILS failure(s)"
 [ $FAILS = 0 ]
