@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,6 +15,28 @@ type globalOpts struct {
 	verbose   bool
 	logFormat string
 	timeout   time.Duration
+
+	cpuProfile string
+	profile    *os.File
+}
+
+func (g *globalOpts) startProfile() error {
+	if g.cpuProfile == "" {
+		return nil
+	}
+	f, err := os.Create(g.cpuProfile)
+	if err != nil {
+		return err
+	}
+	g.profile = f
+	return pprof.StartCPUProfile(f)
+}
+
+func (g *globalOpts) stopProfile() {
+	if g.profile != nil {
+		pprof.StopCPUProfile()
+		g.profile.Close()
+	}
 }
 
 func newRootCmd() *cobra.Command {
@@ -35,6 +58,10 @@ It replaces, for one host, open-iscsi (iscsiadm) plus multipath-tools:
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log protocol events to stderr")
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	pf.DurationVar(&g.timeout, "timeout", 30*time.Second, "time limit for logins and commands")
+	pf.StringVar(&g.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file")
+	_ = pf.MarkHidden("cpuprofile")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return g.startProfile() }
+	root.PersistentPostRun = func(*cobra.Command, []string) { g.stopProfile() }
 	root.AddCommand(newVersionCmd(), newDiscoverCmd(g), newLsCmd(g), newAttachCmd(g),
 		newStatusCmd(g), newPathCmd(g), newDetachCmd(g))
 	return root
