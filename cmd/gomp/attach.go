@@ -217,7 +217,6 @@ type attachment struct {
 	exports   exportInfo
 	control   *controlServer
 	stopped   bool
-	serveErr  chan error
 }
 
 func (a *attachment) readyTarget() string {
