@@ -46,22 +46,55 @@ func ExportFlags(b Backend) TransmissionFlags {
 	if ro {
 		f |= FlagReadOnly
 	}
-	if _, ok := b.(Flusher); ok {
+	if _, ok := b.(Flusher); ok && can(b, "flush") {
 		f |= FlagSendFlush
-		if !ro {
+		if !ro && can(b, "fua") {
 			f |= FlagSendFUA
 		}
 	}
-	if _, ok := b.(Trimmer); ok && !ro {
+	if _, ok := b.(Trimmer); ok && !ro && can(b, "trim") {
 		f |= FlagSendTrim
 	}
-	if _, ok := b.(Zeroer); ok && !ro {
+	if _, ok := b.(Zeroer); ok && !ro && can(b, "zero") {
 		f |= FlagSendWriteZeroes
 	}
 	if m, ok := b.(MultiConner); ok && m.CanMultiConn() {
 		f |= FlagCanMultiConn
 	}
 	return f
+}
+
+// Capability methods let a backend that has Flush, Trim or WriteZeroes
+// methods say whether they work for the device behind it now (a LUN
+// without UNMAP, say). A backend without the method is taken at its word.
+type (
+	FlushCapable interface{ CanFlush() bool }
+	FUACapable   interface{ CanFUA() bool }
+	TrimCapable  interface{ CanTrim() bool }
+	ZeroCapable  interface{ CanZero() bool }
+)
+
+// can asks b's capability method for op, true when it has none.
+func can(b Backend, op string) bool {
+	switch op {
+	case "flush":
+		if c, ok := b.(FlushCapable); ok {
+			return c.CanFlush()
+		}
+	case "fua":
+		if c, ok := b.(FUACapable); ok {
+			return c.CanFUA()
+		}
+	case "trim":
+		if c, ok := b.(TrimCapable); ok {
+			return c.CanTrim()
+		}
+	case "zero":
+		if c, ok := b.(ZeroCapable); ok {
+			return c.CanZero()
+		}
+	}
+	return true
 }
 
 func isReadOnly(b Backend) bool {
