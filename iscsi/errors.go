@@ -32,6 +32,7 @@ type ConnError struct {
 	Err    error
 }
 
+// Error returns "iscsi: PORTAL: CAUSE".
 func (e *ConnError) Error() string { return fmt.Sprintf("iscsi: %s: %v", e.Portal, e.Err) }
 
 // Unwrap returns the cause.
@@ -56,6 +57,8 @@ type LoginError struct {
 	UsedCHAP bool
 }
 
+// Error names the portal, the target and the status (or the cause, when
+// Err is set), with a hint for authentication failures and unknown targets.
 func (e *LoginError) Error() string {
 	cause := e.Status.String()
 	if e.Err != nil {
@@ -86,6 +89,8 @@ type SCSIError struct {
 	HasSense bool
 }
 
+// Error names the SCSI status and, when the target returned sense data,
+// the decoded sense.
 func (e *SCSIError) Error() string {
 	if e.HasSense {
 		return fmt.Sprintf("iscsi: SCSI status %v: %v", e.Status, e.Sense)
@@ -108,6 +113,7 @@ type RejectError struct {
 	Op     pdu.Opcode // opcode of the rejected PDU
 }
 
+// Error names the rejected opcode and the reject reason.
 func (e *RejectError) Error() string {
 	return fmt.Sprintf("iscsi: target rejected %v: %v", e.Op, e.Reason)
 }
@@ -121,6 +127,8 @@ type ResponseError struct {
 	tmf      bool
 }
 
+// Error names the task management response, or else the iSCSI service
+// response.
 func (e *ResponseError) Error() string {
 	if e.tmf {
 		return fmt.Sprintf("iscsi: task management: %v", e.TMF)

@@ -24,6 +24,8 @@ const (
 	StateClosed                // logged out or given up
 )
 
+// String returns "logged-in", "failed" or "closed", or "State(N)" for an
+// unknown value.
 func (s State) String() string {
 	switch s {
 	case StateLoggedIn:

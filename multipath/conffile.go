@@ -99,6 +99,7 @@ type Warning struct {
 	Msg  string
 }
 
+// String returns "FILE:LINE: message".
 func (w Warning) String() string { return fmt.Sprintf("%s:%d: %s", w.File, w.Line, w.Msg) }
 
 // SyntaxError is a configuration file that cannot be used as written.
@@ -108,6 +109,7 @@ type SyntaxError struct {
 	Msg  string
 }
 
+// Error returns "FILE:LINE: message".
 func (e *SyntaxError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
 
 // LoadConfig reads and parses a multipath.conf.

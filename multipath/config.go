@@ -51,6 +51,8 @@ const (
 	FailbackFollowover Failback = -3 // only when the first path of the better group comes back
 )
 
+// String returns the multipath.conf spelling: "immediate", "manual",
+// "followover" or a number of seconds; "unset" for zero.
 func (f Failback) String() string {
 	switch {
 	case f == 0:
@@ -98,10 +100,12 @@ const (
 	NoPathRetryQueue NoPathRetry = -2 // queue until a path returns, DisableQueueing, the caller's context, or Close
 )
 
-// DefaultNoPathRetry: twelve checker intervals (a minute at the default
+// DefaultNoPathRetry is twelve checker intervals (a minute at the default
 // polling interval), enough to ride out a switch reboot.
 const DefaultNoPathRetry NoPathRetry = 12
 
+// String returns the multipath.conf spelling: "fail", "queue" or a number
+// of checker intervals; "unset" for zero.
 func (n NoPathRetry) String() string {
 	switch {
 	case n == 0:
@@ -143,6 +147,7 @@ const (
 	No    YesNo = -1
 )
 
+// String returns "yes", "no" or "unset".
 func (y YesNo) String() string {
 	switch y {
 	case Yes:

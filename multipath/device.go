@@ -35,6 +35,7 @@ type WWIDMismatchError struct {
 	Got    string // what the portal's LUN reports
 }
 
+// Error names the portal and both WWIDs.
 func (e *WWIDMismatchError) Error() string {
 	return fmt.Sprintf("multipath: path %s refused: its LUN has WWID %s, the device has WWID %s",
 		e.Portal, e.Got, e.Want)

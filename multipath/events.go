@@ -29,6 +29,8 @@ var eventNames = [...]string{"", "path failed", "path reinstated", "path state",
 	"group switched", "no path", "queueing expired", "queueing disabled", "queueing restored",
 	"path stalled", "closed"}
 
+// String returns a short description such as "path failed", or
+// "EventKind(N)" for an unknown value.
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) && k != 0 {
 		return eventNames[k]

@@ -53,6 +53,8 @@ const (
 
 var pathStateNames = [...]string{"ready", "faulty", "ghost", "pending", "disconnected", "delayed", "wwid-mismatch"}
 
+// String returns the state as multipath -ll shows it ("ready", "faulty",
+// "ghost", …), or "PathState(N)" for an unknown value.
 func (s PathState) String() string {
 	if int(s) < len(pathStateNames) {
 		return pathStateNames[s]

@@ -41,6 +41,8 @@ var errnoText = map[Errno][]byte{
 	ErrnoNotSupported: []byte("operation not supported"), ErrnoShutdown: []byte("server is shutting down"),
 }
 
+// String returns the errno's name ("EIO", "EINVAL", …), "OK" for zero,
+// or "Errno(0xN)" for an unknown value.
 func (e Errno) String() string {
 	if e == 0 {
 		return "OK"
@@ -55,6 +57,7 @@ type Error struct {
 	Err   error // optional cause
 }
 
+// Error names the errno and, if there is one, the cause.
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("nbd: %s: %v", e.Errno, e.Err)
@@ -144,6 +147,7 @@ type ConnError struct {
 	Err  error
 }
 
+// Error names the client and the cause.
 func (e *ConnError) Error() string {
 	return "nbd: client " + e.Peer + ": " + strings.TrimPrefix(e.Err.Error(), "nbd: ")
 }

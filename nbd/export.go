@@ -68,10 +68,20 @@ func ExportFlags(b Backend) TransmissionFlags {
 // methods say whether they work for the device behind it now (a LUN
 // without UNMAP, say). A backend without the method is taken at its word.
 type (
+	// FlushCapable is implemented by a Flusher that can say whether flushing
+	// works now; when CanFlush is false, ExportFlags advertises neither
+	// SEND_FLUSH nor SEND_FUA.
 	FlushCapable interface{ CanFlush() bool }
-	FUACapable   interface{ CanFUA() bool }
-	TrimCapable  interface{ CanTrim() bool }
-	ZeroCapable  interface{ CanZero() bool }
+	// FUACapable is implemented by a Flusher that can say whether forced unit
+	// access works now; when CanFUA is false, ExportFlags leaves SEND_FUA out.
+	FUACapable interface{ CanFUA() bool }
+	// TrimCapable is implemented by a Trimmer that can say whether trimming
+	// works now; when CanTrim is false, ExportFlags leaves SEND_TRIM out.
+	TrimCapable interface{ CanTrim() bool }
+	// ZeroCapable is implemented by a Zeroer that can say whether WriteZeroes
+	// works now; when CanZero is false, ExportFlags leaves SEND_WRITE_ZEROES
+	// out.
+	ZeroCapable interface{ CanZero() bool }
 )
 
 // can asks b's capability method for op, true when it has none.

@@ -32,6 +32,8 @@ const (
 	AttachIoctl
 )
 
+// String returns "auto", "netlink" or "ioctl", or "AttachMode(N)" for an
+// unknown value.
 func (m AttachMode) String() string {
 	switch m {
 	case AttachAuto:

@@ -30,6 +30,8 @@ const (
 	AttachIoctl
 )
 
+// String returns "auto", "netlink" or "ioctl"; out-of-range values are
+// clamped to the nearest of these.
 func (m AttachMode) String() string {
 	return [...]string{"auto", "netlink", "ioctl"}[min(max(int(m), 0), 2)]
 }

@@ -28,6 +28,8 @@ const (
 
 var handshakeFlagNames = []string{"FIXED_NEWSTYLE", "NO_ZEROES"}
 
+// String returns the names of the set flags joined by "|", unknown bits
+// in hex, or "0" when none is set.
 func (f HandshakeFlags) String() string { return flagString(uint64(f), handshakeFlagNames) }
 
 // ClientFlags are the 32 flag bits the client answers the greeting with
@@ -42,6 +44,8 @@ const (
 
 var clientFlagNames = []string{"C_FIXED_NEWSTYLE", "C_NO_ZEROES"}
 
+// String returns the names of the set flags joined by "|", unknown bits
+// in hex, or "0" when none is set.
 func (f ClientFlags) String() string { return flagString(uint64(f), clientFlagNames) }
 
 // TransmissionFlags describe an export to the client (proto.md "Transmission
@@ -72,6 +76,8 @@ var transmissionFlagNames = []string{
 	"SEND_FAST_ZERO", "BLOCK_STATUS_PAYLOAD",
 }
 
+// String returns the names of the set flags joined by "|", unknown bits
+// in hex, or "0" when none is set.
 func (f TransmissionFlags) String() string { return flagString(uint64(f), transmissionFlagNames) }
 
 // Option is an option sent during option haggling (proto.md "Option types").
@@ -99,6 +105,8 @@ var optionNames = map[Option]string{
 	OptSetMetaContext: "SET_META_CONTEXT", OptExtendedHeaders: "EXTENDED_HEADERS",
 }
 
+// String returns the proto.md name without its NBD_OPT_ prefix, or
+// "Option(0xN)" for an unknown value.
 func (o Option) String() string { return enumString(optionNames, o, "Option") }
 
 // OptionReply is the type of a fixed-newstyle option reply (proto.md "Option
@@ -133,6 +141,8 @@ var optionReplyNames = map[OptionReply]string{
 	RepErrTooBig: "ERR_TOO_BIG", RepErrExtHeaderReqd: "ERR_EXT_HEADER_REQD",
 }
 
+// String returns the proto.md name without its NBD_REP_ prefix, or
+// "OptionReply(0xN)" for an unknown value.
 func (r OptionReply) String() string { return enumString(optionReplyNames, r, "OptionReply") }
 
 // IsError reports whether r is an error reply (bit 31 set).
@@ -154,6 +164,8 @@ var infoTypeNames = map[InfoType]string{
 	InfoExport: "EXPORT", InfoName: "NAME", InfoDescription: "DESCRIPTION", InfoBlockSize: "BLOCK_SIZE",
 }
 
+// String returns the proto.md name without its NBD_INFO_ prefix, or
+// "InfoType(0xN)" for an unknown value.
 func (t InfoType) String() string { return enumString(infoTypeNames, t, "InfoType") }
 
 // Command is the type of a transmission request (proto.md "Request types").
@@ -178,6 +190,8 @@ var commandNames = map[Command]string{
 	CmdResize: "RESIZE",
 }
 
+// String returns the proto.md name without its NBD_CMD_ prefix, or
+// "Command(0xN)" for an unknown value.
 func (c Command) String() string { return enumString(commandNames, c, "Command") }
 
 // CommandFlags modify a request (proto.md "Command flags"). On the wire they
@@ -197,6 +211,8 @@ const (
 
 var commandFlagNames = []string{"FUA", "NO_HOLE", "DF", "REQ_ONE", "FAST_ZERO", "PAYLOAD_LEN"}
 
+// String returns the names of the set flags joined by "|", unknown bits
+// in hex, or "0" when none is set.
 func (f CommandFlags) String() string { return flagString(uint64(f), commandFlagNames) }
 
 // ReplyFlags are the flags of a structured reply chunk (proto.md "Structured
@@ -208,6 +224,8 @@ const ReplyFlagDone ReplyFlags = 1 << 0
 
 var replyFlagNames = []string{"DONE"}
 
+// String returns the names of the set flags joined by "|", unknown bits
+// in hex, or "0" when none is set.
 func (f ReplyFlags) String() string { return flagString(uint64(f), replyFlagNames) }
 
 // ChunkType is the type of a structured reply chunk (proto.md "Structured
@@ -231,6 +249,8 @@ var chunkTypeNames = map[ChunkType]string{
 	ChunkError: "ERROR", ChunkErrorOffset: "ERROR_OFFSET",
 }
 
+// String returns the proto.md name without its NBD_REPLY_TYPE_ prefix, or
+// "ChunkType(0xN)" for an unknown value.
 func (t ChunkType) String() string { return enumString(chunkTypeNames, t, "ChunkType") }
 
 // IsError reports whether t is an error chunk type (bit 15 set).

@@ -26,6 +26,8 @@ var taskAttrNames = map[TaskAttr]string{
 	AttrHeadOfQueue: "Head of Queue", AttrACA: "ACA",
 }
 
+// String returns the name of the value, or "TaskAttr(0xNN)" for an unknown
+// value.
 func (a TaskAttr) String() string { return enumString(taskAttrNames, a, "TaskAttr") }
 
 // ServiceResponse is the iSCSI Response field of a SCSI Response
@@ -42,6 +44,8 @@ var serviceResponseNames = map[ServiceResponse]string{
 	ResponseCompleted: "Command Completed at Target", ResponseTargetFailure: "Target Failure",
 }
 
+// String returns the name of the value, or "ServiceResponse(0xNN)" for an
+// unknown value.
 func (r ServiceResponse) String() string {
 	return enumString(serviceResponseNames, r, "ServiceResponse")
 }
@@ -68,6 +72,8 @@ var scsiStatusNames = map[SCSIStatus]string{
 	StatusACAActive: "ACA ACTIVE", StatusTaskAborted: "TASK ABORTED",
 }
 
+// String returns the name of the value, or "SCSIStatus(0xNN)" for an unknown
+// value.
 func (s SCSIStatus) String() string { return enumString(scsiStatusNames, s, "SCSIStatus") }
 
 // TMFunction is the function code of a Task Management Function Request
@@ -93,6 +99,8 @@ var tmFunctionNames = map[TMFunction]string{
 	TMFTaskReassign: "TASK REASSIGN",
 }
 
+// String returns the name of the value, or "TMFunction(0xNN)" for an unknown
+// value.
 func (f TMFunction) String() string { return enumString(tmFunctionNames, f, "TMFunction") }
 
 // TMFResponse is the Response field of a Task Management Function Response
@@ -119,6 +127,8 @@ var tmfResponseNames = map[TMFResponse]string{
 	TMFAuthorizationFailed:      "Function authorization failed", TMFRejected: "Function rejected",
 }
 
+// String returns the name of the value, or "TMFResponse(0xNN)" for an
+// unknown value.
 func (r TMFResponse) String() string { return enumString(tmfResponseNames, r, "TMFResponse") }
 
 // Stage is a login stage, the CSG and NSG fields of Login PDUs
@@ -137,6 +147,8 @@ var stageNames = map[Stage]string{
 	StageFullFeature: "FullFeaturePhase",
 }
 
+// String returns the name of the value, or "Stage(0xNN)" for an unknown
+// value.
 func (s Stage) String() string { return enumString(stageNames, s, "Stage") }
 
 // LoginStatus is Status-Class (high byte) and Status-Detail (low byte) of a
@@ -186,6 +198,8 @@ var loginStatusNames = map[LoginStatus]string{
 	LoginOutOfResources:         "out of resources",
 }
 
+// String returns the status's name, or for a code without one its status
+// class and the detail byte in hex.
 func (s LoginStatus) String() string {
 	if n, ok := loginStatusNames[s]; ok {
 		return n
@@ -215,6 +229,8 @@ var statusClassNames = map[StatusClass]string{
 	ClassInitiatorError: "Initiator Error", ClassTargetError: "Target Error",
 }
 
+// String returns the name of the value, or "StatusClass(0xNN)" for an
+// unknown value.
 func (c StatusClass) String() string { return enumString(statusClassNames, c, "StatusClass") }
 
 // LogoutReason is the reason code of a Logout Request (RFC 7143 §11.14.1).
@@ -232,6 +248,8 @@ var logoutReasonNames = map[LogoutReason]string{
 	LogoutRemoveForRecovery: "remove the connection for recovery",
 }
 
+// String returns the name of the value, or "LogoutReason(0xNN)" for an
+// unknown value.
 func (r LogoutReason) String() string { return enumString(logoutReasonNames, r, "LogoutReason") }
 
 // LogoutResult is the Response field of a Logout Response
@@ -252,6 +270,8 @@ var logoutResultNames = map[LogoutResult]string{
 	LogoutCleanupFailed:       "cleanup failed for various reasons",
 }
 
+// String returns the name of the value, or "LogoutResult(0xNN)" for an
+// unknown value.
 func (r LogoutResult) String() string { return enumString(logoutResultNames, r, "LogoutResult") }
 
 // SNACKType is the Type field of a SNACK Request (RFC 7143 §11.16.1).
@@ -270,6 +290,8 @@ var snackTypeNames = map[SNACKType]string{
 	SNACKDataACK: "DataACK", SNACKRDataACK: "R-Data SNACK",
 }
 
+// String returns the name of the value, or "SNACKType(0xNN)" for an unknown
+// value.
 func (t SNACKType) String() string { return enumString(snackTypeNames, t, "SNACKType") }
 
 // AsyncEvent is the AsyncEvent field of an Asynchronous Message
@@ -294,6 +316,8 @@ var asyncEventNames = map[AsyncEvent]string{
 	AsyncVendorSpecific:       "vendor-specific event",
 }
 
+// String returns the name of the value, or "AsyncEvent(0xNN)" for an unknown
+// value.
 func (e AsyncEvent) String() string { return enumString(asyncEventNames, e, "AsyncEvent") }
 
 // RejectReason is the Reason field of a Reject PDU (RFC 7143 §11.17.1).
@@ -324,4 +348,6 @@ var rejectReasonNames = map[RejectReason]string{
 	RejectNegotiationReset: "negotiation reset", RejectWaitingForLogout: "waiting for logout",
 }
 
+// String returns the name of the value, or "RejectReason(0xNN)" for an
+// unknown value.
 func (r RejectReason) String() string { return enumString(rejectReasonNames, r, "RejectReason") }

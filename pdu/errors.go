@@ -30,6 +30,7 @@ type FieldError struct {
 	Reason string // what is wrong with it
 }
 
+// Error names the opcode, the field, its value and the reason.
 func (e *FieldError) Error() string {
 	return fmt.Sprintf("pdu: %v: %s = %d (0x%x): %s", e.Op, e.Field, e.Value, e.Value, e.Reason)
 }
@@ -48,6 +49,7 @@ type LimitError struct {
 	Limit uint64 // largest allowed
 }
 
+// Error names the opcode, the field, the value and its limit.
 func (e *LimitError) Error() string {
 	return fmt.Sprintf("pdu: %v: %s %d exceeds limit %d", e.Op, e.Field, e.Value, e.Limit)
 }
@@ -64,6 +66,7 @@ const (
 	DataDigest
 )
 
+// String returns "header digest" or "data digest".
 func (k DigestKind) String() string {
 	if k == HeaderDigest {
 		return "header digest"
@@ -81,6 +84,8 @@ type DigestError struct {
 	Want uint32 // digest computed
 }
 
+// Error names the opcode, the digest kind, and the received and computed
+// CRC32C values.
 func (e *DigestError) Error() string {
 	return fmt.Sprintf("pdu: %v: %v mismatch: got 0x%08x, computed 0x%08x", e.Op, e.Kind, e.Got, e.Want)
 }
@@ -95,6 +100,7 @@ type TruncatedError struct {
 	Need int
 }
 
+// Error names what was truncated, the bytes present and the bytes needed.
 func (e *TruncatedError) Error() string {
 	return fmt.Sprintf("pdu: truncated %s: have %d bytes, need %d", e.What, e.Have, e.Need)
 }
@@ -110,6 +116,7 @@ type TextError struct {
 	limit  bool
 }
 
+// Error names the byte offset, the key when known, and the reason.
 func (e *TextError) Error() string {
 	if e.Key != "" {
 		return fmt.Sprintf("pdu: text at byte %d, key %q: %s", e.Offset, e.Key, e.Reason)

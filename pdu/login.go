@@ -13,6 +13,7 @@ const (
 	ISIDTypeRandom = 0x80
 )
 
+// String returns the six bytes in hex.
 func (i ISID) String() string { return fmt.Sprintf("%x", i[:]) }
 
 // LoginRequest is a Login Request (opcode 0x03, RFC 7143 §11.12). It is
@@ -33,7 +34,10 @@ type LoginRequest struct {
 	Data       []byte // text key=value pairs
 }
 
-func (p *LoginRequest) Opcode() Opcode      { return OpLoginReq }
+// Opcode returns OpLoginReq.
+func (p *LoginRequest) Opcode() Opcode { return OpLoginReq }
+
+// Payload returns Data, the data segment.
 func (p *LoginRequest) Payload() []byte     { return p.Data }
 func (p *LoginRequest) setPayload(d []byte) { p.Data = d }
 
@@ -88,7 +92,10 @@ type LoginResponse struct {
 	Data          []byte      // text key=value pairs
 }
 
-func (p *LoginResponse) Opcode() Opcode      { return OpLoginResp }
+// Opcode returns OpLoginResp.
+func (p *LoginResponse) Opcode() Opcode { return OpLoginResp }
+
+// Payload returns Data, the data segment.
 func (p *LoginResponse) Payload() []byte     { return p.Data }
 func (p *LoginResponse) setPayload(d []byte) { p.Data = d }
 
@@ -167,7 +174,10 @@ type TextRequest struct {
 	Data      []byte // text key=value pairs
 }
 
-func (p *TextRequest) Opcode() Opcode      { return OpTextReq }
+// Opcode returns OpTextReq.
+func (p *TextRequest) Opcode() Opcode { return OpTextReq }
+
+// Payload returns Data, the data segment.
 func (p *TextRequest) Payload() []byte     { return p.Data }
 func (p *TextRequest) setPayload(d []byte) { p.Data = d }
 
@@ -215,7 +225,10 @@ type TextResponse struct {
 	Data     []byte // text key=value pairs
 }
 
-func (p *TextResponse) Opcode() Opcode      { return OpTextResp }
+// Opcode returns OpTextResp.
+func (p *TextResponse) Opcode() Opcode { return OpTextResp }
+
+// Payload returns Data, the data segment.
 func (p *TextResponse) Payload() []byte     { return p.Data }
 func (p *TextResponse) setPayload(d []byte) { p.Data = d }
 

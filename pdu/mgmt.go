@@ -12,7 +12,10 @@ type NOPOut struct {
 	Data      []byte // ping data
 }
 
-func (p *NOPOut) Opcode() Opcode      { return OpNOPOut }
+// Opcode returns OpNOPOut.
+func (p *NOPOut) Opcode() Opcode { return OpNOPOut }
+
+// Payload returns Data, the data segment.
 func (p *NOPOut) Payload() []byte     { return p.Data }
 func (p *NOPOut) setPayload(d []byte) { p.Data = d }
 
@@ -55,7 +58,10 @@ type NOPIn struct {
 	Data     []byte // ping data
 }
 
-func (p *NOPIn) Opcode() Opcode      { return OpNOPIn }
+// Opcode returns OpNOPIn.
+func (p *NOPIn) Opcode() Opcode { return OpNOPIn }
+
+// Payload returns Data, the data segment.
 func (p *NOPIn) Payload() []byte     { return p.Data }
 func (p *NOPIn) setPayload(d []byte) { p.Data = d }
 
@@ -101,7 +107,10 @@ type TaskMgmtRequest struct {
 	ExpDataSN         uint32     // bytes 36-39
 }
 
-func (p *TaskMgmtRequest) Opcode() Opcode    { return OpTaskMgmtReq }
+// Opcode returns OpTaskMgmtReq.
+func (p *TaskMgmtRequest) Opcode() Opcode { return OpTaskMgmtReq }
+
+// Payload returns nil: a TaskMgmtRequest has no data segment.
 func (p *TaskMgmtRequest) Payload() []byte   { return nil }
 func (p *TaskMgmtRequest) setPayload([]byte) {}
 
@@ -149,7 +158,10 @@ type TaskMgmtResponse struct {
 	MaxCmdSN uint32      // bytes 32-35
 }
 
-func (p *TaskMgmtResponse) Opcode() Opcode    { return OpTaskMgmtResp }
+// Opcode returns OpTaskMgmtResp.
+func (p *TaskMgmtResponse) Opcode() Opcode { return OpTaskMgmtResp }
+
+// Payload returns nil: a TaskMgmtResponse has no data segment.
 func (p *TaskMgmtResponse) Payload() []byte   { return nil }
 func (p *TaskMgmtResponse) setPayload([]byte) {}
 
@@ -188,7 +200,10 @@ type LogoutRequest struct {
 	ExpStatSN uint32       // bytes 28-31
 }
 
-func (p *LogoutRequest) Opcode() Opcode    { return OpLogoutReq }
+// Opcode returns OpLogoutReq.
+func (p *LogoutRequest) Opcode() Opcode { return OpLogoutReq }
+
+// Payload returns nil: a LogoutRequest has no data segment.
 func (p *LogoutRequest) Payload() []byte   { return nil }
 func (p *LogoutRequest) setPayload([]byte) {}
 
@@ -230,7 +245,10 @@ type LogoutResponse struct {
 	Time2Retain uint16       // bytes 42-43, seconds
 }
 
-func (p *LogoutResponse) Opcode() Opcode    { return OpLogoutResp }
+// Opcode returns OpLogoutResp.
+func (p *LogoutResponse) Opcode() Opcode { return OpLogoutResp }
+
+// Payload returns nil: a LogoutResponse has no data segment.
 func (p *LogoutResponse) Payload() []byte   { return nil }
 func (p *LogoutResponse) setPayload([]byte) {}
 
@@ -272,7 +290,10 @@ type SNACKRequest struct {
 	RunLength uint32    // bytes 44-47
 }
 
-func (p *SNACKRequest) Opcode() Opcode    { return OpSNACKReq }
+// Opcode returns OpSNACKReq.
+func (p *SNACKRequest) Opcode() Opcode { return OpSNACKReq }
+
+// Payload returns nil: a SNACKRequest has no data segment.
 func (p *SNACKRequest) Payload() []byte   { return nil }
 func (p *SNACKRequest) setPayload([]byte) {}
 
@@ -325,7 +346,10 @@ type AsyncMessage struct {
 	Data []byte
 }
 
-func (p *AsyncMessage) Opcode() Opcode      { return OpAsyncMessage }
+// Opcode returns OpAsyncMessage.
+func (p *AsyncMessage) Opcode() Opcode { return OpAsyncMessage }
+
+// Payload returns Data, the data segment.
 func (p *AsyncMessage) Payload() []byte     { return p.Data }
 func (p *AsyncMessage) setPayload(d []byte) { p.Data = d }
 
@@ -379,7 +403,10 @@ type Reject struct {
 	Data []byte
 }
 
-func (p *Reject) Opcode() Opcode      { return OpReject }
+// Opcode returns OpReject.
+func (p *Reject) Opcode() Opcode { return OpReject }
+
+// Payload returns Data, the data segment.
 func (p *Reject) Payload() []byte     { return p.Data }
 func (p *Reject) setPayload(d []byte) { p.Data = d }
 

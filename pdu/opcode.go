@@ -52,6 +52,8 @@ var opcodeNames = map[Opcode]string{
 	OpReject:       "Reject",
 }
 
+// String returns the PDU name RFC 7143 uses (e.g. "SCSI Data-In"), or
+// "Opcode(0xNN)" for an unknown value.
 func (o Opcode) String() string {
 	if s, ok := opcodeNames[o]; ok {
 		return s

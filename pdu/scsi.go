@@ -42,7 +42,10 @@ type SCSICommand struct {
 	cdbBuf []byte // decode scratch for a CDB longer than 16 bytes
 }
 
-func (p *SCSICommand) Opcode() Opcode      { return OpSCSICommand }
+// Opcode returns OpSCSICommand.
+func (p *SCSICommand) Opcode() Opcode { return OpSCSICommand }
+
+// Payload returns Data, the data segment.
 func (p *SCSICommand) Payload() []byte     { return p.Data }
 func (p *SCSICommand) setPayload(d []byte) { p.Data = d }
 
@@ -153,7 +156,10 @@ type SCSIResponse struct {
 	Data []byte
 }
 
-func (p *SCSIResponse) Opcode() Opcode      { return OpSCSIResponse }
+// Opcode returns OpSCSIResponse.
+func (p *SCSIResponse) Opcode() Opcode { return OpSCSIResponse }
+
+// Payload returns Data, the data segment.
 func (p *SCSIResponse) Payload() []byte     { return p.Data }
 func (p *SCSIResponse) setPayload(d []byte) { p.Data = d }
 
@@ -239,7 +245,10 @@ type DataOut struct {
 	Data         []byte
 }
 
-func (p *DataOut) Opcode() Opcode      { return OpDataOut }
+// Opcode returns OpDataOut.
+func (p *DataOut) Opcode() Opcode { return OpDataOut }
+
+// Payload returns Data, the data segment.
 func (p *DataOut) Payload() []byte     { return p.Data }
 func (p *DataOut) setPayload(d []byte) { p.Data = d }
 
@@ -289,7 +298,10 @@ type DataIn struct {
 	Data          []byte
 }
 
-func (p *DataIn) Opcode() Opcode      { return OpDataIn }
+// Opcode returns OpDataIn.
+func (p *DataIn) Opcode() Opcode { return OpDataIn }
+
+// Payload returns Data, the data segment.
 func (p *DataIn) Payload() []byte     { return p.Data }
 func (p *DataIn) setPayload(d []byte) { p.Data = d }
 
@@ -348,7 +360,10 @@ type R2T struct {
 	DesiredDataTransferLength uint32 // bytes 44-47
 }
 
-func (p *R2T) Opcode() Opcode    { return OpR2T }
+// Opcode returns OpR2T.
+func (p *R2T) Opcode() Opcode { return OpR2T }
+
+// Payload returns nil: a R2T has no data segment.
 func (p *R2T) Payload() []byte   { return nil }
 func (p *R2T) setPayload([]byte) {}
 

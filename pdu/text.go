@@ -15,6 +15,7 @@ type KeyValue struct {
 	Value string
 }
 
+// String returns "key=value".
 func (kv KeyValue) String() string { return kv.Key + "=" + kv.Value }
 
 // Special values (RFC 7143 §6.2).

@@ -15,11 +15,15 @@ type chapFlags struct {
 	mutualUser, mutualSecretFile string
 }
 
+// Environment variables that hold the CHAP secrets when no secret file is
+// given.
 const (
 	envCHAPSecret   = "GOMP_CHAP_SECRET"
 	envMutualSecret = "GOMP_MUTUAL_SECRET"
 )
 
+// register adds the --chap-user, --chap-secret-file, --mutual-user and
+// --mutual-secret-file flags to cmd.
 func (f *chapFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.user, "chap-user", "", "CHAP user name (enables CHAP)")
@@ -50,6 +54,9 @@ func (f *chapFlags) credentials() (*iscsi.CHAP, error) {
 	return c, nil
 }
 
+// loadSecret reads a secret from the file at path or, with no path, from
+// the environment variable env; flag names the option in errors. A
+// warning from iscsi.LoadSecret is printed on stderr.
 func loadSecret(path, env, flag string) (iscsi.Secret, error) {
 	if path == "" {
 		if v := os.Getenv(env); v != "" {

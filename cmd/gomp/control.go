@@ -28,6 +28,7 @@ type controlStatus struct {
 	Started time.Time        `json:"started"`
 }
 
+// exportInfo lists where an attached device is exported.
 type exportInfo struct {
 	NBD    string `json:"nbd,omitempty"`    // /dev/nbdN
 	URI    string `json:"uri,omitempty"`    // nbd+unix:///?socket=… or nbd://host:port
@@ -45,6 +46,8 @@ type controlServer struct {
 	path    string
 }
 
+// startControl serves dev's control API on DIR/NAME.sock and refuses to
+// start when another gomp already answers on that socket.
 func startControl(dir, name string, dev *multipath.Device, ex exportInfo) (*controlServer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
@@ -77,6 +80,8 @@ func listenUnix(path string) (net.Listener, error) {
 	return net.Listen("unix", path)
 }
 
+// close shuts the control server down (waiting up to 2 s) and removes its
+// socket.
 func (cs *controlServer) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -84,10 +89,12 @@ func (cs *controlServer) close() {
 	_ = os.Remove(cs.path)
 }
 
+// status answers GET /status with a controlStatus.
 func (cs *controlServer) status(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, controlStatus{Device: cs.dev.Snapshot(), Exports: cs.exports, PID: os.Getpid(), Started: cs.started})
 }
 
+// pathOp answers POST /path/fail and /path/reinstate?portal=PORTAL.
 func (cs *controlServer) pathOp(w http.ResponseWriter, r *http.Request) {
 	portal := r.URL.Query().Get("portal")
 	var err error
@@ -107,6 +114,7 @@ func (cs *controlServer) pathOp(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]string{"result": "ok"})
 }
 
+// queueing answers POST /queueing/disable and /queueing/restore.
 func (cs *controlServer) queueing(w http.ResponseWriter, r *http.Request) {
 	switch r.PathValue("op") {
 	case "disable":
@@ -120,6 +128,7 @@ func (cs *controlServer) queueing(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]string{"result": "ok"})
 }
 
+// detachOp answers POST /detach: it closes cs.detach, once.
 func (cs *controlServer) detachOp(w http.ResponseWriter, _ *http.Request) {
 	select {
 	case <-cs.detach:
@@ -129,6 +138,7 @@ func (cs *controlServer) detachOp(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, map[string]string{"result": "detaching"})
 }
 
+// writeJSON writes v as a JSON response.
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
@@ -140,6 +150,7 @@ type controlClient struct {
 	http *http.Client
 }
 
+// newControlClient returns a client for the control socket DIR/NAME.sock.
 func newControlClient(dir, name string) *controlClient {
 	path := filepath.Join(dir, name+".sock")
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -149,6 +160,9 @@ func newControlClient(dir, name string) *controlClient {
 	return &controlClient{name: name, http: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
 }
 
+// do sends one request to the control API and decodes the JSON answer
+// into out, unless out is nil. A status other than 200 is an error that
+// carries the server's message.
 func (c *controlClient) do(ctx context.Context, method, path string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, "http://gomp"+path, nil)
 	if err != nil {

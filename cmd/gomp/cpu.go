@@ -2,4 +2,5 @@ package main
 
 import "runtime"
 
+// numCPU returns runtime.NumCPU.
 func numCPU() int { return runtime.NumCPU() }

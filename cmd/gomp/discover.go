@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// newDiscoverCmd builds "gomp discover PORTAL...".
 func newDiscoverCmd(g *globalOpts) *cobra.Command {
 	var chap chapFlags
 	cmd := &cobra.Command{
@@ -37,6 +38,8 @@ format: IP:PORT,TPGT IQN`,
 	return cmd
 }
 
+// discoverOne runs SendTargets discovery at one portal and prints one
+// "IP:PORT,TPGT IQN" line per target portal.
 func discoverOne(cmd *cobra.Command, g *globalOpts, portal string, creds *iscsi.CHAP) error {
 	ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
 	defer cancel()

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// newLsCmd builds "gomp ls --target IQN --portal PORTAL...".
 func newLsCmd(g *globalOpts) *cobra.Command {
 	var (
 		target  string
@@ -54,6 +55,8 @@ type lunEntry struct {
 	portals []string
 }
 
+// listLUNs logs in through each portal in turn and returns the disk LUNs
+// found, merged by WWID and sorted by LUN number.
 func listLUNs(ctx context.Context, g *globalOpts, target string, portals []string, creds *iscsi.CHAP) ([]*lunEntry, error) {
 	byKey := map[string]*lunEntry{}
 	for _, portal := range portals {
@@ -69,6 +72,9 @@ func listLUNs(ctx context.Context, g *globalOpts, target string, portals []strin
 	return out, nil
 }
 
+// listPortal logs in through one portal, inquires every LUN that REPORT
+// LUNS lists and adds the disk LUNs to byKey (keyed by WWID, or "lunN"
+// without one).
 func listPortal(ctx context.Context, g *globalOpts, target, portal string, creds *iscsi.CHAP, byKey map[string]*lunEntry) error {
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
@@ -104,6 +110,7 @@ func listPortal(ctx context.Context, g *globalOpts, target, portal string, creds
 	return nil
 }
 
+// printLUNs prints the LUNs of target, one entry each.
 func printLUNs(w io.Writer, target string, luns []*lunEntry) {
 	fmt.Fprintf(w, "Target: %s\n", target)
 	if len(luns) == 0 {

@@ -1,6 +1,3 @@
-// Command gomp is an iSCSI initiator with built-in multipath: it discovers
-// targets, logs in over several portals and lists their LUNs. See
-// "gomp help" and the README.
 package main
 
 import (
@@ -25,6 +22,8 @@ const (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
+// main runs the command line with a context that SIGINT and SIGTERM
+// cancel, and exits with run's exit code.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -47,14 +46,19 @@ func run(ctx context.Context, args []string) int {
 	return exitFailure
 }
 
+// asUsage reports whether err is or wraps a *usageError, and sets *target.
 func asUsage(err error, target **usageError) bool { return errors.As(err, target) }
 
 // usageError marks a bad command line (exit 2).
 type usageError struct{ err error }
 
+// Error returns the message of the wrapped error.
 func (e *usageError) Error() string { return e.err.Error() }
+
+// Unwrap returns the wrapped error.
 func (e *usageError) Unwrap() error { return e.err }
 
+// usagef formats a *usageError, which makes run exit with exitUsage.
 func usagef(format string, args ...any) error {
 	return &usageError{err: fmt.Errorf(format, args...)}
 }

@@ -20,6 +20,7 @@ type globalOpts struct {
 	profile    *os.File
 }
 
+// startProfile starts a CPU profile to --cpuprofile, if set.
 func (g *globalOpts) startProfile() error {
 	if g.cpuProfile == "" {
 		return nil
@@ -32,6 +33,8 @@ func (g *globalOpts) startProfile() error {
 	return pprof.StartCPUProfile(f)
 }
 
+// stopProfile stops the CPU profile startProfile started, if any, and
+// closes its file.
 func (g *globalOpts) stopProfile() {
 	if g.profile != nil {
 		pprof.StopCPUProfile()
@@ -39,6 +42,8 @@ func (g *globalOpts) stopProfile() {
 	}
 }
 
+// newRootCmd builds the gomp command with its global flags and every
+// subcommand.
 func newRootCmd() *cobra.Command {
 	g := &globalOpts{}
 	root := &cobra.Command{
@@ -80,6 +85,8 @@ func (g *globalOpts) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }
 
+// newVersionCmd builds "gomp version", which prints the version set at
+// build time.
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// newStatusCmd builds "gomp status [--json] [NAME]".
 func newStatusCmd(g *globalOpts) *cobra.Command {
 	var (
 		asJSON bool
@@ -93,6 +94,7 @@ func printStatus(w io.Writer, st controlStatus) {
 	}
 }
 
+// newPathCmd builds "gomp path fail|reinstate NAME PORTAL".
 func newPathCmd(g *globalOpts) *cobra.Command {
 	var dir string
 	cmd := &cobra.Command{
@@ -121,6 +123,7 @@ func newPathCmd(g *globalOpts) *cobra.Command {
 	return cmd
 }
 
+// newDetachCmd builds "gomp detach NAME|/dev/nbdX".
 func newDetachCmd(g *globalOpts) *cobra.Command {
 	var dir string
 	cmd := &cobra.Command{
@@ -148,4 +151,5 @@ func newDetachCmd(g *globalOpts) *cobra.Command {
 	return cmd
 }
 
+// queryEscape is url.QueryEscape.
 func queryEscape(s string) string { return url.QueryEscape(s) }

@@ -1,15 +1,3 @@
-// Readwrite opens one LUN as an io.ReaderAt and io.WriterAt, writes a block
-// pattern at an offset, and reads it back through an io.SectionReader to
-// show that a LUN composes with the standard library.
-//
-// Against the project's lab (make lab-up; the defaults are the lab's). It
-// overwrites -length bytes at -offset of the LUN:
-//
-//	go run ./examples/readwrite
-//	go run ./examples/readwrite -portal 127.0.0.2:3260 -offset 600MiB -length 4MiB
-//
-// Every block of the pattern carries its byte offset and a random stamp
-// drawn for this run, so data left by an earlier run cannot pass the check.
 package main
 
 import (

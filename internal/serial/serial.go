@@ -1,5 +1,3 @@
-// Package serial implements RFC 1982 serial number arithmetic for 32-bit
-// sequence numbers (CmdSN, StatSN, DataSN), as RFC 7143 §4.2.2.1 requires.
 package serial
 
 // Less reports whether a precedes b in serial order: the distance from a to

@@ -30,6 +30,7 @@ const (
 
 var actionNames = [...]string{"Continue", "Drop", "Close", "Reset", "Stall"}
 
+// String returns the action's name ("Continue", "Drop", …), or "Action(N)" for an unknown value.
 func (a Action) String() string {
 	if int(a) < len(actionNames) {
 		return actionNames[a]

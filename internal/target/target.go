@@ -313,6 +313,7 @@ type LoginRejectedError struct {
 	Reason string
 }
 
+// Error returns a message with the login status in hex and by name, and the reason.
 func (e *LoginRejectedError) Error() string {
 	return fmt.Sprintf("target: login rejected with 0x%04x (%v): %s", uint16(e.Status), e.Status, e.Reason)
 }

@@ -21,6 +21,8 @@ var accessStateNames = map[AccessState]string{
 	StateTransitioning: "transitioning",
 }
 
+// String returns the name of the value, or "AccessState(0xNN)" for an
+// unknown value.
 func (s AccessState) String() string { return enumString(accessStateNames, s, "AccessState") }
 
 // Active reports whether the state serves reads and writes: active/optimized
@@ -57,6 +59,8 @@ func (s SupportedStates) Has(a AccessState) bool {
 	return ok && s&bit != 0
 }
 
+// String returns the names of the set bits (T, O, LBD, U, S, AN, AO) joined
+// by "|", unknown bits in hex, or "0" when none is set.
 func (s SupportedStates) String() string {
 	return flagString(uint8(s), []flagName{{0x80, "T"}, {0x40, "O"}, {0x10, "LBD"},
 		{0x08, "U"}, {0x04, "S"}, {0x02, "AN"}, {0x01, "AO"}})
@@ -78,6 +82,8 @@ var portGroupStatusNames = map[PortGroupStatus]string{
 	PortGroupAlteredByImplicit: "altered by implicit asymmetric logical unit access",
 }
 
+// String returns the name of the value, or "PortGroupStatus(0xNN)" for an
+// unknown value.
 func (s PortGroupStatus) String() string {
 	return enumString(portGroupStatusNames, s, "PortGroupStatus")
 }

@@ -39,6 +39,7 @@ const (
 	ASISCSIProtocolEvent         AdditionalSense = 0x477F
 )
 
+// String returns ASCString of the ASC and ASCQ.
 func (a AdditionalSense) String() string { return ASCString(uint8(a>>8), uint8(a)) }
 
 // ASCString names an additional sense code as SPC-4 Annex D spells it, e.g.

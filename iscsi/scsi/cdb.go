@@ -43,6 +43,8 @@ var serviceActionNames = map[ServiceAction]string{
 	ServiceActionReadCapacity16:         "READ CAPACITY(16)",
 }
 
+// String returns the name of the value, or "ServiceAction(0xNN)" for an
+// unknown value.
 func (a ServiceAction) String() string { return enumString(serviceActionNames, a, "ServiceAction") }
 
 var opCodeNames = map[OpCode]string{
@@ -55,6 +57,8 @@ var opCodeNames = map[OpCode]string{
 	OpModeSense10: "MODE SENSE(10)", OpPersistentReserveIn: "PERSISTENT RESERVE IN",
 }
 
+// String returns the name of the value, or "OpCode(0xNN)" for an unknown
+// value.
 func (o OpCode) String() string { return enumString(opCodeNames, o, "OpCode") }
 
 // Byte 1 bits of the read and write CDBs (SBC-3 §5.13, §5.15).
@@ -149,6 +153,8 @@ const (
 	writeSameMask = WriteSameNDOB | WriteSameUnmap | WriteSameAnchor
 )
 
+// String returns the names of the set flags (ANCHOR, UNMAP, NDOB) joined by
+// "|", unknown bits in hex, or "0" when none is set.
 func (f WriteSameFlags) String() string {
 	return flagString(uint8(f), []flagName{{0x10, "ANCHOR"}, {0x08, "UNMAP"}, {0x01, "NDOB"}})
 }
@@ -226,6 +232,8 @@ var selectReportNames = map[SelectReport]string{
 	SelectAllLUs: "all logical units",
 }
 
+// String returns the name of the value, or "SelectReport(0xNN)" for an
+// unknown value.
 func (s SelectReport) String() string { return enumString(selectReportNames, s, "SelectReport") }
 
 // ReportLUNs returns a REPORT LUNS CDB (SPC-4 §6.33). SPC-4 lets a device

@@ -23,6 +23,8 @@ var statusNames = map[Status]string{
 	StatusACAActive: "ACA ACTIVE", StatusTaskAborted: "TASK ABORTED",
 }
 
+// String returns the name of the value, or "Status(0xNN)" for an unknown
+// value.
 func (s Status) String() string { return enumString(statusNames, s, "Status") }
 
 // Class is what an initiator should do about a completed command, in the
@@ -49,6 +51,8 @@ var classNames = map[Class]string{
 	ClassOK: "ok", ClassRetry: "retry", ClassPathError: "path error", ClassTargetError: "target error",
 }
 
+// String returns the name of the value, or "Class(0xNN)" for an unknown
+// value.
 func (c Class) String() string { return enumString(classNames, c, "Class") }
 
 // Classify decides what to do about a command that completed with status

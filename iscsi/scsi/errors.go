@@ -30,6 +30,7 @@ type TruncatedError struct {
 	Need int    // bytes required
 }
 
+// Error names what was truncated, the bytes present and the bytes needed.
 func (e *TruncatedError) Error() string {
 	return fmt.Sprintf("scsi: truncated %s: have %d bytes, need %d", e.What, e.Have, e.Need)
 }
@@ -46,6 +47,8 @@ type FieldError struct {
 	Reason string // what is wrong with it
 }
 
+// Error names the data, the field, its value, its byte offset and the
+// reason.
 func (e *FieldError) Error() string {
 	return fmt.Sprintf("scsi: %s: %s = %d (0x%x) at byte %d: %s",
 		e.What, e.Field, e.Value, e.Value, e.Offset, e.Reason)
@@ -62,6 +65,7 @@ type LimitError struct {
 	Limit uint64 // largest value the field holds
 }
 
+// Error names the encoder, the field, the value and its limit.
 func (e *LimitError) Error() string {
 	return fmt.Sprintf("scsi: %s: %s %d exceeds limit %d", e.What, e.Field, e.Value, e.Limit)
 }

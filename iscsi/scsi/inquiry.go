@@ -26,6 +26,8 @@ var deviceTypeNames = map[DeviceType]string{
 	TypeUnknownOrNoDevice: "unknown or no device type",
 }
 
+// String returns the name of the value, or "DeviceType(0xNN)" for an unknown
+// value.
 func (t DeviceType) String() string { return enumString(deviceTypeNames, t, "DeviceType") }
 
 // Version is the VERSION field of standard INQUIRY data: the SPC revision
@@ -47,6 +49,8 @@ var versionNames = map[Version]string{
 	VersionSPC3: "SPC-3", VersionSPC4: "SPC-4", VersionSPC5: "SPC-5",
 }
 
+// String returns the name of the value, or "Version(0xNN)" for an unknown
+// value.
 func (v Version) String() string { return enumString(versionNames, v, "Version") }
 
 // TPGS is the TARGET PORT GROUP SUPPORT field: whether and how the logical
@@ -66,6 +70,8 @@ var tpgsNames = map[TPGS]string{
 	TPGSBoth: "implicit and explicit ALUA",
 }
 
+// String returns the name of the value, or "TPGS(0xNN)" for an unknown
+// value.
 func (t TPGS) String() string { return enumString(tpgsNames, t, "TPGS") }
 
 // InquiryData is standard INQUIRY data (SPC-4 §6.6.2).

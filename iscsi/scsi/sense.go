@@ -37,6 +37,8 @@ var senseKeyNames = map[SenseKey]string{
 	KeyMiscompare: "MISCOMPARE", KeyCompleted: "COMPLETED",
 }
 
+// String returns the name of the value, or "SenseKey(0xNN)" for an unknown
+// value.
 func (k SenseKey) String() string { return enumString(senseKeyNames, k, "SenseKey") }
 
 // Sense is decoded sense data in either format (SPC-4 §4.5). Fields the data

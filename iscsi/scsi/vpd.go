@@ -25,6 +25,8 @@ var vpdPageNames = map[VPDPage]string{
 	VPDLogicalBlockProvisioning:   "Logical Block Provisioning",
 }
 
+// String returns the name of the value, or "VPDPage(0xNN)" for an unknown
+// value.
 func (p VPDPage) String() string { return enumString(vpdPageNames, p, "VPDPage") }
 
 // vpdBody checks the 4-byte VPD header (SPC-4 §7.8.1) and returns the page
@@ -123,6 +125,8 @@ var provisioningTypeNames = map[ProvisioningType]string{
 	ProvisioningFull: "full", ProvisioningResource: "resource", ProvisioningThin: "thin",
 }
 
+// String returns the name of the value, or "ProvisioningType(0xNN)" for an
+// unknown value.
 func (p ProvisioningType) String() string {
 	return enumString(provisioningTypeNames, p, "ProvisioningType")
 }

@@ -32,6 +32,8 @@ var protocolIDNames = map[ProtocolID]string{
 	ProtocolATA: "ATA", ProtocolUAS: "UAS", ProtocolSOP: "SOP", ProtocolNone: "none",
 }
 
+// String returns the name of the value, or "ProtocolID(0xNN)" for an unknown
+// value.
 func (p ProtocolID) String() string { return enumString(protocolIDNames, p, "ProtocolID") }
 
 // CodeSet is the CODE SET of a designation descriptor (SPC-4 §7.8.6.1).
@@ -46,6 +48,8 @@ const (
 
 var codeSetNames = map[CodeSet]string{CodeSetBinary: "binary", CodeSetASCII: "ASCII", CodeSetUTF8: "UTF-8"}
 
+// String returns the name of the value, or "CodeSet(0xNN)" for an unknown
+// value.
 func (c CodeSet) String() string { return enumString(codeSetNames, c, "CodeSet") }
 
 // Association says what a designator names (SPC-4 §7.8.6.1, Table 591).
@@ -62,6 +66,8 @@ var associationNames = map[Association]string{
 	AssocLogicalUnit: "logical unit", AssocTargetPort: "target port", AssocTargetDevice: "target device",
 }
 
+// String returns the name of the value, or "Association(0xNN)" for an
+// unknown value.
 func (a Association) String() string { return enumString(associationNames, a, "Association") }
 
 // DesignatorType is the DESIGNATOR TYPE (SPC-4 §7.8.6.1, Table 592).
@@ -90,6 +96,8 @@ var designatorTypeNames = map[DesignatorType]string{
 	DesigProtocolPort: "protocol specific port", DesigUUID: "UUID",
 }
 
+// String returns the name of the value, or "DesignatorType(0xNN)" for an
+// unknown value.
 func (t DesignatorType) String() string {
 	return enumString(designatorTypeNames, t, "DesignatorType")
 }
@@ -111,6 +119,7 @@ var naaNames = map[NAA]string{
 	NAAIEEERegistered: "IEEE Registered", NAAIEEERegisteredExtended: "IEEE Registered Extended",
 }
 
+// String returns the name of the value, or "NAA(0xNN)" for an unknown value.
 func (n NAA) String() string { return enumString(naaNames, n, "NAA") }
 
 // Designator is one designation descriptor of the Device Identification

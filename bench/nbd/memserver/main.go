@@ -1,9 +1,3 @@
-// Command memserver serves an in-memory disk over NBD on a unix socket, for
-// benchmarks (bench/nbd/run.sh) and manual tests:
-//
-//	memserver -socket /tmp/gomp.sock [-size 1G] [-v] [-cpuprofile FILE]
-//
-// It runs until SIGINT or SIGTERM, then shuts down gracefully.
 package main
 
 import (

@@ -24,6 +24,8 @@ const (
 	SHA3_256 Algorithm = 8
 )
 
+// String returns the algorithm's name ("MD5", "SHA-1", "SHA-256",
+// "SHA3-256"), or "Algorithm(N)" for an unknown value.
 func (a Algorithm) String() string {
 	switch a {
 	case MD5:

@@ -31,6 +31,7 @@ type AlgorithmError struct {
 	Value string // as the target sent it (clipped)
 }
 
+// Error names the CHAP_A value the target chose.
 func (e *AlgorithmError) Error() string {
 	return fmt.Sprintf("chap: target chose CHAP_A=%q, not an algorithm we support", e.Value)
 }
@@ -44,6 +45,8 @@ type ChallengeError struct {
 	Err error // ErrShortChallenge or ErrReflected
 }
 
+// Error names the challenge length and why it is refused: too short, or
+// equal to our own challenge (a reflection).
 func (e *ChallengeError) Error() string {
 	if e.Err == ErrShortChallenge {
 		return fmt.Sprintf("chap: target's challenge of %d bytes is shorter than %d", e.Len, MinChallengeLength)
@@ -63,6 +66,8 @@ type SecretWarning struct {
 	Err    error       // ErrSecretPermissions or ErrWeakSecret
 }
 
+// Error names the secret's source and the problem: the file mode, or the
+// secret's length.
 func (e *SecretWarning) Error() string {
 	if e.Err == ErrSecretPermissions {
 		return fmt.Sprintf("chap: secret file %s has mode %04o: accessible to group or others", e.Source, e.Mode.Perm())

@@ -15,7 +15,11 @@ type Secret []byte
 
 const redacted = "[redacted]"
 
-func (Secret) String() string   { return redacted }
+// String returns "[redacted]", never the secret.
+func (Secret) String() string { return redacted }
+
+// GoString returns "[redacted]", so that %#v does not print the secret
+// either.
 func (Secret) GoString() string { return redacted }
 
 // Format implements fmt.Formatter so that %x, %v, %q and the rest print

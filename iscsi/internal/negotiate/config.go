@@ -16,6 +16,8 @@ const (
 	No
 )
 
+// String returns "Default", "Yes" or "No", or "Choice(N)" for an unknown
+// value.
 func (c Choice) String() string {
 	switch c {
 	case Default:

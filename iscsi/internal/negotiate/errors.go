@@ -21,6 +21,8 @@ type Error struct {
 	Reason string
 }
 
+// Error names the key, the value the target sent and the reason it was
+// refused.
 func (e *Error) Error() string {
 	return fmt.Sprintf("negotiate: target sent %s=%s: %s", e.Key, e.Value, e.Reason)
 }

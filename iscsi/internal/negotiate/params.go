@@ -11,6 +11,8 @@ const (
 	Discovery
 )
 
+// String returns "Normal" or "Discovery", the SessionType key's values, or
+// "SessionType(N)" for an unknown value.
 func (t SessionType) String() string {
 	switch t {
 	case Normal:
