@@ -54,7 +54,9 @@ each LUN into one device with failover and load balancing, and exports it.
 
 It replaces, for one host, open-iscsi (iscsiadm) plus multipath-tools:
   iscsiadm -m discovery -t st -p IP   ->  gomp discover IP
-  iscsiadm -m node -T IQN -l          ->  gomp ls --target IQN --portal IP1 --portal IP2`,
+  iscsiadm -m node -T IQN -l          ->  gomp attach --target IQN --portal IP1 --portal IP2 --nbd auto
+  multipath -ll                       ->  gomp status
+  lsscsi / iscsiadm -m session -P3    ->  gomp ls --target IQN --portal IP1 --portal IP2`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
