@@ -30,7 +30,7 @@ TESTFLAGS ?=
 LAB := bash scripts/lab.sh
 SUBMAKE := $(MAKE) --no-print-directory
 
-.PHONY: all build vet lint fmt-check test test-kernel demo lab-up lab-down lab-status fuzz fuzz-smoke bench bench-iscsi bench-nbd bench-stack bench-aggregation clean
+.PHONY: all build vet lint fmt-check test test-kernel demo lab-up lab-down lab-status fuzz fuzz-smoke bench bench-iscsi bench-nbd bench-stack bench-aggregation chaos clean
 
 all: build
 
@@ -110,7 +110,17 @@ bench:
 # Two paths through network namespaces, each shaped to 50 MB/s with tc tbf:
 # sequential read and write through round-robin and queue-length vs one path.
 bench-aggregation:
-	GOMP_LAB=1 GOMP_LAB_NETNS=1 $(GO) test -count=1 -run 'TestLabAggregation' -v ./multipath/
+	@$(LAB) up >/dev/null; set -a; . "$$($(LAB) envfile)"; set +a; \
+	GOMP_LAB=1 GOMP_LAB_NETNS=1 $(GO) test -count=1 -run 'TestLabAggregation' -v ./multipath/; \
+	rc=$$?; $(LAB) down >/dev/null; exit $$rc
+
+# The chaos test for 10 minutes (GOMP_CHAOS_DURATION overrides): write-verify
+# through NBD -> multipath -> tgtd while paths are blackholed, reset and
+# killed in tgtd; see internal/chaostest. `make test` runs it for 90s.
+chaos:
+	@$(LAB) up >/dev/null; set -a; . "$$($(LAB) envfile)"; set +a; \
+	GOMP_LAB=1 GOMP_CHAOS_DURATION=$${GOMP_CHAOS_DURATION:-10m} $(GO) test -race -count=1 -timeout 60m \
+		-run '^TestLabChaos$$' -v ./internal/chaostest/; rc=$$?; $(LAB) down >/dev/null; exit $$rc
 
 # The whole stack: fio(nbd) -> gomp attach -> tgtd vs fio(nbd) -> qemu-nbd iscsi:// -> tgtd.
 bench-stack:
