@@ -2,9 +2,20 @@
 # scripts/kernel-lab/guest-test.sh — the tests run inside the kernel-lab guest
 # (busybox sh, root, Debian's kernel, nbd.ko not yet loaded). /init runs it
 # and turns its exit code into PASS/FAIL. Arguments pick sections (default:
-# all): nbd-netlink nbd-ioctl lab gomp. What the guest contains is listed in
+# all): nbd-ioctl nbd-netlink lab gomp. What the guest contains is listed in
 # guest.conf; /etc/kernel-lab.env says which optional binaries made it
 # (HAVE_TGTD, HAVE_TGTADM, HAVE_NFT).
+#
+#   nbd-ioctl, nbd-netlink  kernelprobe: nbd.Attach both ways, ext4, reconfigure
+#   lab    tgtd, both portals and the nftables cut work in this guest
+#   gomp   `gomp attach --nbd auto` on both portals: mke2fs through a first
+#          (one-connection) attach; attach --mount and write files; blackhole
+#          one portal, then kill one connection in tgtd, each while O_DIRECT
+#          I/O is in flight, and write and read everything back; `gomp
+#          status` shows the path failed and reinstated; stop by `gomp detach
+#          NAME`, `gomp detach /dev/nbdN` and SIGTERM (exit 0, unmounted,
+#          disconnected); re-attach and check every file; e2fsck; no nbd
+#          error or request timeout in dmesg
 #
 # Lab helpers for tests of `gomp attach` against tgtd inside the guest:
 #   lab_up [SIZE]     tgtd on 127.0.0.1:3260 and 127.0.0.2:3260, target
@@ -49,10 +60,16 @@ section() {
 lab_up() {
 	[ "$HAVE_TGTD" = 1 ] && [ "$HAVE_TGTADM" = 1 ] || { say "lab_up: no tgtd in the guest"; return 1; }
 	mkdir -p /var/run/tgtd
+	# a socket left by a killed tgtd would pass the wait below at once
+	rm -f /var/run/tgtd/socket.0 /var/run/tgtd/socket.0.lock
 	$X/tgtd -f --iscsi portal=127.0.0.1:3260 >/tmp/tgtd.log 2>&1 &
 	TGTD_PID=$!
 	i=0
-	while [ ! -S /var/run/tgtd/socket.0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	until $X/tgtadm --op show --mode system >/dev/null 2>&1; do
+		[ $i -lt 100 ] || { echo "lab_up: tgtd does not answer tgtadm after 10s"; return 1; }
+		sleep 0.1
+		i=$((i + 1))
+	done
 	truncate -s "${1:-$LAB_LUN_SIZE}" /tmp/lun1.img
 	$X/tgtadm --lld iscsi --op new --mode portal --param portal=127.0.0.2:3260 &&
 		$X/tgtadm --lld iscsi --op new --mode target --tid 1 -T $LAB_IQN &&
@@ -113,10 +130,11 @@ test_lab() {
 	return $rc
 }
 
-# ---- gomp: `gomp attach --nbd auto --mount` against tgtd over both portals,
-# with faults. One "ok:"/"FAIL:" line per check; the section fails on any
-# FAIL. Data files are written from /tmp copies whose sha256 is taken before
-# they reach the device; reads go to the device (sync + drop_caches first).
+# ---- gomp: `gomp attach --nbd auto [--mount]` against tgtd over both
+# portals, with path faults while I/O is in flight. One "ok:"/"FAIL:" line
+# per check; the section fails on any FAIL. Each file is made in /tmp and its
+# sha256 taken there, before it reaches the device; read-backs go to the
+# device (sync and drop_caches first, or O_DIRECT).
 G_MNT=/mnt/g
 G_SRC=/tmp/gomp-src
 G_SUMS=/tmp/gomp.sums
@@ -130,36 +148,38 @@ g_fail() {
 	G_FAILS=$((G_FAILS + 1))
 	return 1
 }
-# check DESC CMD...: runs CMD, prints ok/FAIL DESC; returns CMD's verdict
+# check DESC CMD...: runs CMD, prints "ok: DESC" or "FAIL: DESC"; returns
+# CMD's verdict
 check() {
-	d=$1
+	local d=$1
 	shift
 	if "$@"; then g_ok "$d"; else g_fail "$d"; fi
 }
 since() { awk "BEGIN{printf \"%.1f\", $(up)-$1}"; }
 
 # gomp_attach ARGS...: starts `gomp attach` on both portals with --nbd auto
-# in the background and waits (60 s at most) for its ready line; sets
-# GOMP_PID, GOMP_NAME, GOMP_DEV, GOMP_IDX.
+# (and ARGS) in the background and waits, 60 s at most, for its ready line;
+# sets GOMP_PID, GOMP_NAME, GOMP_DEV, GOMP_IDX.
 gomp_attach() {
+	local t0 i=0 s
 	: >/tmp/gomp.out
+	touch $G_ERR
+	G_ERR0=$(wc -l <$G_ERR) # this attach's stderr starts after line G_ERR0
 	echo "\$ gomp attach --target $LAB_IQN --portal 127.0.0.1 --portal 127.0.0.2 --nbd auto $*"
 	gomp attach --target $LAB_IQN --portal 127.0.0.1 --portal 127.0.0.2 --nbd auto "$@" \
 		</dev/null >/tmp/gomp.out 2>>$G_ERR &
 	GOMP_PID=$!
 	t0=$(up)
-	i=0
 	while ! grep -q '^ready: ' /tmp/gomp.out; do
 		if ! alive $GOMP_PID; then
 			wait $GOMP_PID
 			echo "gomp attach exited $? before it was ready:"
-			tail -n 20 $G_ERR
+			g_err_tail
 			GOMP_PID=
 			return 1
 		fi
 		if [ $i -ge 600 ]; then
 			echo "gomp attach printed no ready line in 60s"
-			tail -n 20 $G_ERR
 			return 1
 		fi
 		sleep 0.1
@@ -168,7 +188,9 @@ gomp_attach() {
 	echo "$(cat /tmp/gomp.out)   (after $(since $t0)s)"
 	set -- $(cat /tmp/gomp.out) # ready: NAME /dev/nbdN [mounted on DIR]
 	GOMP_NAME=$2 GOMP_DEV=$3 GOMP_IDX=${3#/dev/nbd}
-	case $GOMP_DEV in /dev/nbd[0-9]*) ;; *)
+	case $GOMP_DEV in
+	/dev/nbd[0-9]*) ;;
+	*)
 		echo "no /dev/nbdN in the ready line"
 		return 1
 		;;
@@ -178,18 +200,21 @@ gomp_attach() {
 	[ "$s" -gt 0 ] || { echo "/sys/block/nbd$GOMP_IDX/size is $s"; return 1; }
 }
 
-# gomp_stop detach|detach-dev|term: stops the running gomp attach by
+# g_err_tail: the last lines the running (or last) gomp attach wrote to stderr
+g_err_tail() { tail -n +$((G_ERR0 + 1)) $G_ERR | tail -n 20 | sed 's/^/    /'; }
+
+# gomp_stop detach|detach-dev|term: stops the running gomp attach with
 # `gomp detach NAME`, `gomp detach /dev/nbdN` or SIGTERM; checks that it
 # exits 0 within 60 s, that $G_MNT is unmounted, the device disconnected
-# (size 0, no pid) and the control socket removed.
+# (size 0, no pid file) and the control socket removed.
 gomp_stop() {
+	local t0 i=0 rc bad=0 s
 	t0=$(up)
 	case $1 in
 	detach) gomp detach "$GOMP_NAME" ;;
 	detach-dev) gomp detach "$GOMP_DEV" ;;
 	term) kill -TERM "$GOMP_PID" ;;
 	esac || echo "stopping by $1 failed"
-	i=0
 	while alive $GOMP_PID && [ $i -lt 600 ]; do
 		sleep 0.1
 		i=$((i + 1))
@@ -205,8 +230,7 @@ gomp_stop() {
 	rc=$?
 	GOMP_PID=
 	echo "gomp attach exited $rc $(since $t0)s after $1"
-	bad=0
-	[ $rc = 0 ] || { tail -n 20 $G_ERR; bad=1; }
+	[ $rc = 0 ] || { g_err_tail; bad=1; }
 	if grep -q " $G_MNT " /proc/mounts; then echo "$G_MNT is still mounted"; bad=1; fi
 	i=0
 	while [ "$(cat /sys/block/nbd$GOMP_IDX/size)" != 0 ] && [ $i -lt 50 ]; do
@@ -220,7 +244,7 @@ gomp_stop() {
 	return $bad
 }
 
-# path_state IP: dm_state (active/failed) of the path to IP:3260, from
+# path_state IP: dm_state (active or failed) of the path to IP:3260, from
 # `gomp status --json`.
 path_state() {
 	gomp status --json "$GOMP_NAME" 2>/dev/null | awk -v ip="\"$1" '
@@ -228,10 +252,10 @@ path_state() {
 		p && /"dm_state":/ { gsub(/[",]/, "", $2); print $2; exit }'
 }
 
-# wait_path IP STATE SECONDS: polls until the path to IP is in STATE.
+# wait_path IP STATE SECONDS: waits until the path to IP is in STATE.
 wait_path() {
+	local t0 i=0
 	t0=$(up)
-	i=0
 	while [ "$(path_state $1)" != "$2" ]; do
 		[ $i -lt $(($3 * 5)) ] || { echo "path $1 is $(path_state $1), not $2, after $3s"; return 1; }
 		sleep 0.2
@@ -240,17 +264,20 @@ wait_path() {
 	echo "path $1 $2 after $(since $t0)s"
 }
 
-# put NAME MiB [BS]: a random file written to $G_MNT/NAME, its sha256 (taken
-# from the /tmp copy) appended to $G_SUMS.
-put() {
-	mkdir -p $G_SRC "$(dirname "$G_MNT/$1")"
-	dd if=/dev/urandom of="$G_SRC/f" bs=${3:-1048576} count=$2 2>/dev/null &&
-		sha256sum "$G_SRC/f" | sed "s|$G_SRC/f|$G_MNT/$1|" >>$G_SUMS &&
-		cp "$G_SRC/f" "$G_MNT/$1" && rm -f "$G_SRC/f"
+# mkdata NAME KiB: a random file $G_SRC/NAME; its sha256, under the name
+# $G_MNT/NAME, goes to $G_SUMS.
+mkdata() {
+	mkdir -p "$(dirname "$G_SRC/$1")" "$(dirname "$G_MNT/$1")"
+	dd if=/dev/urandom of="$G_SRC/$1" bs=1024 count=$2 2>/dev/null &&
+		sha256sum "$G_SRC/$1" | sed "s|$G_SRC/|$G_MNT/|" >>$G_SUMS
 }
+
+# put NAME KiB: mkdata, then copy it to $G_MNT/NAME (through the page cache)
+put() { mkdata "$1" "$2" && cp "$G_SRC/$1" "$G_MNT/$1" && rm -f "$G_SRC/$1"; }
 
 # verify: sync, drop the page cache, read every file back and check it.
 verify() {
+	local t0 n
 	t0=$(up)
 	sync && echo 3 >/proc/sys/vm/drop_caches || return 1
 	n=$(wc -l <$G_SUMS)
@@ -260,6 +287,30 @@ verify() {
 		grep -v ': OK$' /tmp/sums.out | head -n 20
 		return 1
 	fi
+}
+
+# io_start NAME: I/O that is in flight while a fault hits: an O_DIRECT
+# write of the prepared $G_SRC/NAME to $G_MNT/NAME and an O_DIRECT read of
+# a/f20M, each 256 KiB at a time. io_wait checks both.
+io_start() {
+	IO_T0=$(up)
+	(dd if="$G_SRC/$1" of="$G_MNT/$1" bs=256k oflag=direct conv=fsync 2>/tmp/io-w.err) &
+	IO_W=$!
+	(dd if=$G_MNT/a/f20M bs=256k iflag=direct 2>/tmp/io-r.err | sha256sum >/tmp/io-r.sum) &
+	IO_R=$!
+}
+io_wait() {
+	local w r want got
+	wait $IO_W
+	w=$?
+	wait $IO_R
+	r=$?
+	want=$(grep " $G_MNT/a/f20M\$" $G_SUMS | cut -d' ' -f1)
+	got=$(cut -d' ' -f1 /tmp/io-r.sum)
+	[ $w = 0 ] || { echo "the O_DIRECT write failed:"; cat /tmp/io-w.err; }
+	[ $r = 0 ] && [ "$got" = "$want" ] || { echo "the O_DIRECT read failed or read wrong data:"; cat /tmp/io-r.err; }
+	[ $w = 0 ] && [ $r = 0 ] && [ "$got" = "$want" ] || return 1
+	echo "O_DIRECT write + read in flight through the fault done in $(since $IO_T0)s"
 }
 
 g_status() {
@@ -273,11 +324,19 @@ nexuses() {
 		awk '/^Target /{t = ($2 == "1:")} t && /I_T nexus:/{print $3}' | tr '\n' ' '
 }
 
+# kernel_errors SINCE: block errors the kernel logged after dmesg line SINCE.
+# Through a path fault I/O must fail over: never fail, time out (the
+# kernel's 30 s request timeout) or get an unexpected reply.
+kernel_errors() {
+	dmesg | tail -n +$(($1 + 1)) |
+		grep -E 'I/O error, dev nbd|nbd[0-9]+: (Other side returned error|Connection timed out|Unexpected reply|Receive control failed|Send disconnect failed)|Buffer I/O error|EXT4-fs (error|warning)'
+}
+
 gomp_cleanup() {
+	local i=0
 	restore_path
 	if [ -n "$GOMP_PID" ] && alive $GOMP_PID; then
 		kill -TERM $GOMP_PID
-		i=0
 		while alive $GOMP_PID && [ $i -lt 300 ]; do
 			sleep 0.1
 			i=$((i + 1))
@@ -288,6 +347,7 @@ gomp_cleanup() {
 	GOMP_PID=
 	grep -q " $G_MNT " /proc/mounts && umount -l $G_MNT
 	lab_down
+	rm -rf $G_SRC
 	if [ -s $G_ERR ]; then
 		echo "gomp attach stderr (last 30 lines):"
 		tail -n 30 $G_ERR | sed 's/^/    /'
@@ -302,91 +362,74 @@ g_abort() {
 	return 1
 }
 
-test_gompfmt() {
-	lab_up 256M || return 1
-	for k in 1 2 3 4; do
-		gomp_attach -v || return 1
-		t0=$(up)
-		$X/mke2fs -F -t ext4 -E lazy_itable_init=0,lazy_journal_init=0 $GOMP_DEV
-		echo "mke2fs rc $? took $(since $t0)s"
-		dmesg | grep nbd | tail -n 12
-		gomp_stop detach-dev
-	done
-	tail -n 100 $G_ERR
-	lab_down
-}
-
 test_gomp() {
+	local klog0 t0 sessions sid i
 	gomp version
+	klog0=$(dmesg | wc -l)
 	lab_up 256M || { cat /tmp/tgtd.log; return 1; }
-	rm -f $G_SUMS $G_ERR
+	rm -rf $G_SUMS $G_ERR $G_SRC
 	mkdir -p $G_MNT
 
-	# 1. first attach, no mount: make the file system on /dev/nbdN
-	gomp_attach || g_abort "attach (no mount) came up" || return 1
-	g_ok "attach (no mount): $GOMP_DEV ready"
+	# 1. a first attach without --mount, to make the file system; with one
+	# connection: see "cold workqueue" at the end of this file
+	gomp_attach --connections 1 || g_abort "attach (no mount) came up" || return 1
+	g_ok "attach --connections 1 (no mount): $GOMP_DEV ready"
 	t0=$(up)
 	$X/mke2fs -q -F -t ext4 -E lazy_itable_init=0,lazy_journal_init=0 $GOMP_DEV
 	check "mke2fs -t ext4 $GOMP_DEV ($(since $t0)s)" [ $? = 0 ]
 	check "gomp detach $GOMP_DEV: exit 0, disconnected" gomp_stop detach-dev
 
-	# 2. attach with --mount, write files
+	# 2. attach --mount; write files
 	gomp_attach --mount $G_MNT --fstype ext4 || g_abort "attach --mount came up" || return 1
 	g_ok "attach --mount $G_MNT: ready"
-	check "$GOMP_DEV mounted on $G_MNT (ext4)" grep -q "^$GOMP_DEV $G_MNT ext4 rw" /proc/mounts ||
-		{ grep " $G_MNT " /proc/mounts; gomp_cleanup; return 1; }
+	check "$GOMP_DEV mounted on $G_MNT (ext4, rw)" grep -q "^$GOMP_DEV $G_MNT ext4 rw" /proc/mounts ||
+		{ grep " $G_MNT " /proc/mounts; g_abort "no mount" || return 1; }
 	t0=$(up)
-	put a/f20M 20 && for i in $(seq 1 16); do put a/small/s$i $((i * 3)) 1024 || break; done
-	check "write 20 MiB + 16 small files, sync ($(since $t0)s)" verify
+	put a/f20M 20480 && for i in $(seq 1 16); do put a/small/s$i $((i * 3)) || break; done
+	echo "wrote 20 MiB + 16 small files in $(since $t0)s"
+	check "20 MiB + 16 small files: sync, read back" verify
 	g_status
 
 	# 3. blackhole 127.0.0.2 while I/O is in flight; keep writing and reading
-	t0=$(up)
-	(put b/f16M 16 && sync) >/tmp/bg.out 2>&1 &
-	bg=$!
-	sleep 0.5
-	check "cut portal 127.0.0.2 (nft drop) during a 16 MiB write" cut_path 127.0.0.2
-	wait $bg
-	check "the write in flight completed ($(since $t0)s)" [ $? = 0 ] || cat /tmp/bg.out
+	mkdata b/f16M 16384
+	io_start b/f16M
+	sleep 0.3
+	check "cut portal 127.0.0.2 (nftables drop) during O_DIRECT I/O" cut_path 127.0.0.2
+	check "I/O in flight through the cut completed, data OK" io_wait
 	check "gomp status: path 127.0.0.2 failed" wait_path 127.0.0.2 failed 30
 	check "gomp status: path 127.0.0.1 active" wait_path 127.0.0.1 active 1
-	t0=$(up)
-	put b/f8M 8 && cp $G_MNT/a/f20M $G_MNT/b/f20M.copy &&
+	put b/f8M 8192 && cp $G_MNT/a/f20M $G_MNT/b/f20M.copy &&
 		grep " $G_MNT/a/f20M\$" $G_SUMS | sed "s|a/f20M|b/f20M.copy|" >>$G_SUMS
-	check "with 127.0.0.2 cut: write 8 MiB + copy 20 MiB, read all back ($(since $t0)s)" verify
+	check "with 127.0.0.2 cut: write 8 MiB + copy 20 MiB, sync, read all back" verify
 	g_status
 	restore_path
-	check "restored 127.0.0.2: path reinstated" wait_path 127.0.0.2 active 60
+	check "127.0.0.2 restored: path reinstated" wait_path 127.0.0.2 active 60
 
 	# 4. tgtd drops one session's connection while I/O is in flight
-	if [ "$HAVE_TGTADM" = 1 ]; then
-		before=$(nexuses)
-		t0=$(up)
-		(put c/f16M 16 && sync) >/tmp/bg.out 2>&1 &
-		bg=$!
-		sleep 0.5
-		sid=${before%% *}
-		check "tgtadm --op delete --mode conn --tid 1 --sid $sid --cid 0 (sessions: $before)" \
-			$X/tgtadm --lld iscsi --op delete --mode conn --tid 1 --sid "$sid" --cid 0
-		wait $bg
-		check "the write in flight completed ($(since $t0)s)" [ $? = 0 ] || cat /tmp/bg.out
-		check "after the connection kill: read all back" verify
-		i=0
-		while [ $i -lt 150 ]; do
-			[ "$(path_state 127.0.0.1)" = active ] && [ "$(path_state 127.0.0.2)" = active ] &&
-				[ "$(nexuses | wc -w)" = 2 ] && break
-			sleep 0.2
-			i=$((i + 1))
-		done
-		check "two sessions again ($(nexuses)) and both paths active ($(since $t0)s)" \
-			[ $i -lt 150 ]
-		g_status
-	fi
+	sessions=$(nexuses)
+	sid=${sessions%% *}
+	mkdata c/f16M 16384
+	io_start c/f16M
+	sleep 0.3
+	t0=$(up)
+	check "tgtadm --op delete --mode conn --tid 1 --sid $sid --cid 0 (sessions: $sessions)" \
+		$X/tgtadm --lld iscsi --op delete --mode conn --tid 1 --sid "$sid" --cid 0
+	check "I/O in flight through the connection kill completed, data OK" io_wait
+	check "after the connection kill: read all back" verify
+	i=0
+	while [ $i -lt 300 ]; do
+		[ "$(path_state 127.0.0.1)" = active ] && [ "$(path_state 127.0.0.2)" = active ] &&
+			[ "$(nexuses | wc -w)" = 2 ] && break
+		sleep 0.2
+		i=$((i + 1))
+	done
+	check "two sessions again ($(nexuses)), both paths active, $(since $t0)s after the kill" [ $i -lt 300 ]
+	g_status
 
 	# 5. detach by name: exit 0, unmounted, disconnected
-	check "gomp detach $GOMP_NAME: exit 0, $G_MNT unmounted, $GOMP_DEV disconnected" gomp_stop detach
+	check "gomp detach NAME: exit 0, $G_MNT unmounted, $GOMP_DEV disconnected" gomp_stop detach
 
-	# 6. re-attach, mount, every file's checksum; stop by SIGTERM
+	# 6. re-attach and mount: every file's checksum; stop by SIGTERM
 	gomp_attach --mount $G_MNT --fstype ext4 || g_abort "re-attach --mount came up" || return 1
 	g_ok "re-attach --mount $G_MNT: ready"
 	check "after re-attach: every file's checksum" verify
@@ -395,21 +438,36 @@ test_gomp() {
 	# 7. the file system is clean
 	gomp_attach || g_abort "attach for e2fsck came up" || return 1
 	check "e2fsck -fn $GOMP_DEV: clean" $X/e2fsck -fn $GOMP_DEV
-	check "gomp detach: exit 0, disconnected" gomp_stop detach
+	check "gomp detach NAME: exit 0, disconnected" gomp_stop detach
 
+	if kernel_errors $klog0 >/tmp/kerr.out; then
+		g_fail "kernel log: errors on the nbd device:"
+		sed 's/^/    /' /tmp/kerr.out
+	else
+		g_ok "kernel log: no I/O error, request timeout or unexpected reply on the nbd device"
+	fi
 	gomp_cleanup
 	echo "$G_FAILS failure(s)"
 	[ $G_FAILS = 0 ]
 }
 
-sections=${*:-nbd-netlink nbd-ioctl lab gomp}
+# Cold workqueue (kernel 6.1): nbd runs each connection's receive loop as a
+# long-running work item on its WQ_MEM_RECLAIM workqueue. On the first nbd
+# use after boot the unbound high-priority worker pool has one idle worker;
+# when creating more is slow (TCG on a loaded host) the workqueue's rescuer
+# takes the pending receive loops and runs them one after the other, so a
+# second connection's replies go unread: its requests time out after 30 s
+# ("Connection timed out, retrying"), are requeued on the first, and the late
+# reply shows up at disconnect ("Unexpected reply"). A one-connection attach
+# first leaves the pool two idle workers for the next 5 minutes, so the
+# default order starts with nbd-ioctl (one connection).
+sections=${*:-nbd-ioctl nbd-netlink lab gomp}
 for s in $sections; do
 	case $s in
 	nbd-netlink) section nbd-netlink test_nbd_netlink ;;
 	nbd-ioctl) section nbd-ioctl test_nbd_ioctl ;;
 	lab) section lab test_lab ;;
 	gomp) section gomp test_gomp ;;
-	gompfmt) section gompfmt test_gompfmt ;;
 	*) fail "unknown section $s" ;;
 	esac
 done

@@ -210,10 +210,16 @@ boot() {
 	qpid=$!
 	QPID=$qpid
 	RESULT=TIMEOUT
+	result_line() {
+		if grep -aq 'KERNEL-LAB-RESULT: PASS' "$serial"; then RESULT=PASS; return 0; fi
+		if grep -aq 'KERNEL-LAB-RESULT: FAIL' "$serial"; then RESULT=FAIL; return 0; fi
+		return 1
+	}
 	while :; do
-		if grep -aq 'KERNEL-LAB-RESULT: PASS' "$serial"; then RESULT=PASS; break; fi
-		if grep -aq 'KERNEL-LAB-RESULT: FAIL' "$serial"; then RESULT=FAIL; break; fi
-		kill -0 "$qpid" 2>/dev/null || { RESULT=DIED; break; }
+		result_line && break
+		# the guest prints its result and powers off at once: read the log
+		# once more after QEMU is gone before calling it dead
+		kill -0 "$qpid" 2>/dev/null || { result_line || RESULT=DIED; break; }
 		(($(date +%s) - start < TIMEOUT)) || break
 		sleep 0.5
 	done
