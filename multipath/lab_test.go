@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/gomp-dev/gomp/internal/testlog"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -401,30 +402,7 @@ func TestLabUnreachablePortalAtOpen(t *testing.T) {
 }
 
 // testLogger logs through t.Log until the test ends.
-func testLogger(t *testing.T) *slog.Logger {
-	w := &testWriter{t: t}
-	t.Cleanup(func() {
-		w.mu.Lock()
-		w.done = true
-		w.mu.Unlock()
-	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type testWriter struct {
-	mu   sync.Mutex
-	t    *testing.T
-	done bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	}
-	return len(p), nil
-}
+func testLogger(t *testing.T) *slog.Logger { return testlog.New(t) }
 
 // TestLabNoStaleWriteAfterBlackhole: a write stuck on a blackholed path is
 // retried on the other one, then overwritten there; when the blackhole
