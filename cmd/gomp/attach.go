@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -259,7 +260,7 @@ func (a *attachment) attachKernel(ctx context.Context, o *attachOpts) error {
 	}
 	conns := o.connections
 	if conns <= 0 {
-		conns = min(4, max(1, numCPU()))
+		conns = min(4, max(1, runtime.NumCPU()))
 	}
 	min_, _, _ := a.dev.BlockSize()
 	cfg := nbd.AttachConfig{Index: index, BlockSize: min_, Connections: conns,

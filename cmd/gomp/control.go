@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -174,11 +175,8 @@ func (c *controlClient) do(ctx context.Context, method, path string, out any) er
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		var b strings.Builder
-		_, _ = fmt.Fprint(&b, resp.Status)
-		msg := make([]byte, 512)
-		n, _ := resp.Body.Read(msg)
-		return fmt.Errorf("%s: %s", c.name, strings.TrimSpace(string(msg[:n])))
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s: %s", c.name, strings.TrimSpace(string(msg)))
 	}
 	if out == nil {
 		return nil

@@ -111,7 +111,7 @@ func newPathCmd(g *globalOpts) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			q := "/path/" + args[0] + "?portal=" + queryEscape(args[2])
+			q := "/path/" + args[0] + "?portal=" + url.QueryEscape(args[2])
 			if err := newControlClient(dir, name).do(cmd.Context(), http.MethodPost, q, nil); err != nil {
 				return err
 			}
@@ -150,6 +150,3 @@ func newDetachCmd(g *globalOpts) *cobra.Command {
 	cmd.Flags().StringVar(&dir, "control-dir", defaultControlDir, "directory of the control sockets")
 	return cmd
 }
-
-// queryEscape is url.QueryEscape.
-func queryEscape(s string) string { return url.QueryEscape(s) }
