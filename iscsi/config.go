@@ -60,7 +60,9 @@ type Params = negotiate.Params
 // Config describes one session to one target portal. The zero value of each
 // optional field is a sensible default.
 type Config struct {
-	// Portal is "host[:port]"; the port defaults to 3260.
+	// Portal is "host[:port]"; the port defaults to 3260. A binding
+	// suffix, "host[:port]@IFACE" or "@SOURCE_IP" (see ParsePortal),
+	// sets Bind when Bind is zero.
 	Portal string
 	// TargetName is the target IQN; empty for a discovery session.
 	TargetName string
@@ -73,7 +75,11 @@ type Config struct {
 	// ISID is the initiator session id; zero picks a random-format ISID.
 	// Each path to a target must use a distinct ISID.
 	ISID pdu.ISID
-	// Dial opens the TCP connection; nil uses net.Dialer with TCP_NODELAY.
+	// Bind ties the TCP connections to a network interface or source
+	// address. It is ignored when Dial is set.
+	Bind Binding
+	// Dial opens the TCP connection; nil uses Bind's net.Dialer with
+	// TCP_NODELAY.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// LoginTimeout bounds one login; default 15 s.
 	LoginTimeout time.Duration
@@ -99,6 +105,12 @@ func (c Config) withDefaults() Config {
 	if c.InitiatorName == "" {
 		c.InitiatorName = DefaultInitiatorName()
 	}
+	if addr, b, err := ParsePortal(c.Portal); err == nil && !b.IsZero() {
+		c.Portal = addr
+		if c.Bind.IsZero() {
+			c.Bind = b
+		}
+	}
 	c.Portal = withPort(c.Portal)
 	if c.LoginTimeout <= 0 {
 		c.LoginTimeout = 15 * time.Second
@@ -116,7 +128,7 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Dial == nil {
-		c.Dial = dialTCP
+		c.Dial = c.Bind.dialNoDelay
 	}
 	if c.ISID == (pdu.ISID{}) {
 		c.ISID = RandomISID()
@@ -156,9 +168,8 @@ func withPort(portal string) string {
 	return portal + ":" + DefaultPort
 }
 
-func dialTCP(ctx context.Context, network, addr string) (net.Conn, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, network, addr)
+func (b Binding) dialNoDelay(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := b.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err
 	}

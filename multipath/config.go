@@ -289,7 +289,10 @@ func (s Settings) withDefaults() Settings {
 // through several portals. The zero value of every optional field is a
 // sensible default.
 type Config struct {
-	// Target is the target IQN; Portals lists "host[:port]" for each path.
+	// Target is the target IQN; Portals lists "host[:port]" for each
+	// path, optionally bound to a network interface or source address:
+	// "host[:port]@IFACE", "host[:port]@SOURCE_IP" (see iscsi.ParsePortal).
+	// The same portal may appear once per binding.
 	Target  string
 	Portals []string
 	// LUN is the logical unit number (0 is valid).
@@ -345,6 +348,9 @@ func (c Config) validate() error {
 	}
 	seen := map[string]bool{}
 	for _, p := range c.Portals {
+		if _, _, err := iscsi.ParsePortal(p); err != nil {
+			return fmt.Errorf("multipath: %w", err)
+		}
 		if seen[p] {
 			return fmt.Errorf("multipath: portal %s listed twice", p)
 		}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,13 +98,15 @@ func Open(ctx context.Context, cfg Config) (*Device, error) {
 }
 
 // normalizePortals adds the iSCSI port to portals without one, as
-// package iscsi does, so that "10.0.0.1" and "10.0.0.1:3260" are one path.
+// package iscsi does, so that "10.0.0.1" and "10.0.0.1:3260" are one path;
+// a binding suffix (@IFACE, @SOURCE_IP) is kept. A portal that does not
+// parse is left as it is, for the dial to report.
 func normalizePortals(portals []string) []string {
 	out := make([]string, len(portals))
 	for i, p := range portals {
 		out[i] = p
-		if _, _, err := net.SplitHostPort(p); err != nil {
-			out[i] = net.JoinHostPort(strings.Trim(p, "[]"), iscsi.DefaultPort)
+		if addr, b, err := iscsi.ParsePortal(p); err == nil {
+			out[i] = iscsi.JoinPortal(addr, b)
 		}
 	}
 	return out

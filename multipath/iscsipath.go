@@ -22,6 +22,7 @@ type iscsiPath struct {
 	cfg  iscsi.Config
 	lun  uint16
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	bind iscsi.Binding // used when dial is nil
 
 	h    atomic.Pointer[iscsi.LUN]   // nil until the first login
 	conn atomic.Pointer[net.TCPConn] // the current connection, for Reset
@@ -32,7 +33,12 @@ type iscsiPath struct {
 
 func newISCSIPath(c Config, portal string) *iscsiPath {
 	p := &iscsiPath{lun: c.LUN, dial: c.Dial}
-	p.cfg = iscsi.Config{Portal: portal, TargetName: c.Target, InitiatorName: c.InitiatorName,
+	addr, bind, err := iscsi.ParsePortal(portal)
+	if err != nil { // Config.validate refused it already
+		addr = portal
+	}
+	p.bind = bind
+	p.cfg = iscsi.Config{Portal: addr, Bind: bind, TargetName: c.Target, InitiatorName: c.InitiatorName,
 		CHAP: c.CHAP, Negotiation: c.Negotiation, ISID: iscsi.RandomISID(),
 		LoginTimeout: c.loginTimeout(), NOPInterval: c.NOPInterval, NOPTimeout: c.NOPTimeout,
 		ReplacementTimeout: 0, Recover: true, MaxRecoveryBackoff: c.reconnectBackoff(),
@@ -51,8 +57,7 @@ func (p *iscsiPath) dialTCP(ctx context.Context, network, addr string) (net.Conn
 	if p.dial != nil {
 		c, err = p.dial(ctx, network, addr)
 	} else {
-		var d net.Dialer
-		c, err = d.DialContext(ctx, network, addr)
+		c, err = p.bind.DialContext(ctx, network, addr)
 	}
 	if err != nil {
 		return nil, err

@@ -2,8 +2,9 @@ package multipath
 
 import (
 	"fmt"
-	"net"
 	"time"
+
+	"github.com/gomp-dev/gomp/iscsi"
 )
 
 // Status is a snapshot of a device, like "multipath -ll". Its JSON form
@@ -41,7 +42,11 @@ type GroupStatus struct {
 
 // PathStatus describes one path.
 type PathStatus struct {
-	Portal string `json:"portal"`
+	Portal string `json:"portal"` // host:port
+	// Interface or Source is the path's binding (Config.Portals'
+	// @IFACE or @SOURCE_IP), empty when unbound.
+	Interface string `json:"interface,omitempty"`
+	Source    string `json:"source,omitempty"`
 	// State sums up the path in one word: active, ghost, pending (in
 	// use); failed, delayed, disconnected, refused (not in use).
 	State         string    `json:"state"`
@@ -97,6 +102,12 @@ func (p *Path) statusLocked() PathStatus {
 		InFlight: p.inFlight.Load(), InFlightBytes: p.inFlightBytes.Load(),
 		Completed: p.completed.Load(), Errors: p.errs.Load(), ReadBytes: p.readBytes.Load(),
 		WrittenBytes: p.writtenBytes.Load(), LastChange: p.changed}
+	if addr, b, err := iscsi.ParsePortal(p.portal); err == nil {
+		ps.Portal, ps.Interface = addr, b.Interface
+		if b.Source.IsValid() {
+			ps.Source = b.Source.String()
+		}
+	}
 	if p.active {
 		ps.DMState = "active"
 	}
@@ -190,15 +201,24 @@ func (d *Device) SwitchGroup(n int) error {
 	return nil
 }
 
+// path finds the path to portal: "host[:port][@binding]" as in
+// Config.Portals, or "host[:port]" alone when only one path goes there.
 func (d *Device) path(portal string) (*Path, error) {
-	want := []string{portal}
-	if _, _, err := net.SplitHostPort(portal); err != nil {
-		want = normalizePortals(want)
-	}
+	want := normalizePortals([]string{portal})[0]
+	var found []*Path
 	for _, p := range d.paths {
-		if p.portal == portal || p.portal == want[0] {
+		if p.portal == portal || p.portal == want {
 			return p, nil
 		}
+		if addr, _, err := iscsi.ParsePortal(p.portal); err == nil && addr == want {
+			found = append(found, p)
+		}
 	}
-	return nil, fmt.Errorf("multipath %s: no path to portal %s", d.name, portal)
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return nil, fmt.Errorf("multipath %s: no path to portal %s", d.name, portal)
+	}
+	return nil, fmt.Errorf("multipath %s: %d paths go to portal %s; name one as PORTAL@IFACE", d.name, len(found), portal)
 }
