@@ -50,13 +50,14 @@ socket for userspace clients (--listen). It prints one line once the device is
 ready and runs in the foreground until SIGINT/SIGTERM or "gomp detach NAME";
 then it flushes, unmounts, disconnects and logs out.`,
 		Example: `  gomp attach --target iqn.2026-11.dev.gomp:lab --portal 127.0.0.1 --portal 127.0.0.2 --listen unix:/run/gomp/lab.nbd
-  gomp attach --target IQN --portal 192.0.2.10 --portal 198.51.100.10 --nbd /dev/nbd0 --mount /mnt/data`,
+  gomp attach --target IQN --portal 192.0.2.10 --portal 198.51.100.10 --nbd /dev/nbd0 --mount /mnt/data
+  gomp attach --target IQN --portal 192.0.2.10@eth1 --portal 198.51.100.10@eth2 --nbd auto`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runAttach(cmd, g, o) },
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.target, "target", "", "target IQN")
-	f.StringArrayVar(&o.portals, "portal", nil, "portal host[:port]; repeat for each path")
+	f.StringArrayVar(&o.portals, "portal", nil, "portal HOST[:PORT][@IFACE|@SOURCE_IP]; repeat for each path")
 	f.IntVar(&o.lun, "lun", -1, "LUN number (default: the target's first disk LUN)")
 	f.StringVar(&o.selector, "selector", "", "path selector: round-robin, queue-length or service-time (default service-time)")
 	f.StringVar(&o.config, "config", "", "multipath.conf to read (default /etc/multipath.conf when present)")
@@ -85,6 +86,22 @@ func (o *attachOpts) validate() error {
 	for _, l := range o.listen {
 		if !strings.HasPrefix(l, "unix:") && !strings.HasPrefix(l, "tcp:") {
 			return usagef("--listen %q: want unix:PATH or tcp:HOST:PORT", l)
+		}
+	}
+	return checkPortals(o.portals)
+}
+
+// checkPortals parses each --portal HOST[:PORT][@IFACE|@SOURCE_IP] and
+// checks that its interface exists or its source address is the host's,
+// so that a typo is a usage error naming it.
+func checkPortals(portals []string) error {
+	for _, p := range portals {
+		_, b, err := iscsi.ParsePortal(p)
+		if err != nil {
+			return usagef("--portal: %v", err)
+		}
+		if err := b.Check(); err != nil {
+			return usagef("--portal %s: %v", p, err)
 		}
 	}
 	return nil

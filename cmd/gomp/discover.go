@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/spf13/cobra"
@@ -10,14 +11,17 @@ import (
 
 // newDiscoverCmd builds "gomp discover PORTAL...".
 func newDiscoverCmd(g *globalOpts) *cobra.Command {
-	var chap chapFlags
+	var (
+		chap  chapFlags
+		iface string
+	)
 	cmd := &cobra.Command{
 		Use:   "discover [flags] PORTAL...",
 		Short: "List the targets a portal offers (SendTargets discovery)",
-		Long: `discover runs a SendTargets discovery session at each PORTAL (host[:port],
-port 3260 by default) and prints one line per target portal in iscsiadm's
-format: IP:PORT,TPGT IQN`,
-		Example: "  gomp discover 127.0.0.1\n  gomp discover --chap-user u --chap-secret-file /etc/gomp/secret 192.0.2.10:3260",
+		Long: `discover runs a SendTargets discovery session at each PORTAL
+(HOST[:PORT][@IFACE|@SOURCE_IP], port 3260 by default) and prints one line
+per target portal in iscsiadm's format: IP:PORT,TPGT IQN`,
+		Example: "  gomp discover 127.0.0.1\n  gomp discover --iface eth1 198.18.0.1\n  gomp discover --chap-user u --chap-secret-file /etc/gomp/secret 192.0.2.10:3260",
 		RunE: func(cmd *cobra.Command, portals []string) error {
 			if len(portals) == 0 {
 				return usagef("discover needs at least one PORTAL")
@@ -27,6 +31,15 @@ format: IP:PORT,TPGT IQN`,
 				return err
 			}
 			for _, portal := range portals {
+				if iface != "" {
+					if strings.Contains(portal, "@") {
+						return usagef("portal %s: give either --iface or PORTAL@IFACE", portal)
+					}
+					portal += "@" + iface
+				}
+				if err := checkPortals([]string{portal}); err != nil {
+					return err
+				}
 				if err := discoverOne(cmd, g, portal, creds); err != nil {
 					return err
 				}
@@ -35,6 +48,7 @@ format: IP:PORT,TPGT IQN`,
 		},
 	}
 	chap.register(cmd)
+	cmd.Flags().StringVar(&iface, "iface", "", "discover through this network interface or source address (like PORTAL@IFACE)")
 	return cmd
 }
 

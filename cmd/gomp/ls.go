@@ -31,6 +31,9 @@ size, and the portals that reach it. It logs out before it exits.`,
 			if target == "" || len(portals) == 0 {
 				return usagef("ls needs --target and at least one --portal")
 			}
+			if err := checkPortals(portals); err != nil {
+				return err
+			}
 			creds, err := chap.credentials()
 			if err != nil {
 				return err
@@ -44,7 +47,7 @@ size, and the portals that reach it. It logs out before it exits.`,
 		},
 	}
 	cmd.Flags().StringVar(&target, "target", "", "target IQN")
-	cmd.Flags().StringArrayVar(&portals, "portal", nil, "portal host[:port]; repeat for each path")
+	cmd.Flags().StringArrayVar(&portals, "portal", nil, "portal HOST[:PORT][@IFACE|@SOURCE_IP]; repeat for each path")
 	chap.register(cmd)
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/gomp-dev/gomp/multipath"
 	"github.com/spf13/cobra"
 )
 
@@ -85,13 +86,25 @@ func printStatus(w io.Writer, st controlStatus) {
 				leaf = "`-"
 			}
 			fmt.Fprintf(w, "%s %s %s %s %s in_flight=%d completed=%d errors=%d read=%s written=%s\n",
-				pipe, leaf, p.Portal, p.DMState, p.Checker, p.InFlight, p.Completed, p.Errors,
+				pipe, leaf, pathLabel(p), p.DMState, p.Checker, p.InFlight, p.Completed, p.Errors,
 				humanBytes(int64(p.ReadBytes)), humanBytes(int64(p.WrittenBytes)))
 			if p.LastError != "" && p.DMState != "active" {
 				fmt.Fprintf(w, "%s    last error: %s\n", pipe, p.LastError)
 			}
 		}
 	}
+}
+
+// pathLabel names a path as --portal does: its portal, and "@IFACE" or
+// "@SOURCE_IP" for a bound path.
+func pathLabel(p multipath.PathStatus) string {
+	switch {
+	case p.Interface != "":
+		return p.Portal + "@" + p.Interface
+	case p.Source != "":
+		return p.Portal + "@" + p.Source
+	}
+	return p.Portal
 }
 
 // newPathCmd builds "gomp path fail|reinstate NAME PORTAL".
