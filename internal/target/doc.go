@@ -43,9 +43,14 @@
 //
 // Faults are injected with Hooks (see STYLE.md rule 12): OnReceive and
 // BeforeSend return an Action (Continue after an in-place change, Drop,
-// Close, Reset, Stall) and may block to delay; HoldCommand keeps a command
-// pending so that an abort has something to abort; Conn offers WriteRaw,
+// Close, Reset, Stall, Truncate after the header, Trickle one byte at a
+// time) and may block to delay; Rewrite forges the encoded bytes (an AHS
+// or data segment length that lies); HoldCommand keeps a command pending
+// so that an abort has something to abort; Conn offers WriteRaw, Inject
+// (a forged PDU outside the protocol state, for floods), Numbers,
 // CorruptNextDigest, Kill, Reset, SetCmdSNWindow, Ping and SendAsync.
+// The hostile-target suites (iscsi/hostile_fake_test.go,
+// multipath/hostile_fake_test.go) are built on these.
 //
 // Concurrency: each connection has one reader goroutine (the caller of
 // Serve) and, with Config.NOPInInterval, one pinger; Serve returns only

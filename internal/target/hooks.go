@@ -1,7 +1,9 @@
 package target
 
 import (
+	"bytes"
 	"fmt"
+	"time"
 
 	"github.com/gomp-dev/gomp/pdu"
 )
@@ -26,9 +28,18 @@ const (
 	// target reads nothing more; on send, it writes the first half of
 	// the PDU and nothing after.
 	Stall
+	// Truncate, on send only, writes the PDU's header (BHS, AHS and
+	// header digest) and then stalls like Stall: the data segment never
+	// comes. On receive it is Stall.
+	Truncate
+	// Trickle, on send only, writes the PDU one byte at a time,
+	// Config.TrickleInterval apart (a slowloris peer), holding the
+	// connection's write side meanwhile; killing the connection stops
+	// it. On receive it is Continue.
+	Trickle
 )
 
-var actionNames = [...]string{"Continue", "Drop", "Close", "Reset", "Stall"}
+var actionNames = [...]string{"Continue", "Drop", "Close", "Reset", "Stall", "Truncate", "Trickle"}
 
 // String returns the action's name ("Continue", "Drop", …), or "Action(N)" for an unknown value.
 func (a Action) String() string {
@@ -60,6 +71,13 @@ type Hooks struct {
 	// CDB once its data has arrived, without executing or answering it:
 	// it stays pending until Conn.Release or an abort.
 	HoldCommand func(c *Conn, cdb []byte) bool
+	// Rewrite sees every PDU the target sends once it is encoded (digests
+	// included) and returns the bytes to write in its place: a header
+	// whose AHS or data segment length lies, a truncated PDU, trailing
+	// garbage. It may change wire in place and return it. It runs with
+	// the connection's write side locked: call no Conn method from it.
+	// PDUs written with Inject and WriteRaw do not pass through it.
+	Rewrite func(c *Conn, p pdu.PDU, wire []byte) []byte
 }
 
 func (c *Conn) onReceive(p pdu.PDU) Action {
@@ -70,15 +88,17 @@ func (c *Conn) onReceive(p pdu.PDU) Action {
 	return c.act(h(c, p))
 }
 
-// act carries out the connection-level part of an action.
+// act carries out the connection-level part of an action on receive.
 func (c *Conn) act(a Action) Action {
 	switch a {
 	case Close:
 		c.Kill()
 	case Reset:
 		c.Reset()
-	case Stall:
+	case Stall, Truncate:
 		<-c.done
+	case Trickle:
+		return Continue
 	}
 	return a
 }
@@ -91,20 +111,20 @@ func (c *Conn) send(p pdu.PDU) error {
 		a = h(c, p)
 	}
 	switch a {
-	case Continue:
-		return c.write(p, false)
+	case Continue, Stall, Truncate, Trickle:
+		return c.write(p, a)
 	case Drop:
 		return nil
-	case Stall:
-		return c.write(p, true)
 	}
 	c.act(a)
 	return errKilled
 }
 
-// write encodes p with the connection's digests and writes it in one call,
-// or, with stall, writes half of it and waits for the end.
-func (c *Conn) write(p pdu.PDU, stall bool) error {
+// write encodes p with the connection's digests, passes it through the
+// Rewrite hook and writes it as action a says: in one call (Continue),
+// half of it (Stall) or its header (Truncate) then nothing until the end,
+// or byte by byte (Trickle).
+func (c *Conn) write(p pdu.PDU, a Action) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.out.Reset()
@@ -112,16 +132,88 @@ func (c *Conn) write(p pdu.PDU, stall bool) error {
 		return fmt.Errorf("target: encoding %v: %w", p.Opcode(), err)
 	}
 	b := c.corrupt(c.out.Bytes(), len(p.Payload()) > 0)
-	if stall {
-		_, _ = c.nc.Write(b[:len(b)/2])
+	if h := c.cfg.Hooks.Rewrite; h != nil {
+		b = h(c, p, b)
+	}
+	switch a {
+	case Stall, Truncate:
+		n := len(b) / 2
+		if a == Truncate {
+			n = min(c.headerLength(b), len(b))
+		}
+		_, _ = c.nc.Write(b[:n])
 		<-c.done
 		return errKilled
-	}
-	if _, err := c.nc.Write(b); err != nil {
-		return err
+	case Trickle:
+		if err := c.trickle(b); err != nil {
+			return err
+		}
+	default:
+		if _, err := c.nc.Write(b); err != nil {
+			return err
+		}
 	}
 	c.count(p, false)
 	return nil
+}
+
+// headerLength is the length of the header of the encoded PDU b: BHS,
+// AHS and header digest. Called with wmu held.
+func (c *Conn) headerLength(b []byte) int {
+	if len(b) < pdu.BHSLength {
+		return len(b)
+	}
+	n := pdu.BHSLength + int(b[4])*4
+	if c.digestH {
+		n += pdu.DigestLength
+	}
+	return n
+}
+
+// trickle writes b one byte per Config.TrickleInterval until done or the
+// connection is killed. Called with wmu held.
+func (c *Conn) trickle(b []byte) error {
+	tick := time.NewTicker(c.cfg.TrickleInterval)
+	defer tick.Stop()
+	for i := range b {
+		select {
+		case <-c.done:
+			return errKilled
+		case <-tick.C:
+		}
+		if _, err := c.nc.Write(b[i : i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Inject encodes p with the connection's digests and writes it whole,
+// outside the target's protocol state: no hook sees it, no sequence
+// number moves, nothing is recorded. For floods and forged PDUs (a
+// Data-In for a task that does not exist, a Reject of nothing). Hook-safe,
+// but not from Rewrite.
+func (c *Conn) Inject(p pdu.PDU) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	var out bytes.Buffer
+	fr := pdu.NewFramer(nil, &out)
+	fr.SetDigests(c.digestH, c.digestD)
+	fr.SetMaxSendDataSegmentLength(pdu.MaxDataSegmentLength)
+	if err := fr.WritePDU(p); err != nil {
+		return fmt.Errorf("target: encoding %v: %w", p.Opcode(), err)
+	}
+	_, err := c.nc.Write(out.Bytes())
+	return err
+}
+
+// Numbers returns the connection's next StatSN, its ExpCmdSN and its
+// MaxCmdSN, for PDUs forged with Inject. It takes the connection's lock:
+// not from BeforeSend, HoldCommand or Rewrite.
+func (c *Conn) Numbers() (statSN, expCmdSN, maxCmdSN uint32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.statSN, c.expCmdSN, c.maxCmdSN()
 }
 
 // corrupt flips an armed digest in an encoded PDU (no AHS: the header

@@ -85,8 +85,11 @@ type Config struct {
 	// InitialStatSN is the StatSN of each connection's first login
 	// response.
 	InitialStatSN uint32
-	Hooks         Hooks
-	Logger        *slog.Logger // nil: discard
+	// TrickleInterval is the pause before each byte of a PDU a hook
+	// sends with the Trickle action; default one second.
+	TrickleInterval time.Duration
+	Hooks           Hooks
+	Logger          *slog.Logger // nil: discard
 }
 
 // CHAPConfig holds CHAP credentials (RFC 7143 §12.1.3, RFC 1994).
@@ -123,6 +126,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PortGroup == 0 {
 		c.PortGroup = 1
+	}
+	if c.TrickleInterval <= 0 {
+		c.TrickleInterval = time.Second
 	}
 	if c.RelativePort == 0 {
 		c.RelativePort = 1
