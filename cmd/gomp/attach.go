@@ -17,6 +17,7 @@ import (
 	"github.com/gomp-dev/gomp/multipath"
 	"github.com/gomp-dev/gomp/nbd"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // attachOpts are gomp attach's flags.
@@ -36,6 +37,11 @@ type attachOpts struct {
 	mountOpts   string
 	controlDir  string
 	connections int
+
+	// Node records: not part of a record themselves.
+	node     string
+	all      bool
+	stateDir string
 }
 
 func newAttachCmd(g *globalOpts) *cobra.Command {
@@ -55,7 +61,17 @@ then it flushes, unmounts, disconnects and logs out.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runAttach(cmd, g, o) },
 	}
+	o.register(cmd.Flags())
 	f := cmd.Flags()
+	f.StringVar(&o.node, "node", "", "attach from the node record NAME (gomp node add); flags given here override it")
+	f.BoolVar(&o.all, "all", false, "attach every node record with startup=automatic, each as its own device")
+	f.StringVar(&o.stateDir, "state-dir", defaultStateDir(), "directory of the node records (or $"+envStateDir+")")
+	return cmd
+}
+
+// register adds the flags that describe one attachment, the ones a node
+// record can hold, to f.
+func (o *attachOpts) register(f *pflag.FlagSet) {
 	f.StringVar(&o.target, "target", "", "target IQN")
 	f.StringArrayVar(&o.portals, "portal", nil, "portal HOST[:PORT][@IFACE|@SOURCE_IP]; repeat for each path")
 	f.IntVar(&o.lun, "lun", -1, "LUN number (default: the target's first disk LUN)")
@@ -70,8 +86,7 @@ then it flushes, unmounts, disconnects and logs out.`,
 	f.StringVar(&o.mountOpts, "mount-options", "", "mount options for --mount")
 	f.StringVar(&o.controlDir, "control-dir", defaultControlDir, "directory of the control sockets")
 	f.IntVar(&o.connections, "connections", 0, "NBD connections to the kernel (default: CPUs, at most 4)")
-	o.chap.register(cmd)
-	return cmd
+	o.chap.registerFlags(f)
 }
 
 func (o *attachOpts) validate() error {
@@ -146,43 +161,68 @@ func (o *attachOpts) mpConfig(g *globalOpts, log *slog.Logger) (multipath.Config
 }
 
 func runAttach(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
-	if err := o.validate(); err != nil {
+	switch {
+	case o.all:
+		return runAttachAll(cmd, g, o)
+	case o.node != "":
+		rec, err := o.fromNode(cmd.Flags())
+		if err != nil {
+			return err
+		}
+		o = rec
+	}
+	ctx := cmd.Context()
+	a, err := startAttachment(ctx, g, o)
+	if err != nil {
 		return err
+	}
+	defer a.stop()
+	fmt.Fprintf(cmd.OutOrStdout(), "ready: %s %s\n", a.dev.Name(), a.readyTarget())
+	notify(a.log, "READY=1\nSTATUS=attached "+a.dev.Name()+" "+a.readyTarget())
+	select {
+	case <-ctx.Done():
+		a.log.Info("signal received, detaching", "device", a.dev.Name())
+	case <-a.control.detach:
+		a.log.Info("detach requested", "device", a.dev.Name())
+	}
+	notify(a.log, "STOPPING=1\nSTATUS=detaching "+a.dev.Name())
+	return a.stop()
+}
+
+// startAttachment logs in, builds the device, exports it and opens its
+// control socket.
+func startAttachment(ctx context.Context, g *globalOpts, o *attachOpts) (*attachment, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
 	}
 	log := g.logger()
 	cfg, err := o.mpConfig(g, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ctx := cmd.Context()
 	if cfg.LUN, err = o.pickLUN(ctx, g, cfg.CHAP); err != nil {
-		return err
+		return nil, err
 	}
 	openCtx, cancel := context.WithTimeout(ctx, g.timeout)
 	dev, err := multipath.Open(openCtx, cfg)
 	cancel()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	a := &attachment{dev: dev, log: log, srv: &nbd.Server{Backend: dev, ExportName: dev.Name(),
 		Description: "gomp " + dev.WWID(), Logger: log}}
-	defer a.stop()
 	if err := a.export(ctx, o); err != nil {
-		return err
+		a.stop()
+		return nil, err
 	}
+	a.exports.Node = o.node
 	cs, err := startControl(o.controlDir, dev.Name(), dev, a.exports)
 	if err != nil {
-		return err
+		a.stop()
+		return nil, err
 	}
 	a.control = cs
-	fmt.Fprintf(cmd.OutOrStdout(), "ready: %s %s\n", dev.Name(), a.readyTarget())
-	select {
-	case <-ctx.Done():
-		log.Info("signal received, detaching", "device", dev.Name())
-	case <-cs.detach:
-		log.Info("detach requested", "device", dev.Name())
-	}
-	return a.stop()
+	return a, nil
 }
 
 // pickLUN returns --lun, or the first disk LUN the target reports.

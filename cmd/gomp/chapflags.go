@@ -6,6 +6,7 @@ import (
 
 	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // chapFlags are the CHAP options; secrets come from files or the
@@ -24,8 +25,10 @@ const (
 
 // register adds the --chap-user, --chap-secret-file, --mutual-user and
 // --mutual-secret-file flags to cmd.
-func (f *chapFlags) register(cmd *cobra.Command) {
-	fl := cmd.Flags()
+func (f *chapFlags) register(cmd *cobra.Command) { f.registerFlags(cmd.Flags()) }
+
+// registerFlags adds the CHAP flags to fl.
+func (f *chapFlags) registerFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&f.user, "chap-user", "", "CHAP user name (enables CHAP)")
 	fl.StringVar(&f.secretFile, "chap-secret-file", "", "file holding the CHAP secret (or set $"+envCHAPSecret+")")
 	fl.StringVar(&f.mutualUser, "mutual-user", "", "user name the target answers mutual CHAP with")

@@ -35,6 +35,7 @@ type exportInfo struct {
 	URI    string `json:"uri,omitempty"`    // nbd+unix:///?socket=… or nbd://host:port
 	Mount  string `json:"mount,omitempty"`  // mount point
 	Listen string `json:"listen,omitempty"` // the --listen value
+	Node   string `json:"node,omitempty"`   // the node record attached (--node, --all)
 }
 
 // controlServer serves one attached device on a Unix socket (mode 0600).
@@ -200,8 +201,11 @@ func attachedNames(dir string) ([]string, error) {
 
 // resolveName maps NAME or /dev/nbdN to a device name.
 func resolveName(ctx context.Context, dir, arg string) (string, error) {
-	if !strings.HasPrefix(arg, "/dev/") {
-		return arg, nil
+	isDev := strings.HasPrefix(arg, "/dev/")
+	if !isDev {
+		if _, err := os.Stat(filepath.Join(dir, arg+".sock")); err == nil {
+			return arg, nil
+		}
 	}
 	names, err := attachedNames(dir)
 	if err != nil {
@@ -209,9 +213,15 @@ func resolveName(ctx context.Context, dir, arg string) (string, error) {
 	}
 	for _, n := range names {
 		var st controlStatus
-		if newControlClient(dir, n).do(ctx, http.MethodGet, "/status", &st) == nil && st.Exports.NBD == arg {
+		if newControlClient(dir, n).do(ctx, http.MethodGet, "/status", &st) != nil {
+			continue
+		}
+		if isDev && st.Exports.NBD == arg || !isDev && st.Exports.Node == arg {
 			return n, nil
 		}
+	}
+	if !isDev { // not attached: the caller's request says so
+		return arg, nil
 	}
 	return "", errors.New(arg + ": no running gomp attach exports it")
 }

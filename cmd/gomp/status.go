@@ -140,11 +140,11 @@ func newPathCmd(g *globalOpts) *cobra.Command {
 func newDetachCmd(g *globalOpts) *cobra.Command {
 	var dir string
 	cmd := &cobra.Command{
-		Use:   "detach NAME|/dev/nbdX",
+		Use:   "detach NAME|NODE|/dev/nbdX",
 		Short: "Stop a running gomp attach: flush, unmount, disconnect, log out",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return usagef("usage: gomp detach NAME|/dev/nbdX")
+				return usagef("usage: gomp detach NAME|NODE|/dev/nbdX")
 			}
 			return nil
 		},
