@@ -36,7 +36,7 @@ func TestAsyncLogoutRequest(t *testing.T) {
 				require.NoError(t, s.Do(ctxT(t), readCmd(0, make([]byte, 4096))), "waits for the new login")
 				require.Equal(t, 2*time.Second, time.Since(start))
 				require.Len(t, f.Conns(), 2)
-				require.Equal(t, uint64(1), s.Stats().Reconnects.Load())
+				require.Equal(t, uint64(1), s.Stats().Reconnects)
 			})
 		})
 	}

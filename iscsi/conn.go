@@ -185,7 +185,9 @@ func (c *conn) writeBatch(batch []outItem) error {
 			err = c.queueBurst(it)
 		} else {
 			setExpStatSN(it.p, c.s.expStatSN.Load())
-			err = fr.QueuePDU(it.p)
+			if err = fr.QueuePDU(it.p); err == nil {
+				c.s.stats.countOut(it.p)
+			}
 		}
 		if err != nil {
 			return err
@@ -218,7 +220,7 @@ func (c *conn) queueBurst(it *outItem) error {
 		off += n
 	}
 	c.s.stats.BytesWritten.Add(uint64(it.n))
-	c.s.stats.PDUsOut.Add(uint64(sn))
+	c.s.stats.PDUsOut[pdu.OpDataOut].Add(uint64(sn))
 	return nil
 }
 
@@ -261,7 +263,7 @@ func (c *conn) readLoop() {
 		p, err := fr.ReadHeader()
 		if err == nil {
 			c.lastRecv.Store(time.Now().UnixNano())
-			c.s.stats.PDUsIn.Add(1)
+			c.s.stats.PDUsIn[p.Opcode()&0x3f].Add(1)
 			if in, ok := p.(*pdu.DataIn); ok {
 				err = c.dataIn(in)
 			} else if err = fr.ReadData(nil); err == nil {

@@ -162,7 +162,7 @@ func TestDigestError(t *testing.T) {
 			require.ErrorIs(t, err, ErrConnection)
 			require.ErrorIs(t, err, pdu.ErrDigest)
 			require.ErrorIs(t, s.LastError(), pdu.ErrDigest)
-			require.Equal(t, uint64(1), s.Stats().DigestErrors.Load())
+			require.Equal(t, uint64(1), s.Stats().DigestErrors)
 			require.Equal(t, StateClosed, s.State())
 		})
 	}

@@ -18,6 +18,8 @@ type loginResult struct {
 	expStatSN uint32
 	expCmdSN  uint32
 	maxCmdSN  uint32
+	// login PDUs exchanged, for the session's counters
+	sent, received uint32
 }
 
 // errRetryMD5 asks the caller to log in again offering CHAP_A=5 alone.
@@ -43,6 +45,8 @@ type login struct {
 	neg       *negotiate.Negotiator
 	asm       pdu.TextAssembler
 	last      *pdu.LoginResponse // copy of the last response header
+	sent      uint32             // login PDUs written
+	received  uint32             // login PDUs read
 
 	// mutual CHAP state
 	ourID        byte
@@ -75,7 +79,7 @@ func (l *login) run(ctx context.Context) (*loginResult, error) {
 	}
 	r := l.last
 	return &loginResult{tsih: r.TSIH, params: l.neg.Result(), expStatSN: l.expStatSN,
-		expCmdSN: r.ExpCmdSN, maxCmdSN: r.MaxCmdSN}, nil
+		expCmdSN: r.ExpCmdSN, maxCmdSN: r.MaxCmdSN, sent: l.sent, received: l.received}, nil
 }
 
 // leadingKeys are sent in the first Login Request (RFC 7143 §13.1).
@@ -340,6 +344,7 @@ func (l *login) send(data []byte, transit, cont bool, nsg pdu.Stage) error {
 	if err := l.t.fr.WritePDU(req); err != nil {
 		return &ConnError{Portal: l.cfg.Portal, Err: fmt.Errorf("login: %w", err)}
 	}
+	l.sent++
 	return nil
 }
 
@@ -348,6 +353,7 @@ func (l *login) receive() (*pdu.LoginResponse, error) {
 	if err != nil {
 		return nil, &ConnError{Portal: l.cfg.Portal, Err: fmt.Errorf("login: %w", err)}
 	}
+	l.received++
 	r, ok := p.(*pdu.LoginResponse)
 	if !ok {
 		return nil, &ConnError{Portal: l.cfg.Portal, Err: protocolError("%v during login", p.Opcode())}

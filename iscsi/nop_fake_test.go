@@ -46,7 +46,7 @@ func TestPingsKeepAlive(t *testing.T) {
 		synctest.Wait()
 		require.Equal(t, 10, f.conn(t).Stats().Received[pdu.OpNOPOut])
 		require.Equal(t, StateLoggedIn, s.State())
-		require.Zero(t, s.Stats().NOPTimeouts.Load())
+		require.Zero(t, s.Stats().NOPTimeouts)
 	})
 }
 
@@ -63,7 +63,7 @@ func TestPingTimeout(t *testing.T) {
 		synctest.Wait()
 		require.Equal(t, StateClosed, s.State())
 		require.ErrorContains(t, s.LastError(), "ping timeout")
-		require.Equal(t, uint64(1), s.Stats().NOPTimeouts.Load())
+		require.Equal(t, uint64(1), s.Stats().NOPTimeouts)
 		err := s.Do(ctxT(t), readCmd(0, make([]byte, 512)))
 		require.ErrorIs(t, err, ErrConnection)
 	})
@@ -78,7 +78,7 @@ func TestPingTimeoutOtherTraffic(t *testing.T) {
 		time.Sleep(30 * time.Second)
 		synctest.Wait()
 		require.Equal(t, StateLoggedIn, s.State())
-		require.Zero(t, s.Stats().NOPTimeouts.Load())
+		require.Zero(t, s.Stats().NOPTimeouts)
 	})
 }
 

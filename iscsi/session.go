@@ -44,7 +44,7 @@ func (s State) String() string {
 type Session struct {
 	cfg       Config
 	expStatSN atomic.Uint32 // read by the writer for every PDU
-	stats     Stats
+	stats     sessionCounters
 
 	mu         sync.Mutex // guards the following
 	state      State
@@ -61,23 +61,13 @@ type Session struct {
 	lastErr    error
 	recovering bool
 	shutdown   bool // Close has begun: a lost connection is not recovered
+	health     sessionHealth
 
 	ctx       context.Context // cancelled by Close
 	cancel    context.CancelFunc
 	closeOnce sync.Once
 	wg        sync.WaitGroup
 	taskPool  sync.Pool // *task, see newPooledTask
-}
-
-// Stats are a session's counters, like iscsiadm -m session -s.
-type Stats struct {
-	PDUsIn, PDUsOut         atomic.Uint64
-	BytesRead, BytesWritten atomic.Uint64
-	Commands                atomic.Uint64
-	DigestErrors            atomic.Uint64
-	NOPTimeouts             atomic.Uint64
-	Aborts                  atomic.Uint64
-	Reconnects              atomic.Uint64
 }
 
 // Dial logs in to cfg.TargetName at cfg.Portal and returns a session in the
@@ -149,6 +139,8 @@ func (s *Session) start(t *transport, res *loginResult) {
 	t.fr.SetMaxRecvDataSegmentLength(p.MaxRecvDataSegmentLength)
 	t.fr.SetMaxSendDataSegmentLength(p.TargetMaxRecvDataSegmentLength)
 	s.params, s.tsih = p, res.tsih
+	s.stats.PDUsOut[pdu.OpLoginReq].Add(uint64(res.sent))
+	s.stats.PDUsIn[pdu.OpLoginResp].Add(uint64(res.received))
 	s.cmdSN, s.expCmdSN, s.maxCmdSN = res.expCmdSN, res.expCmdSN, res.maxCmdSN
 	s.expStatSN.Store(res.expStatSN)
 	s.state = StateLoggedIn
@@ -203,9 +195,6 @@ func (s *Session) TargetName() string { return s.cfg.TargetName }
 
 // ISID returns the session's initiator session id.
 func (s *Session) ISID() pdu.ISID { return s.cfg.ISID }
-
-// Stats returns the session's counters.
-func (s *Session) Stats() *Stats { return &s.stats }
 
 // LastError returns the error that last failed the connection, if any.
 func (s *Session) LastError() error {
@@ -325,6 +314,7 @@ func (s *Session) connFailed(c *conn, cause error) {
 	}
 	err := &ConnError{Portal: s.cfg.Portal, Err: cause}
 	s.conn, s.lastErr = nil, cause
+	s.health.connFailures++
 	for _, t := range s.tasks {
 		if t.conn == c {
 			s.finish(t, err)
@@ -390,6 +380,8 @@ func (s *Session) recover(wait time.Duration) {
 		}
 		s.mu.Lock()
 		s.lastErr = err
+		s.health.loginFailures++
+		s.health.lastLoginErr = err
 		s.mu.Unlock()
 		s.cfg.Logger.Warn("iscsi reconnect failed", "portal", s.cfg.Portal, "target", s.cfg.TargetName,
 			"attempt", attempt, "err", err)

@@ -129,7 +129,7 @@ func TestRecoverReinstates(t *testing.T) {
 			require.Equal(t, s.ISID(), r.ISID)
 		}
 		require.NotEqual(t, first.Params().TSIH, second.Params().TSIH)
-		require.Equal(t, uint64(1), s.Stats().Reconnects.Load())
+		require.Equal(t, uint64(1), s.Stats().Reconnects)
 	})
 }
 

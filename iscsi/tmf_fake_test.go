@@ -125,7 +125,7 @@ func TestAbortOnContextEnd(t *testing.T) {
 				require.Equal(t, held[0], reqs[0].ReferencedTaskTag)
 				require.Equal(t, pdu.MakeLUN(fakeLUN), reqs[0].LUN)
 				require.Empty(t, c.Held())
-				require.Equal(t, uint64(1), s.Stats().Aborts.Load())
+				require.Equal(t, uint64(1), s.Stats().TaskAborts)
 
 				require.Equal(t, StateLoggedIn, s.State())
 				got := make([]byte, 4096)
