@@ -274,7 +274,7 @@ func (c *conn) readLoop() {
 			if errors.Is(err, pdu.ErrDigest) {
 				c.s.stats.DigestErrors.Add(1)
 			}
-			c.fail(fmt.Errorf("read: %w", err))
+			c.fail(fmt.Errorf("read: %w", wireError(err)))
 			return
 		}
 	}

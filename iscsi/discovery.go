@@ -62,7 +62,7 @@ type discovery struct {
 }
 
 func (d *discovery) connErr(err error) error {
-	return &ConnError{Portal: d.cfg.Portal, Err: fmt.Errorf("discovery: %w", err)}
+	return &ConnError{Portal: d.cfg.Portal, Err: fmt.Errorf("discovery: %w", wireError(err))}
 }
 
 // sendTargets runs the Text exchange, following continued answers

@@ -46,6 +46,18 @@ func protocolError(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrProtocol, fmt.Sprintf(format, args...))
 }
 
+// wireError marks a PDU the target sent malformed — a field RFC 7143
+// forbids, an unknown opcode, a length beyond the negotiated limits, bad
+// text — as a protocol violation. I/O and digest errors stay as they are.
+func wireError(err error) error {
+	malformed := errors.Is(err, pdu.ErrInvalidField) || errors.Is(err, pdu.ErrUnknownOpcode) ||
+		errors.Is(err, pdu.ErrLimit) || errors.Is(err, pdu.ErrText) || errors.Is(err, pdu.ErrTruncated)
+	if malformed && !errors.Is(err, ErrProtocol) {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	return err
+}
+
 // LoginError is a login refused by the target with a Login Response status
 // (RFC 7143 §11.13.5), or a login that could not complete.
 type LoginError struct {

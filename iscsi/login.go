@@ -351,7 +351,7 @@ func (l *login) send(data []byte, transit, cont bool, nsg pdu.Stage) error {
 func (l *login) receive() (*pdu.LoginResponse, error) {
 	p, err := l.t.fr.ReadPDU()
 	if err != nil {
-		return nil, &ConnError{Portal: l.cfg.Portal, Err: fmt.Errorf("login: %w", err)}
+		return nil, &ConnError{Portal: l.cfg.Portal, Err: fmt.Errorf("login: %w", wireError(err))}
 	}
 	l.received++
 	r, ok := p.(*pdu.LoginResponse)
