@@ -41,6 +41,9 @@ func (c *conn) dataIn(p *pdu.DataIn) error {
 	s.updateWindow(p.ExpCmdSN, p.MaxCmdSN)
 	if p.StatusValid {
 		s.ackStatSN(p.StatSN)
+		if err := t.checkTransfer(p.Status, p.Underflow, p.ResidualCount); err != nil {
+			return err
+		}
 		if !t.abandoned {
 			t.cmd.Status = p.Status
 			t.cmd.Residual = residual(p.Overflow, p.Underflow, p.ResidualCount)
@@ -70,6 +73,30 @@ func (c *conn) dataInTask(p *pdu.DataIn) (*task, error) {
 		// An overflow is legal; the residual tells how much was cut.
 	}
 	return t, nil
+}
+
+// checkTransfer checks a command's final status against the data that
+// moved (RFC 7143 §11.4.5): an underflow residual cannot exceed the
+// transfer, and a read that completed GOOD received every byte the
+// residual does not account for. Otherwise the caller would be handed a
+// negative length, or a buffer part of which the target never wrote.
+// s.mu held.
+func (t *task) checkTransfer(status pdu.SCSIStatus, under bool, count uint32) error {
+	edtl := t.readLen + t.writeLen
+	if under && count > edtl {
+		return protocolError("ITT 0x%x: residual underflow of %d bytes in a %d-byte transfer", t.itt, count, edtl)
+	}
+	if status != pdu.StatusGood || t.readLen == 0 {
+		return nil
+	}
+	want := t.readLen
+	if under {
+		want -= count
+	}
+	if t.received != want {
+		return protocolError("ITT 0x%x: GOOD status after %d bytes of Data-In, %d expected", t.itt, t.received, want)
+	}
+	return nil
 }
 
 func residual(over, under bool, count uint32) int {
@@ -133,6 +160,9 @@ func (c *conn) scsiResponse(p *pdu.SCSIResponse) error {
 	sense, _, err := p.Sense()
 	if err != nil {
 		return protocolError("SCSI Response ITT 0x%x: %v", p.ITT, err)
+	}
+	if err := t.checkTransfer(p.Status, p.Underflow, p.ResidualCount); err != nil {
+		return err
 	}
 	t.senseLen = copy(t.sense[:], sense)
 	if !t.abandoned {
