@@ -190,12 +190,19 @@ func (c *conn) r2t(p *pdu.R2T) error {
 	case uint64(p.BufferOffset)+uint64(p.DesiredDataTransferLength) > uint64(t.writeLen):
 		return protocolError("R2T ITT 0x%x asks for bytes %d+%d beyond the %d-byte write",
 			p.ITT, p.BufferOffset, p.DesiredDataTransferLength, t.writeLen)
+	case p.BufferOffset < t.solicited:
+		// At ErrorRecoveryLevel 0 with DataSequenceInOrder=Yes an R2T never
+		// asks for bytes already asked for (RFC 7143 §13.19): a target that
+		// does would have us send the write again and again.
+		return protocolError("R2T ITT 0x%x asks again for bytes from %d; R2Ts so far asked up to %d",
+			p.ITT, p.BufferOffset, t.solicited)
 	case p.DesiredDataTransferLength > uint32(s.params.MaxBurstLength):
 		return protocolError("R2T ITT 0x%x asks for %d bytes, MaxBurstLength is %d",
 			p.ITT, p.DesiredDataTransferLength, s.params.MaxBurstLength)
 	case p.TTT == pdu.ReservedTag:
 		return protocolError("R2T ITT 0x%x with reserved TTT", p.ITT)
 	}
+	t.solicited = p.BufferOffset + p.DesiredDataTransferLength
 	if t.abandoned {
 		return nil
 	}

@@ -46,6 +46,7 @@ type task struct {
 	// owned by the reader goroutine while the task is in flight
 	expDataSN uint32
 	received  uint32
+	solicited uint32 // end of the bytes the R2Ts so far asked for
 	// lengths of cmd.Read and cmd.Write, fixed at submit: an abandoned
 	// task's Command belongs to the caller again and is not looked at.
 	readLen, writeLen uint32
