@@ -265,10 +265,12 @@ func (s *Session) acquire(ctx context.Context, immediate bool) (*conn, error) {
 }
 
 // updateWindow applies ExpCmdSN/MaxCmdSN from a response (RFC 7143
-// §4.2.2.1): ignored when MaxCmdSN < ExpCmdSN - 1, else each only moves
-// forward. s.mu held.
+// §4.2.2.1): ignored when MaxCmdSN < ExpCmdSN - 1, or when ExpCmdSN
+// acknowledges a CmdSN we have not assigned (believing it would open the
+// window beyond what the target allows), else each only moves forward.
+// s.mu held.
 func (s *Session) updateWindow(exp, max uint32) {
-	if serial.Less(max, exp-1) {
+	if serial.Less(max, exp-1) || serial.Less(s.cmdSN, exp) {
 		return
 	}
 	opened := false
