@@ -227,10 +227,26 @@ func (c *conn) nopIn(p *pdu.NOPIn) error {
 	s.mu.Unlock()
 	if p.TTT != pdu.ReservedTag {
 		// The target pings us: answer with its TTT (RFC 7143 §11.19.1).
+		if n := c.backlog(); n >= maxWriteBacklog {
+			return protocolError("target sends NOP-In pings faster than we can answer: %d PDUs queued", n)
+		}
 		c.enqueue(outItem{p: &pdu.NOPOut{Immediate: true, LUN: p.LUN, ITT: pdu.ReservedTag,
 			TTT: p.TTT, CmdSN: c.s.currentCmdSN()}})
 	}
 	return nil
+}
+
+// maxWriteBacklog bounds the PDUs waiting for the writer when the reader
+// adds one of its own (a ping's answer): a target that pings without
+// reading, or faster than we can answer, must not make us queue answers
+// without end.
+const maxWriteBacklog = 4096
+
+// backlog returns the number of items waiting for the writer.
+func (c *conn) backlog() int {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return len(c.wq)
 }
 
 func (s *Session) currentCmdSN() uint32 {
