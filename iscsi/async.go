@@ -29,6 +29,9 @@ func (c *conn) async(p *pdu.AsyncMessage) error {
 		// The target wants us gone within Parameter3 seconds: log out
 		// now; with Recover the session logs in again after Time2Wait,
 		// by which time the target has moved or come back.
+		if !c.leaving.CompareAndSwap(false, true) {
+			break // one logout per connection, however often asked
+		}
 		log.Warn("iscsi target requests logout", "within_s", p.Parameter3)
 		s.mu.Lock()
 		s.goLocked(c.logoutForTarget)

@@ -23,6 +23,7 @@ type conn struct {
 
 	lastRecv atomic.Int64 // unix nanoseconds of the last PDU received
 	t2w      atomic.Int64 // Time2Wait asked by the target (async drop), ns
+	leaving  atomic.Bool  // the target asked for a logout, which is under way
 
 	wmu    sync.Mutex // guards the following
 	wq     []outItem
