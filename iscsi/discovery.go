@@ -71,7 +71,10 @@ func (d *discovery) sendTargets() ([]pdu.KeyValue, error) {
 	const itt = 1
 	data, _ := pdu.AppendText(nil, pdu.KeyValue{Key: "SendTargets", Value: "All"})
 	ttt := uint32(pdu.ReservedTag)
-	for {
+	for round := 1; ; round++ {
+		if round > maxTextPDUs {
+			return nil, d.connErr(protocolError("SendTargets answer continued over %d PDUs", maxTextPDUs))
+		}
 		req := &pdu.TextRequest{Final: true, ITT: itt, TTT: ttt, CmdSN: d.cmdSN, ExpStatSN: d.expStatSN, Data: data}
 		d.cmdSN++
 		if err := d.t.fr.WritePDU(req); err != nil {

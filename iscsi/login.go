@@ -22,6 +22,11 @@ type loginResult struct {
 	sent, received uint32
 }
 
+// maxTextPDUs bounds the PDUs of one continued login or text answer: more
+// than 1 MiB of text (pdu.TextLimits) needs at the smallest segment, so
+// that a target continuing with empty PDUs cannot keep us busy forever.
+const maxTextPDUs = 2048
+
 // errRetryMD5 asks the caller to log in again offering CHAP_A=5 alone.
 var errRetryMD5 = errors.New("target refused the CHAP algorithm list")
 
@@ -307,9 +312,13 @@ func (l *login) declared(kvs []pdu.KeyValue) error {
 	return nil
 }
 
-// gather collects continued responses (C bit) into one key list.
+// gather collects continued responses (C bit) into one key list, from at
+// most maxTextPDUs responses.
 func (l *login) gather(resp *pdu.LoginResponse, nsg pdu.Stage) ([]pdu.KeyValue, error) {
-	for {
+	for round := 1; ; round++ {
+		if round > maxTextPDUs {
+			return nil, l.fail(0, protocolError("target continued its login response over %d PDUs", maxTextPDUs))
+		}
 		kvs, done, err := l.asm.Add(resp.Data, resp.Continue)
 		if err != nil {
 			return nil, l.fail(0, err)
