@@ -1,14 +1,15 @@
 package multipath
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
-	"strings"
+	"slices"
 )
 
-// ConfigFile is the part of a multipath.conf that gomp uses. Parse one
-// with ParseConfig or LoadConfig; Lookup and Blacklisted apply it.
+// ConfigFile is a parsed multipath.conf. Parse one with ParseConfig or
+// LoadConfig; Lookup and Blacklisted apply it.
 type ConfigFile struct {
 	Name                string // file name, for messages
 	Defaults            Settings
@@ -17,6 +18,8 @@ type ConfigFile struct {
 	Multipaths          []MultipathEntry
 	Blacklist           Blacklist
 	BlacklistExceptions Blacklist
+
+	defaults, overrides layer
 }
 
 // DeviceEntry is one devices { device { … } } entry: settings for the
@@ -24,6 +27,7 @@ type ConfigFile struct {
 type DeviceEntry struct {
 	DeviceMatch
 	Settings Settings
+	layer    layer
 }
 
 // MultipathEntry is one multipaths { multipath { … } } entry: settings,
@@ -31,30 +35,65 @@ type DeviceEntry struct {
 type MultipathEntry struct {
 	WWID     string
 	Settings Settings
+	layer    layer
 }
 
-// DeviceMatch matches INQUIRY vendor and product with unanchored regular
-// expressions; an empty one matches everything.
+// DeviceMatch matches INQUIRY vendor and product with unanchored POSIX
+// extended regular expressions. In a blacklist an expression may start
+// with "!" to match what it does not match; an entry with neither vendor
+// nor product matches nothing.
 type DeviceMatch struct {
 	Vendor, Product string
-	vendor, product *regexp.Regexp
+	// Revision is recorded but not compared: gomp matches devices
+	// entries by vendor and product only.
+	Revision        string
+	vendor, product *confRegexp
+	line            int
 }
 
 func (m *DeviceMatch) matches(vendor, product string) bool {
-	return (m.vendor == nil || m.vendor.MatchString(vendor)) &&
-		(m.product == nil || m.product.MatchString(product))
+	if m.vendor == nil && m.product == nil {
+		return false
+	}
+	return (m.vendor == nil || m.vendor.match(vendor)) && (m.product == nil || m.product.match(product))
 }
 
-// Blacklist is a blacklist or blacklist_exceptions section.
-type Blacklist struct {
-	WWIDs   []string // unanchored regular expressions
-	Devices []DeviceMatch
-	wwids   []*regexp.Regexp
+// confRegexp is a multipath.conf regular expression, possibly inverted
+// by a leading "!" (blacklists only).
+type confRegexp struct {
+	re     *regexp.Regexp
+	invert bool
 }
+
+func (r *confRegexp) match(s string) bool { return r.re.MatchString(s) != r.invert }
+
+// Blacklist is a blacklist or blacklist_exceptions section. wwid and
+// device entries are honoured, and protocol entries are matched against
+// "scsi:iscsi", the protocol of every gomp path; devnode and property
+// entries are kept for display only.
+type Blacklist struct {
+	WWIDs     []string // unanchored regular expressions, as written
+	Protocols []string
+	Devices   []DeviceMatch
+	wwids     []*confRegexp
+	protocols []*confRegexp
+	ignored   []rawSetting // devnode and property entries
+	lines     []int        // line of each WWIDs entry
+	protoLine []int
+}
+
+// pathProtocol is what multipath-tools' blacklist protocol entries see
+// for an iSCSI path.
+const pathProtocol = "scsi:iscsi"
 
 func (b *Blacklist) matches(wwid, vendor, product string) bool {
 	for _, re := range b.wwids {
-		if re.MatchString(wwid) {
+		if re.match(wwid) {
+			return true
+		}
+	}
+	for _, re := range b.protocols {
+		if re.match(pathProtocol) {
 			return true
 		}
 	}
@@ -91,8 +130,42 @@ func (f *ConfigFile) Lookup(wwid, vendor, product string) Settings {
 	return s
 }
 
+// layer records, for one section, the line of each keyword gomp applied
+// and the keywords it ignored.
+type layer struct {
+	line    int            // line of the section keyword
+	lines   map[string]int // keyword -> line of the value in effect
+	ignored []rawSetting
+}
+
+func (l *layer) set(key string, line int) {
+	if l.lines == nil {
+		l.lines = map[string]int{}
+	}
+	l.lines[key] = line
+}
+
+// under returns l merged over base: l's lines win.
+func (l layer) under(base layer) layer {
+	out := layer{line: l.line, lines: map[string]int{}}
+	for k, v := range base.lines {
+		out.lines[k] = v
+	}
+	for k, v := range l.lines {
+		out.lines[k] = v
+	}
+	out.ignored = append(append(out.ignored, base.ignored...), l.ignored...)
+	return out
+}
+
+// rawSetting is a keyword and its value as written.
+type rawSetting struct {
+	key, value string
+	line       int
+}
+
 // Warning is a non-fatal remark about a configuration file, such as an
-// unknown keyword.
+// unknown keyword or a slip that multipath-tools tolerates.
 type Warning struct {
 	File string
 	Line int
@@ -102,7 +175,8 @@ type Warning struct {
 // String returns "FILE:LINE: message".
 func (w Warning) String() string { return fmt.Sprintf("%s:%d: %s", w.File, w.Line, w.Msg) }
 
-// SyntaxError is a configuration file that cannot be used as written.
+// SyntaxError is a statement of a configuration file that cannot be used
+// as written, such as a value its keyword cannot take.
 type SyntaxError struct {
 	File string
 	Line int
@@ -121,309 +195,27 @@ func LoadConfig(path string) (*ConfigFile, []Warning, error) {
 	return ParseConfig(path, data)
 }
 
-// ParseConfig parses multipath.conf syntax: sections "name { … }", one
-// "keyword value" per line, values optionally in double quotes (a doubled
-// quote inside stands for one), comments from # or ! to the end of the
-// line. Unknown sections and keywords, and keywords that mean nothing to
-// gomp, are returned as warnings; malformed input and invalid values are
-// a *SyntaxError naming FILE:LINE.
+// ParseConfig parses a multipath.conf the way multipath-tools reads it
+// (see the package documentation). Slips that multipath-tools tolerates,
+// and keywords or values that mean nothing to gomp, are returned as
+// warnings. Values a keyword cannot take and regular expressions that do
+// not compile are errors: the error joins one *SyntaxError per offending
+// line, each naming FILE:LINE, and the ConfigFile is nil. Warnings are
+// returned in both cases.
 func ParseConfig(name string, data []byte) (*ConfigFile, []Warning, error) {
-	toks, err := tokenize(name, string(data))
-	if err != nil {
-		return nil, nil, err
-	}
-	p := &confParser{name: name, toks: toks}
-	root, err := p.block(nil)
-	if err != nil {
-		return nil, nil, err
-	}
+	p := &confParser{name: name}
+	p.lines = p.splitConfLines(string(data))
+	root := p.block(grammarTop, nil)
 	f := &ConfigFile{Name: name}
-	if err := p.top(f, root); err != nil {
-		return nil, p.warns, err
+	p.top(f, root)
+	slices.SortStableFunc(p.warns, func(a, b Warning) int { return a.Line - b.Line })
+	slices.SortStableFunc(p.errs, func(a, b *SyntaxError) int { return a.Line - b.Line })
+	if len(p.errs) > 0 {
+		errs := make([]error, len(p.errs))
+		for i, e := range p.errs {
+			errs[i] = e
+		}
+		return nil, p.warns, errors.Join(errs...)
 	}
 	return f, p.warns, nil
-}
-
-// token is one word of the file; quoted words are never braces.
-type token struct {
-	text   string
-	line   int
-	quoted bool
-}
-
-func (t token) is(s string) bool { return !t.quoted && t.text == s }
-
-func tokenize(name, src string) ([]token, error) {
-	var toks []token
-	for i, line := range strings.Split(src, "\n") {
-		var err error
-		if toks, err = tokenizeLine(toks, line, i+1); err != nil {
-			return nil, &SyntaxError{File: name, Line: i + 1, Msg: err.Error()}
-		}
-	}
-	return toks, nil
-}
-
-func tokenizeLine(toks []token, s string, line int) ([]token, error) {
-	for {
-		s = strings.TrimLeft(s, " \t\r\f\v")
-		switch {
-		case s == "" || s[0] == '#' || s[0] == '!':
-			return toks, nil
-		case s[0] == '{' || s[0] == '}':
-			toks, s = append(toks, token{text: s[:1], line: line}), s[1:]
-		case s[0] == '"':
-			text, rest, err := quoted(s[1:])
-			if err != nil {
-				return nil, err
-			}
-			toks, s = append(toks, token{text: text, line: line, quoted: true}), rest
-		default:
-			n := strings.IndexAny(s, " \t\r\f\v{}\"")
-			if n < 0 {
-				n = len(s)
-			}
-			toks, s = append(toks, token{text: s[:n], line: line}), s[n:]
-		}
-	}
-}
-
-// quoted reads a quoted string after its opening quote.
-func quoted(s string) (text, rest string, err error) {
-	var b strings.Builder
-	for {
-		i := strings.IndexByte(s, '"')
-		if i < 0 {
-			return "", "", fmt.Errorf("unterminated quoted string")
-		}
-		b.WriteString(s[:i])
-		if i+1 < len(s) && s[i+1] == '"' { // "" stands for one quote
-			b.WriteByte('"')
-			s = s[i+2:]
-			continue
-		}
-		return b.String(), s[i+1:], nil
-	}
-}
-
-// node is one statement: a keyword with its values, or a section.
-type node struct {
-	key      token
-	value    string
-	hasValue bool
-	section  bool
-	children []*node
-}
-
-type confParser struct {
-	name  string
-	toks  []token
-	i     int
-	warns []Warning
-}
-
-func (p *confParser) errorf(line int, format string, args ...any) error {
-	return &SyntaxError{File: p.name, Line: line, Msg: fmt.Sprintf(format, args...)}
-}
-
-func (p *confParser) warnf(line int, format string, args ...any) {
-	p.warns = append(p.warns, Warning{File: p.name, Line: line, Msg: fmt.Sprintf(format, args...)})
-}
-
-// block parses statements up to the "}" closing open, or to the end of
-// the file when open is nil.
-func (p *confParser) block(open *node) ([]*node, error) {
-	var out []*node
-	for p.i < len(p.toks) {
-		t := p.toks[p.i]
-		p.i++
-		switch {
-		case t.is("}") && open != nil:
-			return out, nil
-		case t.is("}"):
-			return nil, p.errorf(t.line, "unexpected }")
-		case t.is("{"):
-			return nil, p.errorf(t.line, "unexpected { without a section name")
-		}
-		n, err := p.statement(t)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	if open != nil {
-		return nil, p.errorf(p.lastLine(), "missing } for section %q opened at line %d", open.key.text, open.key.line)
-	}
-	return out, nil
-}
-
-// statement parses what follows keyword t: values on its line, then an
-// optional { section }.
-func (p *confParser) statement(t token) (*node, error) {
-	n := &node{key: t}
-	var vals []string
-	for p.i < len(p.toks) && p.toks[p.i].line == t.line && !p.toks[p.i].is("{") && !p.toks[p.i].is("}") {
-		vals = append(vals, p.toks[p.i].text)
-		p.i++
-	}
-	n.value, n.hasValue = strings.Join(vals, " "), len(vals) > 0
-	if p.i < len(p.toks) && p.toks[p.i].is("{") {
-		p.i++
-		n.section = true
-		kids, err := p.block(n)
-		if err != nil {
-			return nil, err
-		}
-		n.children = kids
-	}
-	return n, nil
-}
-
-func (p *confParser) lastLine() int {
-	if len(p.toks) == 0 {
-		return 1
-	}
-	return p.toks[len(p.toks)-1].line
-}
-
-// top interprets the top-level sections.
-func (p *confParser) top(f *ConfigFile, root []*node) error {
-	for _, n := range root {
-		if !n.section {
-			p.warnf(n.key.line, "keyword %q outside any section ignored", n.key.text)
-			continue
-		}
-		var err error
-		switch n.key.text {
-		case "defaults":
-			err = p.settings(&f.Defaults, n.children, scopeDefaults)
-		case "overrides":
-			err = p.settings(&f.Overrides, n.children, scopeOverrides)
-		case "devices":
-			err = p.devices(f, n.children)
-		case "multipaths":
-			err = p.multipaths(f, n.children)
-		case "blacklist":
-			err = p.blacklist(&f.Blacklist, n.children)
-		case "blacklist_exceptions":
-			err = p.blacklist(&f.BlacklistExceptions, n.children)
-		default:
-			p.warnf(n.key.line, "unknown section %q ignored", n.key.text)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (p *confParser) devices(f *ConfigFile, kids []*node) error {
-	for _, n := range kids {
-		if !n.section || n.key.text != "device" {
-			p.warnf(n.key.line, "%q in devices ignored (only device sections belong there)", n.key.text)
-			continue
-		}
-		var e DeviceEntry
-		var rest []*node
-		for _, k := range n.children {
-			if err := p.matchKey(&e.DeviceMatch, k); err == errNotMatchKey {
-				rest = append(rest, k)
-			} else if err != nil {
-				return err
-			}
-		}
-		if err := p.settings(&e.Settings, rest, scopeDevice); err != nil {
-			return err
-		}
-		f.Devices = append(f.Devices, e)
-	}
-	return nil
-}
-
-func (p *confParser) multipaths(f *ConfigFile, kids []*node) error {
-	for _, n := range kids {
-		if !n.section || n.key.text != "multipath" {
-			p.warnf(n.key.line, "%q in multipaths ignored (only multipath sections belong there)", n.key.text)
-			continue
-		}
-		var e MultipathEntry
-		var rest []*node
-		for _, k := range n.children {
-			if k.key.text == "wwid" && !k.section {
-				if !k.hasValue {
-					return p.errorf(k.key.line, "wwid needs a value")
-				}
-				e.WWID = k.value
-				continue
-			}
-			rest = append(rest, k)
-		}
-		if e.WWID == "" {
-			p.warnf(n.key.line, "multipath section without wwid ignored")
-			continue
-		}
-		if err := p.settings(&e.Settings, rest, scopeMultipath); err != nil {
-			return err
-		}
-		f.Multipaths = append(f.Multipaths, e)
-	}
-	return nil
-}
-
-func (p *confParser) blacklist(b *Blacklist, kids []*node) error {
-	for _, n := range kids {
-		switch {
-		case n.section && n.key.text == "device":
-			var m DeviceMatch
-			for _, k := range n.children {
-				if err := p.matchKey(&m, k); err == errNotMatchKey {
-					p.warnf(k.key.line, "%q in a blacklist device section ignored", k.key.text)
-				} else if err != nil {
-					return err
-				}
-			}
-			b.Devices = append(b.Devices, m)
-		case n.key.text == "wwid" && !n.section:
-			re, err := p.regexp(n)
-			if err != nil {
-				return err
-			}
-			b.WWIDs, b.wwids = append(b.WWIDs, n.value), append(b.wwids, re)
-		case n.key.text == "devnode" || n.key.text == "property" || n.key.text == "protocol":
-			p.warnf(n.key.line, "blacklist %s ignored: gomp has no per-path block devices", n.key.text)
-		default:
-			p.warnf(n.key.line, "unknown blacklist keyword %q ignored", n.key.text)
-		}
-	}
-	return nil
-}
-
-// errNotMatchKey marks a keyword that is not vendor or product.
-var errNotMatchKey = fmt.Errorf("not a match keyword")
-
-func (p *confParser) matchKey(m *DeviceMatch, n *node) error {
-	if n.section || (n.key.text != "vendor" && n.key.text != "product") {
-		return errNotMatchKey
-	}
-	re, err := p.regexp(n)
-	if err != nil {
-		return err
-	}
-	if n.key.text == "vendor" {
-		m.Vendor, m.vendor = n.value, re
-	} else {
-		m.Product, m.product = n.value, re
-	}
-	return nil
-}
-
-func (p *confParser) regexp(n *node) (*regexp.Regexp, error) {
-	if !n.hasValue {
-		return nil, p.errorf(n.key.line, "%s needs a value", n.key.text)
-	}
-	re, err := regexp.Compile(n.value)
-	if err != nil {
-		return nil, p.errorf(n.key.line, "%s %q: %v", n.key.text, n.value, err)
-	}
-	return re, nil
 }

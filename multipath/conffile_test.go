@@ -68,20 +68,24 @@ multipaths {
 }
 `
 
-func TestParseConfigSample(t *testing.T) {
-	f, warns, err := ParseConfig("multipath.conf", []byte(sampleConf))
-	require.NoError(t, err)
+func warnStrings(warns []Warning) []string {
 	var ws []string
 	for _, w := range warns {
 		ws = append(ws, w.String())
 	}
+	return ws
+}
+
+func TestParseConfigSample(t *testing.T) {
+	f, warns, err := ParseConfig("multipath.conf", []byte(sampleConf))
+	require.NoError(t, err)
 	require.Equal(t, []string{
 		"multipath.conf:11: verbosity has no effect in gomp; ignored",
-		"multipath.conf:12: unknown keyword \"fancy_new_key\" in defaults ignored",
-		"multipath.conf:16: blacklist devnode ignored: gomp has no per-path block devices",
+		`multipath.conf:12: unknown keyword "fancy_new_key" in defaults ignored`,
+		"multipath.conf:16: blacklist devnode has no effect in gomp (no per-path block devices or udev properties); ignored",
 		"multipath.conf:35: hardware_handler has no effect in gomp; ignored",
-		"multipath.conf:52: multipath section without wwid ignored",
-	}, ws)
+		"multipath.conf:52: multipath section without wwid dropped, as multipath-tools drops it",
+	}, warnStrings(warns))
 
 	require.Equal(t, Settings{UserFriendlyNames: Yes, FindMultipaths: "yes", PollingInterval: 2 * time.Second,
 		PathSelector: "round-robin 0", GroupingPolicy: GroupMultibus, Failback: FailbackImmediate,
@@ -113,52 +117,168 @@ func TestParseConfigSample(t *testing.T) {
 	require.False(t, f.Blacklisted("36001405abc", "IET", "VIRTUAL-DISK"))
 }
 
+func TestLexLine(t *testing.T) {
+	q := lexTok{quote: true}
+	w := func(s string) lexTok { return lexTok{text: s} }
+	cases := []struct {
+		in   string
+		want []lexTok
+	}{
+		{"", nil},
+		{"   # comment", nil},
+		{"! comment", nil},
+		{"\xc2\xa0 # non-ASCII is white space", nil},
+		{"defaults{", []lexTok{w("defaults"), w("{")}},
+		{"}x", []lexTok{w("}"), w("x")}},
+		{"key value#comment", []lexTok{w("key"), w("value")}},
+		{"key val!ue", []lexTok{w("key"), w("val")}},
+		{`alias "a b # c"`, []lexTok{w("alias"), q, w("a b # c"), q}},
+		{`alias "say ""hi"""`, []lexTok{w("alias"), q, w(`say "hi"`), q}},
+		{`alias ""`, []lexTok{w("alias"), q, q}},
+		{`alias "open`, []lexTok{w("alias"), q, w("open")}},
+		{`alias "`, []lexTok{w("alias"), q}},
+		{`a"b"c`, []lexTok{w("a"), q, w("b"), q, w("c")}},
+		{"k\xc3\xa9v", []lexTok{w("k"), w("v")}},
+	}
+	for _, c := range cases {
+		require.Equal(t, c.want, lexLine(c.in), "%q", c.in)
+	}
+}
+
 func TestParseConfigErrorsNameFileAndLine(t *testing.T) {
 	cases := []struct{ src, want string }{
-		{"defaults {\n\tpolling_interval 5\n", "f.conf:2: missing } for section \"defaults\" opened at line 1"},
-		{"defaults {\n}\n}\n", "f.conf:3: unexpected }"},
-		{"{\n}\n", "f.conf:1: unexpected { without a section name"},
 		{"defaults {\n\tfailback sometimes\n}\n", "f.conf:2: failback: invalid failback \"sometimes\""},
 		{"defaults {\n\tno_path_retry -3\n}\n", "f.conf:2: no_path_retry: invalid no_path_retry"},
 		{"defaults {\n\tpolling_interval 0\n}\n", "f.conf:2: polling_interval: invalid value \"0\""},
 		{"defaults {\n\tpath_selector \"weighted 0\"\n}\n", "f.conf:2: path_selector: unknown path_selector \"weighted\""},
 		{"defaults {\n\tpath_grouping_policy mixed\n}\n", "f.conf:2: path_grouping_policy: unknown"},
 		{"defaults {\n\tuser_friendly_names maybe\n}\n", "f.conf:2: user_friendly_names: invalid value \"maybe\""},
-		{"defaults {\n\tpolling_interval\n}\n", "f.conf:2: polling_interval needs a value"},
-		{"defaults {\n\talias_prefix \"mp\n}\n", "f.conf:2: unterminated quoted string"},
-		{"blacklist {\n\twwid \"(\"\n}\n", "f.conf:2: wwid \"(\": error parsing regexp"},
-		{"devices {\n\tdevice {\n\t\tvendor\n\t}\n}\n", "f.conf:3: vendor needs a value"},
+		{"blacklist {\n\twwid \"(\"\n}\n", "f.conf:2: wwid \"(\": not a POSIX extended regular expression"},
+		{"blacklist {\n\tdevnode \"!(\"\n}\n", "f.conf:2: devnode \"!(\": not a POSIX"},
+		{"devices {\n\tdevice {\n\t\tvendor \"a\"\n\t\tproduct \"b\"\n\t\tproduct_blacklist \"[\"\n\t}\n}\n", "f.conf:5: product \"[\""},
 	}
 	for _, c := range cases {
-		_, _, err := ParseConfig("f.conf", []byte(c.src))
+		f, _, err := ParseConfig("f.conf", []byte(c.src))
+		require.Nil(t, f)
 		var se *SyntaxError
 		require.True(t, errors.As(err, &se), "%q: %v", c.src, err)
 		require.Contains(t, err.Error(), c.want, c.src)
 	}
 }
 
-func TestParseConfigSyntaxVariants(t *testing.T) {
-	src := "defaults{polling_interval 3}\n" + // braces without spaces
-		"multipaths {\n multipath { wwid 3600a\n alias \"a \"\"quoted\"\" name\" }\n}\n" +
-		"defaults {\n\tpath_selector service-time 0\n\tfeatures \"1 queue_if_no_path\"\n}\n" +
-		"defaults {\n\talias x\n\tno_path_retry 2\n\tfeatures \"1 queue_if_no_path\"\n}\n" +
-		"odd_section {\n\tanything goes\n}\nstray_key 1\n"
-	f, warns, err := ParseConfig("v.conf", []byte(src))
+// A missing value is a slip multipath-tools tolerates: it ignores the line.
+func TestParseConfigMissingValueIsIgnored(t *testing.T) {
+	f, warns, err := ParseConfig("f.conf", []byte("defaults {\n\tpolling_interval\n}\ndevices {\n\tdevice {\n\t\tvendor\n\t\tproduct x\n\t}\n}\n"))
 	require.NoError(t, err)
-	require.Equal(t, 3*time.Second, f.Defaults.PollingInterval)
-	require.Equal(t, `a "quoted" name`, f.Multipaths[0].Settings.Alias)
-	require.Equal(t, "service-time 0", f.Defaults.PathSelector, "unquoted multi-word value")
-	require.Equal(t, NoPathRetry(2), f.Defaults.NoPathRetry, "no_path_retry wins over features")
-	var ws []string
-	for _, w := range warns {
-		ws = append(ws, w.String())
-	}
 	require.Equal(t, []string{
-		`v.conf:8: features "queue_if_no_path" is deprecated; read as no_path_retry queue`,
-		"v.conf:11: alias is not valid in a defaults section; ignored",
-		`v.conf:15: unknown section "odd_section" ignored`,
-		`v.conf:18: keyword "stray_key" outside any section ignored`,
-	}, ws)
+		"f.conf:2: polling_interval has no value; line ignored, as multipath-tools does",
+		"f.conf:5: device section without vendor or product dropped, as multipath-tools drops it",
+		"f.conf:6: vendor has no value; line ignored, as multipath-tools does",
+	}, warnStrings(warns))
+	require.Zero(t, f.Defaults.PollingInterval)
+	require.Empty(t, f.Devices)
+}
+
+// features "1 queue_if_no_path" means no_path_retry queue only when no
+// layer sets no_path_retry (multipath-tools' reconcile_features_with_options).
+func TestFeaturesQueueIfNoPathYieldsToNoPathRetry(t *testing.T) {
+	src := `defaults {
+	no_path_retry 5
+}
+devices {
+	device {
+		vendor "A"
+		product "B"
+		features "1 queue_if_no_path"
+	}
+	device {
+		vendor "C"
+		product "D"
+		features "1 queue_if_no_path"
+	}
+	device {
+		vendor "C"
+		product "E"
+		features "1 queue_if_no_path"
+	}
+}
+overrides {
+	no_path_retry fail
+}
+`
+	f, _, err := ParseConfig("f.conf", []byte(src))
+	require.NoError(t, err)
+	f.Overrides = Settings{}
+	require.Equal(t, NoPathRetry(5), f.Lookup("w", "A", "B").withDefaults().NoPathRetry, "defaults' no_path_retry wins")
+	f.Defaults = Settings{}
+	require.Equal(t, NoPathRetryQueue, f.Lookup("w", "C", "D").withDefaults().NoPathRetry, "nothing sets no_path_retry")
+	require.Equal(t, DefaultNoPathRetry, f.Lookup("w", "X", "Y").withDefaults().NoPathRetry)
+	g, _, err := ParseConfig("g.conf", []byte("devices {\n device {\n  vendor C\n  product E\n  features 0\n }\n}\n"))
+	require.NoError(t, err)
+	require.Equal(t, DefaultNoPathRetry, g.Lookup("w", "C", "E").withDefaults().NoPathRetry, "features 0 adds nothing")
+}
+
+func TestBlacklistInvertProtocolAndProductBlacklist(t *testing.T) {
+	src := `blacklist {
+	wwid "!^36001405"
+	device {
+	}
+}
+blacklist_exceptions {
+	wwid "\!literal"
+}
+devices {
+	device {
+		vendor "DGC"
+		product ".*"
+		product_blacklist "LUNZ"
+	}
+}
+`
+	f, warns, err := ParseConfig("f.conf", []byte(src))
+	require.NoError(t, err)
+	require.Equal(t, []string{"f.conf:3: blacklist device section without vendor or product matches nothing"}, warnStrings(warns))
+	require.True(t, f.Blacklisted("3600a098", "X", "Y"), "inverted: everything but ^36001405")
+	require.False(t, f.Blacklisted("36001405aa", "X", "Y"))
+	require.True(t, f.Blacklisted("36001405aa", "DGC", "LUNZ"), "product_blacklist")
+	require.False(t, f.Blacklisted("36001405aa", "DGC", "VRAID"))
+	require.True(t, f.BlacklistExceptions.matches("x!literal", "", ""), `"\!" is a literal "!"`)
+
+	p, _, err := ParseConfig("p.conf", []byte("blacklist {\n\tprotocol \"scsi:iscsi\"\n}\nblacklist_exceptions {\n\twwid ^36001405\n}\n"))
+	require.NoError(t, err)
+	require.True(t, p.Blacklisted("3600a098", "X", "Y"), "every gomp path is scsi:iscsi")
+	require.False(t, p.Blacklisted("36001405aa", "X", "Y"))
+}
+
+// The later of two device sections with the same strings absorbs the
+// earlier one and takes its place, so a generic entry in between no
+// longer overrides the earlier one's values (factorize_hwtable).
+func TestDuplicateDeviceSectionsMergeIntoTheLater(t *testing.T) {
+	src := `devices {
+	device {
+		vendor "X"
+		product "Y"
+		failback 10
+	}
+	device {
+		vendor "X"
+		product ".*"
+		failback 20
+		no_path_retry 7
+	}
+	device {
+		vendor "X"
+		product "Y"
+		no_path_retry 3
+	}
+}
+`
+	f, _, err := ParseConfig("f.conf", []byte(src))
+	require.NoError(t, err)
+	require.Len(t, f.Devices, 2)
+	s := f.Lookup("w", "X", "Y")
+	require.Equal(t, Failback(10*time.Second), s.Failback)
+	require.Equal(t, NoPathRetry(3), s.NoPathRetry)
 }
 
 func TestConfigResolve(t *testing.T) {
@@ -206,7 +326,19 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("blacklist {\n wwid .*\n device { vendor a\n product b }\n}\n"))
 	f.Add([]byte("}"))
 	f.Add([]byte("defaults {\n\"unterminated\n"))
+	f.Add([]byte("devices\n device\n  vendor \"!x\"\n  product y\n  features \"1 queue_if_no_path\"\n }\n"))
+	for _, dir := range []string{"real", "warn", "error"} {
+		names, _ := filepath.Glob(filepath.Join("testdata", "conf", dir, "*.conf"))
+		for _, n := range names {
+			if data, err := os.ReadFile(n); err == nil {
+				f.Add(data)
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<16 {
+			return // bounded: a config file is small
+		}
 		cf, warns, err := ParseConfig("fuzz.conf", data)
 		lines := strings.Count(string(data), "\n") + 1
 		for _, w := range warns {
@@ -216,7 +348,7 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		if err != nil {
 			var se *SyntaxError
-			if !errors.As(err, &se) || se.Line < 1 || se.Line > lines {
+			if !errors.As(err, &se) || se.Line < 1 || se.Line > lines || cf != nil {
 				t.Fatalf("error without a valid FILE:LINE: %v", err)
 			}
 			return
@@ -227,5 +359,12 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("accepted path_selector %q does not build: %v", s.PathSelector, err)
 		}
 		_ = Config{File: cf}.resolve("360000", "IET", "VIRTUAL-DISK")
+		var b strings.Builder
+		if err := cf.WriteConfig(&b, ShowOptions{Origins: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cf.WriteConfig(&b, ShowOptions{WWID: "360000", Vendor: "IET", Product: "VIRTUAL-DISK"}); err != nil {
+			t.Fatal(err)
+		}
 	})
 }

@@ -210,6 +210,10 @@ type Settings struct {
 	// flapForgetChecks is san_path_err_forget_rate: FlapWindow in checker
 	// intervals, used when FlapWindow is unset.
 	flapForgetChecks int
+	// features is multipath.conf's features string; its
+	// queue_if_no_path means NoPathRetryQueue when nothing sets
+	// NoPathRetry.
+	features string
 }
 
 // overlay returns s with every field that o sets replaced by o's value.
@@ -230,6 +234,7 @@ func (s Settings) overlay(o Settings) Settings {
 	setStr(&s.BindingsFile, o.BindingsFile)
 	setStr(&s.FindMultipaths, o.FindMultipaths)
 	setStr(&s.Prio, o.Prio)
+	setStr(&s.features, o.features)
 	setDur(&s.PollingInterval, o.PollingInterval)
 	setDur(&s.MaxPollingInterval, o.MaxPollingInterval)
 	setDur(&s.CheckerTimeout, o.CheckerTimeout)
@@ -269,6 +274,9 @@ func (s Settings) withDefaults() Settings {
 		NoPathRetry: DefaultNoPathRetry, PollingInterval: 5 * time.Second,
 		FlapThreshold: 5, FlapHold: time.Minute,
 		UserFriendlyNames: No, AliasPrefix: "mpath", BindingsFile: DefaultBindingsFile}
+	if s.NoPathRetry == 0 && featuresQueue(s.features) {
+		s.NoPathRetry = NoPathRetryQueue
+	}
 	s = d.overlay(s)
 	if s.FlapWindow <= 0 {
 		s.FlapWindow = time.Minute

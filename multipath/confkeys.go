@@ -7,132 +7,208 @@ import (
 	"time"
 )
 
-// scope is a set of sections a keyword may appear in.
-type scope uint8
+// grammar is one level of multipath.conf: the keywords multipath-tools
+// knows there (libmultipath/dict.c, init_keywords, as of 0.14).
+type grammar struct {
+	name string // section keyword; "" for the top level
+	path string // for messages: "devices/device"
+	keys map[string]grammarKey
+}
 
+// grammarKey is one keyword; sub is set for sections.
+type grammarKey struct {
+	sub   *grammar
+	multi bool // may repeat without a "duplicate" warning
+}
+
+func (g *grammar) where() string {
+	if g.name == "" {
+		return "the top level"
+	}
+	return g.path
+}
+
+func newGrammar(path, plain string, multi string, subs map[string]*grammar) *grammar {
+	name := path[strings.LastIndexByte(path, '/')+1:]
+	g := &grammar{name: name, path: path, keys: map[string]grammarKey{}}
+	for _, k := range strings.Fields(plain) {
+		g.keys[k] = grammarKey{}
+	}
+	for _, k := range strings.Fields(multi) {
+		g.keys[k] = grammarKey{multi: true}
+	}
+	for k, sub := range subs {
+		g.keys[k] = grammarKey{sub: sub, multi: sub.name == "device" || sub.name == "multipath" || sub.name == "protocol"}
+	}
+	return g
+}
+
+// Keywords per section, as multipath-tools 0.14 installs them.
 const (
-	scopeDefaults scope = 1 << iota
-	scopeOverrides
-	scopeDevice
-	scopeMultipath
-
-	scopeAll = scopeDefaults | scopeOverrides | scopeDevice | scopeMultipath
+	tunedKeys = `path_grouping_policy path_selector prio prio_args failback rr_weight
+		no_path_retry rr_min_io rr_min_io_rq flush_on_last_del features user_friendly_names
+		deferred_remove delay_watch_checks delay_wait_checks san_path_err_threshold
+		san_path_err_forget_rate san_path_err_recovery_time marginal_path_err_sample_time
+		marginal_path_err_rate_threshold marginal_path_err_recheck_gap_time
+		marginal_path_double_failed_time skip_kpartx purge_disconnected max_sectors_kb ghost_delay `
+	hwKeys = tunedKeys + `uid_attribute getuid_callout path_checker checker alias_prefix
+		fast_io_fail_tmo dev_loss_tmo eh_deadline retain_attached_hw_handler detect_prio
+		detect_checker detect_pgpolicy detect_pgpolicy_use_tpg all_tg_pt recheck_wwid `
+	defaultsKeys = hwKeys + `verbosity polling_interval max_polling_interval reassign_maps
+		multipath_dir uid_attrs max_fds queue_without_daemon checker_timeout allow_usb_devices
+		pg_timeout mode uid gid max_retries bindings_file wwids_file prkeys_file log_checker_err
+		reservation_key force_sync strict_timing partition_delimiter config_dir
+		find_multipaths uxsock_timeout retrigger_tries retrigger_delay missing_uev_wait_timeout
+		disable_changed_wwids remove_retries auto_resize find_multipaths_timeout enable_foreign
+		marginal_pathgroups`
+	deviceKeys    = hwKeys + `vendor product revision product_blacklist hardware_handler pg_timeout vpd_vendor`
+	multipathKeys = tunedKeys + `wwid alias pg_timeout mode uid gid reservation_key`
 )
 
-func (s scope) String() string {
-	switch s {
-	case scopeDefaults:
-		return "defaults"
-	case scopeOverrides:
-		return "overrides"
-	case scopeDevice:
-		return "device"
-	case scopeMultipath:
-		return "multipath"
-	}
-	return "section"
+var (
+	grammarBlacklistDevice = newGrammar("blacklist/device", "vendor product", "", nil)
+	grammarExceptionDevice = newGrammar("blacklist_exceptions/device", "vendor product", "", nil)
+	grammarDefaults        = newGrammar("defaults", defaultsKeys, "", nil)
+	grammarDevice          = newGrammar("devices/device", deviceKeys, "", nil)
+	grammarProtocol        = newGrammar("overrides/protocol", "type fast_io_fail_tmo dev_loss_tmo eh_deadline", "", nil)
+	grammarOverrides       = newGrammar("overrides", hwKeys, "", map[string]*grammar{"protocol": grammarProtocol})
+	grammarMultipath       = newGrammar("multipaths/multipath", multipathKeys, "", nil)
+
+	grammarTop = newGrammar("", "", "", map[string]*grammar{
+		"defaults":             grammarDefaults,
+		"blacklist":            newGrammar("blacklist", "", "devnode wwid property protocol", map[string]*grammar{"device": grammarBlacklistDevice}),
+		"blacklist_exceptions": newGrammar("blacklist_exceptions", "", "devnode wwid property protocol", map[string]*grammar{"device": grammarExceptionDevice}),
+		"devices":              newGrammar("devices", "", "", map[string]*grammar{"device": grammarDevice}),
+		"overrides":            grammarOverrides,
+		"multipaths":           newGrammar("multipaths", "", "", map[string]*grammar{"multipath": grammarMultipath}),
+	})
+)
+
+// sectionKeywords open a section even without a "{" (multipath-tools'
+// is_sublevel_keyword). overrides and protocol are not among them: for
+// those a missing "{" leaves the line without a value, and ignored.
+var sectionKeywords = map[string]bool{
+	"defaults": true, "blacklist": true, "blacklist_exceptions": true, "devices": true,
+	"device": true, "multipaths": true, "multipath": true,
 }
 
-// keyDef is a keyword gomp honours: where it may appear and how it sets
-// Settings.
-type keyDef struct {
-	scopes scope
-	set    func(s *Settings, v string) error
-}
-
-var settingKeys = map[string]keyDef{
-	"path_selector":              {scopeAll, setSelector},
-	"path_grouping_policy":       {scopeAll, setGrouping},
-	"failback":                   {scopeAll, setFailback},
-	"no_path_retry":              {scopeAll, setNoPathRetry},
-	"rr_min_io_rq":               {scopeAll, intKey(1, func(s *Settings, n int) { s.RRMinIO = n })},
-	"san_path_err_threshold":     {scopeAll, setFlapThreshold},
-	"san_path_err_forget_rate":   {scopeAll, intKey(1, func(s *Settings, n int) { s.flapForgetChecks = n })},
-	"san_path_err_recovery_time": {scopeAll, secondsKey(func(s *Settings, d time.Duration) { s.FlapHold = d })},
-	"user_friendly_names":        {scopeAll, yesNoKey(func(s *Settings, y YesNo) { s.UserFriendlyNames = y })},
-	"alias_prefix":               {scopeDefaults | scopeOverrides | scopeDevice, stringKey(func(s *Settings, v string) { s.AliasPrefix = v })},
-	"alias":                      {scopeMultipath, stringKey(func(s *Settings, v string) { s.Alias = v })},
-	"polling_interval":           {scopeDefaults, secondsKey(func(s *Settings, d time.Duration) { s.PollingInterval = d })},
-	"max_polling_interval":       {scopeDefaults, secondsKey(func(s *Settings, d time.Duration) { s.MaxPollingInterval = d })},
-	"checker_timeout":            {scopeDefaults, secondsKey(func(s *Settings, d time.Duration) { s.CheckerTimeout = d })},
-	"bindings_file":              {scopeDefaults, stringKey(func(s *Settings, v string) { s.BindingsFile = v })},
-	"find_multipaths":            {scopeDefaults, setFindMultipaths},
-	"prio":                       {scopeAll, setPrio},
-	"path_checker":               {scopeAll, setChecker},
-	"checker":                    {scopeAll, setChecker},
-	"features":                   {scopeAll, setFeatures},
-}
-
-// ignoredKeys are multipath-tools keywords that have no meaning for gomp
-// (kernel, udev and sysfs tunables, per-path block devices).
-var ignoredKeys = strings.Fields(`verbosity uid_attribute uid_attrs getuid_callout rr_weight
-	rr_min_io hardware_handler fast_io_fail_tmo dev_loss_tmo eh_deadline flush_on_last_del
-	queue_without_daemon max_fds retain_attached_hw_handler detect_prio detect_checker
-	detect_pgpolicy detect_pgpolicy_use_tpg reservation_key deferred_remove log_checker_err
-	skip_kpartx disable_changed_wwids remove_retries ghost_delay find_multipaths_timeout
-	uxsock_timeout strict_timing multipath_dir config_dir wwids_file prkeys_file prio_args
-	delay_watch_checks delay_wait_checks marginal_path_double_failed_time
-	marginal_path_err_sample_time marginal_path_err_rate_threshold
-	marginal_path_err_recheck_gap_time marginal_pathgroups all_tg_pt max_sectors_kb
-	enable_foreign recheck_wwid auto_resize ignore_new_boot_devs retrigger_tries
-	retrigger_delay missing_uev_wait_timeout partition_delimiter revision product_blacklist
-	vpd_vendor pg_timeout mode uid gid udev_dir selector dm_timeout`)
-
-func isIgnoredKey(k string) bool {
-	for _, x := range ignoredKeys {
-		if x == k {
+// knownAnywhere reports whether multipath-tools knows key in some section.
+func knownAnywhere(key string) bool {
+	for _, g := range []*grammar{grammarTop, grammarDefaults, grammarDevice, grammarOverrides,
+		grammarMultipath, grammarProtocol, grammarBlacklistDevice, grammarTop.keys["blacklist"].sub,
+		grammarTop.keys["devices"].sub, grammarTop.keys["multipaths"].sub} {
+		if _, ok := g.keys[key]; ok {
 			return true
 		}
 	}
 	return false
 }
 
-// settings applies the keywords of one section to s.
-func (p *confParser) settings(s *Settings, kids []*node, where scope) error {
-	set := map[string]bool{}
-	for _, n := range kids {
-		k := n.key.text
-		if n.section {
-			p.warnf(n.key.line, "unknown section %q in %v ignored", k, where)
-			continue
-		}
-		def, ok := settingKeys[k]
-		switch {
-		case !ok && isIgnoredKey(k):
-			p.warnf(n.key.line, "%s has no effect in gomp; ignored", k)
-			continue
-		case !ok:
-			p.warnf(n.key.line, "unknown keyword %q in %v ignored", k, where)
-			continue
-		case def.scopes&where == 0:
-			p.warnf(n.key.line, "%s is not valid in a %v section; ignored", k, where)
-			continue
-		case !n.hasValue:
-			return p.errorf(n.key.line, "%s needs a value", k)
-		}
-		if k == "features" && set["no_path_retry"] {
-			continue // no_path_retry wins over features, as in multipath-tools
-		}
-		if err := def.set(s, n.value); err != nil {
-			if w, ok := err.(warnOnly); ok {
-				p.warnf(n.key.line, "%s", string(w))
-				continue
-			}
-			return p.errorf(n.key.line, "%s: %v", k, err)
-		}
-		set[k] = true
-	}
-	return nil
+// obsoleteKeys are keywords older multipath-tools knew and current ones
+// reject as invalid, with what replaced them.
+var obsoleteKeys = map[string]string{
+	"default_selector":             "removed in 0.9; use path_selector",
+	"default_path_grouping_policy": "removed in 0.9; use path_grouping_policy",
+	"default_uid_attribute":        "removed in 0.9; use uid_attribute",
+	"default_getuid_callout":       "removed in 0.9",
+	"default_features":             "removed in 0.9; use features",
+	"default_path_checker":         "removed in 0.9; use path_checker",
+	"devnode_blacklist":            "removed in 0.9; use blacklist",
+	"default_prio_callout":         "removed in 0.4.8; use prio",
+	"prio_callout":                 "removed in 0.4.8; use prio",
+	"selector":                     "removed in 0.4.9; use path_selector",
+	"udev_dir":                     "removed in 0.5",
+	"multipath_tool":               "removed in 0.4.5",
 }
 
-// warnOnly is a value gomp accepts with a remark.
+// deprecatedKeys are keywords multipath-tools still accepts but ignores,
+// using its built-in value.
+var deprecatedKeys = map[string]bool{
+	"multipath_dir": true, "config_dir": true, "getuid_callout": true, "pg_timeout": true,
+	"disable_changed_wwids": true, "wwids_file": true, "prkeys_file": true,
+}
+
+// settingKeys are the keywords gomp honours, with how each sets Settings.
+// A setter's warnOnly and warnIgnored are warnings; any other error is an
+// error.
+var settingKeys = map[string]func(s *Settings, v string) error{
+	"path_selector":              setSelector,
+	"path_grouping_policy":       setGrouping,
+	"failback":                   setFailback,
+	"no_path_retry":              setNoPathRetry,
+	"rr_min_io_rq":               intKey(0, func(s *Settings, n int) { s.RRMinIO = n }),
+	"san_path_err_threshold":     offIntKey(-1, func(s *Settings, n int) { s.FlapThreshold = n }),
+	"san_path_err_forget_rate":   offIntKey(0, func(s *Settings, n int) { s.flapForgetChecks = n }),
+	"san_path_err_recovery_time": offIntKey(0, func(s *Settings, n int) { s.FlapHold = time.Duration(n) * time.Second }),
+	"user_friendly_names":        yesNoKey(func(s *Settings, y YesNo) { s.UserFriendlyNames = y }),
+	"alias_prefix":               noSlashKey(func(s *Settings, v string) { s.AliasPrefix = v }),
+	"alias":                      noSlashKey(func(s *Settings, v string) { s.Alias = v }),
+	"polling_interval":           secondsKey(1, func(s *Settings, d time.Duration) { s.PollingInterval = d }),
+	"max_polling_interval":       secondsKey(0, func(s *Settings, d time.Duration) { s.MaxPollingInterval = d }),
+	"checker_timeout":            secondsKey(0, func(s *Settings, d time.Duration) { s.CheckerTimeout = d }),
+	"bindings_file":              setBindingsFile,
+	"find_multipaths":            setFindMultipaths,
+	"prio":                       setPrio,
+	"path_checker":               setChecker,
+	"checker":                    setChecker,
+	"features":                   setFeatures,
+}
+
+// settings applies the keywords of one defaults, device, overrides or
+// multipath section to s and records where each came from in l. Keywords
+// gomp does not honour are warnings.
+func (p *confParser) settings(s *Settings, l *layer, kids []*node, where string) {
+	for _, n := range kids {
+		k := n.key
+		set, ok := settingKeys[k]
+		switch {
+		case n.section:
+			p.warnf(n.line, "%s section in %s has no effect in gomp (no SCSI transport tunables); ignored", k, where)
+			continue
+		case !ok:
+			l.ignored = append(l.ignored, rawSetting{key: k, value: n.value, line: n.line})
+			if deprecatedKeys[k] {
+				p.warnf(n.line, "%s is deprecated; ignored, as multipath-tools does", k)
+			} else {
+				p.warnf(n.line, "%s has no effect in gomp; ignored", k)
+			}
+			continue
+		}
+		switch err := set(s, n.value).(type) {
+		case nil:
+			l.set(k, n.line)
+		case warnOnly:
+			p.warnf(n.line, "%s", string(err))
+			l.set(k, n.line)
+		case warnIgnored:
+			p.warnf(n.line, "%s", string(err))
+		default:
+			p.errorf(n.line, "%s: %v", k, err)
+		}
+	}
+}
+
+// warnOnly is a value gomp accepts with a remark; the setter has applied
+// whatever of it gomp uses.
 type warnOnly string
 
 func (w warnOnly) Error() string { return string(w) }
 
+// warnIgnored is a value that multipath-tools accepts and gomp ignores
+// (or that multipath-tools itself ignores): the layer below applies.
+type warnIgnored string
+
+func (w warnIgnored) Error() string { return string(w) }
+
+// parseConfInt reads an integer as multipath-tools' do_set_int does
+// (decimal, trailing white space allowed).
+func parseConfInt(v string) (int, error) {
+	return strconv.Atoi(strings.TrimRight(v, " \t\n\v\f\r"))
+}
+
 func intKey(minimum int, f func(*Settings, int)) func(*Settings, string) error {
 	return func(s *Settings, v string) error {
-		n, err := strconv.Atoi(v)
+		n, err := parseConfInt(v)
 		if err != nil || n < minimum {
 			return fmt.Errorf("invalid value %q (want an integer >= %d)", v, minimum)
 		}
@@ -141,20 +217,44 @@ func intKey(minimum int, f func(*Settings, int)) func(*Settings, string) error {
 	}
 }
 
-func secondsKey(f func(*Settings, time.Duration)) func(*Settings, string) error {
-	return intKey(1, func(s *Settings, n int) { f(s, time.Duration(n)*time.Second) })
+// offIntKey reads "no" or 0 as off (stored as off, 0 meaning unset) or a
+// positive integer.
+func offIntKey(off int, f func(*Settings, int)) func(*Settings, string) error {
+	return func(s *Settings, v string) error {
+		if v == "no" || v == "0" {
+			f(s, off)
+			return nil
+		}
+		n, err := parseConfInt(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("invalid value %q (want no or an integer >= 1)", v)
+		}
+		f(s, n)
+		return nil
+	}
 }
 
-func stringKey(f func(*Settings, string)) func(*Settings, string) error {
-	return func(s *Settings, v string) error { f(s, v); return nil }
+func secondsKey(minimum int, f func(*Settings, time.Duration)) func(*Settings, string) error {
+	return intKey(minimum, func(s *Settings, n int) { f(s, time.Duration(n)*time.Second) })
 }
 
+func noSlashKey(f func(*Settings, string)) func(*Settings, string) error {
+	return func(s *Settings, v string) error {
+		if strings.Contains(v, "/") {
+			return fmt.Errorf("%q cannot contain a slash", v)
+		}
+		f(s, v)
+		return nil
+	}
+}
+
+// yesNoKey accepts what multipath-tools' set_yes_no_undef accepts.
 func yesNoKey(f func(*Settings, YesNo)) func(*Settings, string) error {
 	return func(s *Settings, v string) error {
 		switch v {
-		case "yes", "1", "on":
+		case "yes", "1":
 			f(s, Yes)
-		case "no", "0", "off":
+		case "no", "0":
 			f(s, No)
 		default:
 			return fmt.Errorf("invalid value %q (want yes or no)", v)
@@ -163,71 +263,7 @@ func yesNoKey(f func(*Settings, YesNo)) func(*Settings, string) error {
 	}
 }
 
-func setSelector(s *Settings, v string) error {
-	if _, err := NewSelector(v, 1); err != nil {
-		return err
-	}
-	s.PathSelector = v
-	return nil
-}
-
-func setGrouping(s *Settings, v string) error {
-	g, err := parseGroupingPolicy(v)
-	s.GroupingPolicy = g
-	return err
-}
-
-func setFailback(s *Settings, v string) error {
-	f, err := parseFailback(v)
-	s.Failback = f
-	return err
-}
-
-func setNoPathRetry(s *Settings, v string) error {
-	n, err := parseNoPathRetry(v)
-	s.NoPathRetry = n
-	return err
-}
-
-func setFlapThreshold(s *Settings, v string) error {
-	if v == "no" {
-		s.FlapThreshold = -1
-		return nil
-	}
-	return intKey(1, func(s *Settings, n int) { s.FlapThreshold = n })(s, v)
-}
-
-func setFindMultipaths(s *Settings, v string) error {
-	switch v {
-	case "yes", "no", "on", "off", "strict", "greedy", "smart", "1", "0":
-		s.FindMultipaths = v
-		return nil
-	}
-	return fmt.Errorf("invalid value %q (want yes, no, strict, greedy or smart)", v)
-}
-
-func setPrio(s *Settings, v string) error {
-	switch v {
-	case "alua", "const":
-		s.Prio = v
-		return nil
-	}
-	return warnOnly(fmt.Sprintf("prio %q not implemented; ALUA priorities are used when the target reports ALUA", v))
-}
-
-func setChecker(_ *Settings, v string) error {
-	if v == "tur" {
-		return nil
-	}
-	return warnOnly(fmt.Sprintf("path_checker %q not implemented; tur is used", v))
-}
-
-// setFeatures honours queue_if_no_path, the old spelling of no_path_retry
-// queue.
-func setFeatures(s *Settings, v string) error {
-	if strings.Contains(v, "queue_if_no_path") {
-		s.NoPathRetry = NoPathRetryQueue
-		return warnOnly(`features "queue_if_no_path" is deprecated; read as no_path_retry queue`)
-	}
-	return warnOnly(fmt.Sprintf("features %q has no effect in gomp; ignored", v))
+func setBindingsFile(s *Settings, v string) error {
+	s.BindingsFile = v
+	return warnOnly("bindings_file is deprecated (multipath-tools 0.9.7 and later ignore it and use /etc/multipath/bindings); gomp still honours it")
 }

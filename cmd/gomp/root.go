@@ -70,7 +70,7 @@ It replaces, for one host, open-iscsi (iscsiadm) plus multipath-tools:
 	root.PersistentPreRunE = func(*cobra.Command, []string) error { return g.startProfile() }
 	root.PersistentPostRun = func(*cobra.Command, []string) { g.stopProfile() }
 	root.AddCommand(newVersionCmd(), newDiscoverCmd(g), newLsCmd(g), newAttachCmd(g),
-		newStatusCmd(g), newPathCmd(g), newDetachCmd(g), newNodeCmd(g))
+		newStatusCmd(g), newPathCmd(g), newDetachCmd(g), newNodeCmd(g), newConfigCmd())
 	return root
 }
 
