@@ -21,18 +21,18 @@ import (
 // "host" namespace with one veth in each subnet (h0, h1), like a host with
 // one NIC per storage subnet.
 type twoNICLab struct {
-	t          *testing.T
-	host, tgt  string // namespace names
-	ctl        string // tgtd control port
-	image      string
-	target     string
-	portals    [2]string // target addresses, one per subnet
-	tgtd       *exec.Cmd
-	gomp       *exec.Cmd
-	gompOut    *syncBuffer
-	gompErr    *syncBuffer
-	gompDone   chan struct{} // closed when gomp attach has exited
-	gompExit   error         // its exit status, once gompDone is closed
+	t         *testing.T
+	host, tgt string // namespace names
+	ctl       string // tgtd control port
+	image     string
+	target    string
+	portals   [2]string // target addresses, one per subnet
+	tgtd      *exec.Cmd
+	gomp      *exec.Cmd
+	gompOut   *syncBuffer
+	gompErr   *syncBuffer
+	gompDone  chan struct{} // closed when gomp attach has exited
+	gompExit  error         // its exit status, once gompDone is closed
 }
 
 func sh(t *testing.T, name string, args ...string) string {
