@@ -370,7 +370,8 @@ func (a *attachment) attachOrReconfigure(ctx context.Context, cfg nbd.AttachConf
 	if cfg.Index >= 0 {
 		info, err := nbd.ReadDeviceInfo("/sys", cfg.Index)
 		if err == nil && info.Backend == cfg.BackendID && info.Size > 0 {
-			a.log.Info("re-attaching the existing device", "device", fmt.Sprintf("/dev/nbd%d", cfg.Index), "backend", info.Backend)
+			a.log.Warn("re-attaching the existing device (a previous gomp attach ended without detaching)",
+				"device", fmt.Sprintf("/dev/nbd%d", cfg.Index), "backend", info.Backend)
 			return nbd.Reconfigure(ctx, a.srv, a.dev, cfg)
 		}
 	}
