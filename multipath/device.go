@@ -70,6 +70,8 @@ type Device struct {
 	changed       chan struct{} // closed on every state change
 	closing       bool
 	events        []Event
+	st            deviceCounters // statistics (Stats)
+	trigger       *Path          // the path whose change updateLocked is applying
 
 	evWake    chan struct{} // cap 1
 	ctx       context.Context
@@ -90,11 +92,18 @@ func Open(ctx context.Context, cfg Config) (*Device, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	pcfg := cfg
+	var name *atomic.Pointer[string]
+	pcfg.Logger, name = pathLogger(cfg.Logger)
 	ios := make([]pathIO, len(cfg.Portals))
 	for i, portal := range cfg.Portals {
-		ios[i] = newISCSIPath(cfg, portal)
+		ios[i] = newISCSIPath(pcfg, portal)
 	}
-	return open(ctx, cfg, ios)
+	d, err := open(ctx, cfg, ios)
+	if err == nil {
+		name.Store(&d.name)
+	}
+	return d, err
 }
 
 // normalizePortals adds the iSCSI port to portals without one, as
@@ -265,9 +274,11 @@ func (d *Device) start() {
 		"selector", d.sel.Name(), "policy", string(d.policy), "paths", len(d.paths))
 }
 
-// updateLocked re-evaluates the groups after a state change, publishes
-// the new path set and wakes queued I/O.
+// updateLocked re-evaluates the groups after a state change of path up
+// (nil when no path's), publishes the new path set and wakes queued I/O.
 func (d *Device) updateLocked(tr trigger, up *Path) {
+	d.trigger = up
+	defer func() { d.trigger = nil }()
 	for _, g := range d.groups {
 		g.updatePrio()
 	}
@@ -275,6 +286,7 @@ func (d *Device) updateLocked(tr trigger, up *Path) {
 	old := d.active.Load()
 	set := d.buildSetLocked()
 	d.active.Store(set)
+	d.countTransitionLocked(tr, old, set)
 	d.queueTransitionLocked(len(old.paths) > 0, len(set.paths) > 0)
 	d.notifyLocked()
 }

@@ -23,11 +23,12 @@ const (
 	EventQueueingRestored                      // RestoreQueueing
 	EventPathStalled                           // I/O on a path made no progress for IOTimeout
 	EventClosed                                // Close finished with the paths
+	EventPathsRestored                         // a path is usable again after none was
 )
 
 var eventNames = [...]string{"", "path failed", "path reinstated", "path state", "path priority",
 	"group switched", "no path", "queueing expired", "queueing disabled", "queueing restored",
-	"path stalled", "closed"}
+	"path stalled", "closed", "paths restored"}
 
 // String returns a short description such as "path failed", or
 // "EventKind(N)" for an unknown value.
@@ -54,9 +55,15 @@ type Event struct {
 	Err              error  // the error behind it, if any
 }
 
-// emitLocked queues an event for the dispatcher. Device.mu held.
+// emitLocked queues an event for the dispatcher. A device event caused
+// by a path's change (no path, group switched, …) names that path.
+// Device.mu held.
 func (d *Device) emitLocked(e Event) {
 	e.Time, e.Device, e.WWID = time.Now(), d.name, d.wwid
+	if e.Portal == "" && d.trigger != nil {
+		e.Portal, e.State = d.trigger.portal, d.trigger.state
+	}
+	d.countEventLocked(&e)
 	d.events = append(d.events, e)
 	select {
 	case d.evWake <- struct{}{}:

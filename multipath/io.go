@@ -167,6 +167,7 @@ func (d *Device) run(ctx context.Context, r *request) (int, error) {
 		if pathErrors++; pathErrors >= maxPathErrors {
 			return 0, d.ioError(r, fmt.Errorf("failed on %d paths in turn: %w", pathErrors, err))
 		}
+		p.st.moved.Add(1)
 	}
 }
 
@@ -213,6 +214,9 @@ func (d *Device) ioError(r *request, err error) error {
 // noPathError reports an I/O that found no path, with the error that
 // failed its last attempt.
 func (d *Device) noPathError(r *request, err, last error) error {
+	if errors.Is(err, ErrNoPath) {
+		d.st.noPathErrors.Add(1)
+	}
 	if last == nil {
 		return d.ioError(r, err)
 	}
@@ -224,7 +228,7 @@ func (d *Device) failPath(p *Path, cause error) {
 	d.mu.Lock()
 	if p.active && !d.closing {
 		d.failLocked(p, PathDown, cause, "I/O error", true)
-		d.updateLocked(trigFail, nil)
+		d.updateLocked(trigFail, p)
 	}
 	d.mu.Unlock()
 	p.kickChecker()

@@ -83,6 +83,7 @@ type Path struct {
 	readBytes     atomic.Uint64
 	writtenBytes  atomic.Uint64
 	progress      atomic.Uint64 // completions, failed or not (I/O watchdog)
+	st            pathCounters  // statistics (Device.Stats)
 
 	wake chan struct{} // cap 1: check now
 	kick chan struct{} // cap 1: state changed, back to the base interval
@@ -131,15 +132,19 @@ func (p *Path) do(ctx context.Context, r *request) (int, error) {
 	size := int64(r.size())
 	p.inFlight.Add(1)
 	p.inFlightBytes.Add(size)
+	start := time.Now()
 	n, err := p.exec(ctx, r)
+	lat := time.Since(start)
 	p.inFlightBytes.Add(-size)
 	p.inFlight.Add(-1)
 	p.progress.Add(1)
 	if err != nil {
 		p.errs.Add(1)
+		p.st.failed(ctx, err)
 		return n, err
 	}
 	p.completed.Add(1)
+	p.st.done(r.op, lat)
 	switch r.op {
 	case opRead:
 		p.readBytes.Add(uint64(n))

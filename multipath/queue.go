@@ -18,6 +18,7 @@ func (d *Device) queueModeLocked() bool {
 func (d *Device) queueTransitionLocked(had, has bool) {
 	switch {
 	case had && !has:
+		d.st.startOutageLocked(time.Now())
 		d.queueing = d.queueModeLocked()
 		msg := "I/O fails"
 		if d.queueing {
@@ -28,6 +29,9 @@ func (d *Device) queueTransitionLocked(had, has bool) {
 	case !had && has:
 		d.stopNoPathLocked()
 		d.queueing = d.queueModeLocked()
+		out := d.st.endOutageLocked(time.Now())
+		d.emitLocked(Event{Kind: EventPathsRestored,
+			Msg: fmt.Sprintf("a path is usable again after %v without one; %d queued I/O resume", out.Round(time.Millisecond), d.queued.Load())})
 	}
 }
 
@@ -102,6 +106,7 @@ func (d *Device) RestoreQueueing() {
 func (d *Device) waitPath(ctx context.Context) (*pathSet, error) {
 	d.queued.Add(1)
 	defer d.queued.Add(-1)
+	d.st.queuedTotal.Add(1)
 	for {
 		d.mu.Lock()
 		set := d.active.Load()

@@ -149,7 +149,7 @@ func (d *Device) FailPath(portal string) error {
 	p.manual = true
 	if p.active {
 		d.failLocked(p, p.state, nil, "failed by request", false)
-		d.updateLocked(trigManual, nil)
+		d.updateLocked(trigManual, p)
 	}
 	return nil
 }
