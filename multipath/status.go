@@ -2,6 +2,7 @@ package multipath
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gomp-dev/gomp/iscsi"
@@ -102,8 +103,8 @@ func (p *Path) statusLocked() PathStatus {
 		InFlight: p.inFlight.Load(), InFlightBytes: p.inFlightBytes.Load(),
 		Completed: p.completed.Load(), Errors: p.errs.Load(), ReadBytes: p.readBytes.Load(),
 		WrittenBytes: p.writtenBytes.Load(), LastChange: p.changed}
-	if addr, b, err := iscsi.ParsePortal(p.portal); err == nil {
-		ps.Portal, ps.Interface = addr, b.Interface
+	if _, b, err := iscsi.ParsePortal(p.portal); err == nil && !b.IsZero() {
+		ps.Portal, ps.Interface = strings.TrimSuffix(p.portal, "@"+b.String()), b.Interface
 		if b.Source.IsValid() {
 			ps.Source = b.Source.String()
 		}
