@@ -116,7 +116,7 @@ bench-aggregation:
 
 # The chaos test for 10 minutes (GOMP_CHAOS_DURATION overrides): write-verify
 # through NBD -> multipath -> tgtd while paths are blackholed, reset and
-# killed in tgtd; see internal/chaostest. `make test` runs it for 90s.
+# killed in tgtd; see internal/chaostest. `make test` runs it for 2 minutes.
 chaos:
 	@$(LAB) up >/dev/null; set -a; . "$$($(LAB) envfile)"; set +a; \
 	GOMP_LAB=1 GOMP_CHAOS_DURATION=$${GOMP_CHAOS_DURATION:-10m} $(GO) test -race -count=1 -timeout 60m \

@@ -225,10 +225,10 @@ func dialClients(t *testing.T, st *Stack, n int) []*Client {
 	return cs
 }
 
-// chaosDuration is GOMP_CHAOS_DURATION (default 90s), shortened to fit
+// chaosDuration is GOMP_CHAOS_DURATION (default 2m), shortened to fit
 // the test's deadline with three minutes left for the later phases.
 func chaosDuration(t *testing.T) time.Duration {
-	dur := 90 * time.Second
+	dur := 2 * time.Minute
 	if v := os.Getenv("GOMP_CHAOS_DURATION"); v != "" {
 		d, err := time.ParseDuration(v)
 		require.NoError(t, err, "GOMP_CHAOS_DURATION")

@@ -5,7 +5,7 @@
 //
 // The tool is the non-test code (Stack, Workload, Controller, Fault,
 // Client); TestLabChaos drives it against the tgtd lab (GOMP_LAB=1, env
-// from scripts/lab.sh), for GOMP_CHAOS_DURATION (default 90s; "make
+// from scripts/lab.sh), for GOMP_CHAOS_DURATION (default 2m; "make
 // chaos" runs 10 minutes).
 //
 // # Workload
