@@ -229,9 +229,20 @@ func TestLabTwoNICs(t *testing.T) {
 	require.Contains(t, out, "via h0", "the error names the binding")
 	t.Logf("wrong interface: %s", strings.TrimSpace(out))
 
-	l.startAttach("--target", l.target, "--lun", "1", "--selector", "round-robin", "--alias", "twonic",
+	// Discovery through one NIC.
+	out, err = l.gompIn("discover", "--iface", "h1", l.portals[1])
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, out, l.portals[1]+":3260,1 "+l.target)
+
+	// The node record, written in the host namespace (its NICs are
+	// checked), attached from there as the systemd unit would.
+	state := filepath.Join(dir, "state")
+	out, err = l.gompIn("node", "add", "twonic", "--state-dir", state, "--startup", "automatic",
+		"--target", l.target, "--lun", "1", "--selector", "round-robin", "--alias", "twonic",
 		"--portal", l.portals[0]+"@h0", "--portal", l.portals[1]+"@h1",
 		"--listen", "unix:"+sock, "--control-dir", ctl)
+	require.NoError(t, err, "%s", out)
+	l.startAttach("--node", "twonic", "--state-dir", state)
 	require.Equal(t, map[string]string{"h0": "active", "h1": "active"}, pathStates(t, ctl))
 	code, stdout, _ := runCLI(t, "status", "--control-dir", ctl)
 	require.Equal(t, exitOK, code)
