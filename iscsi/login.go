@@ -20,6 +20,9 @@ type loginResult struct {
 	maxCmdSN  uint32
 	// login PDUs exchanged, for the session's counters
 	sent, received uint32
+	// movedTo is the portal a permanent redirect (0x0102) named, which
+	// later logins of the session use; "" without one.
+	movedTo string
 }
 
 // maxTextPDUs bounds the PDUs of one continued login or text answer: more
@@ -31,7 +34,10 @@ const maxTextPDUs = 2048
 var errRetryMD5 = errors.New("target refused the CHAP algorithm list")
 
 // redirectError carries a login redirection (status class 1).
-type redirectError struct{ addr string }
+type redirectError struct {
+	addr      string
+	permanent bool // 0x0102: later logins go to addr too
+}
 
 func (e *redirectError) Error() string { return "redirected to " + e.addr }
 
@@ -378,7 +384,7 @@ func (l *login) receive() (*pdu.LoginResponse, error) {
 		if addr == "" {
 			return nil, l.fail(r.Status, errors.New("redirect without TargetAddress"))
 		}
-		return nil, &redirectError{addr: addr}
+		return nil, &redirectError{addr: addr, permanent: r.Status == pdu.LoginTargetMovedPermanently}
 	default:
 		return nil, l.fail(r.Status, nil)
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -182,6 +184,36 @@ func TestLoginRedirect(t *testing.T) {
 			require.Equal(t, []string{fakePortal, "other:3260"}, n.Dialed())
 			require.NoError(t, s.Ping(ctxT(t)))
 			require.Len(t, to.Conns(), 1, "the session runs on the portal redirected to")
+		})
+	}
+}
+
+// After a connection loss, the session is reinstated at the portal a
+// permanent redirect (0x0102) named; after a temporary one (0x0101), at
+// the portal configured, which redirects again.
+func TestRedirectOnReinstatement(t *testing.T) {
+	for _, permanent := range []bool{false, true} {
+		t.Run(map[bool]string{false: "temporary", true: "permanent"}[permanent], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := newFakeNet(t)
+				from := n.add(fakePortal, target.Config{Redirect: "other:3260", RedirectPermanent: permanent})
+				n.add("other:3260", target.Config{})
+				cfg := n.config(fakePortal, from.Name())
+				cfg.Recover = true
+				s := n.login(t, cfg)
+				require.Equal(t, []string{fakePortal, "other:3260"}, n.Dialed())
+				conns := n.Conns()
+				conns[len(conns)-1].Kill()
+				for s.State() != StateLoggedIn || len(n.Conns()) < 3 {
+					time.Sleep(100 * time.Millisecond)
+				}
+				want := []string{fakePortal, "other:3260", fakePortal, "other:3260"}
+				if permanent {
+					want = []string{fakePortal, "other:3260", "other:3260"}
+				}
+				require.Equal(t, want, n.Dialed())
+				require.NoError(t, s.Ping(context.Background()))
+			})
 		})
 	}
 }

@@ -58,6 +58,7 @@ type Session struct {
 	watched    bool          // a waiter holds changed: notify must close it
 	params     Params
 	tsih       uint16
+	movedTo    string // a permanent redirect's portal, for reinstatements
 	lastErr    error
 	recovering bool
 	shutdown   bool // Close has begun: a lost connection is not recovered
@@ -103,6 +104,7 @@ func loginTo(ctx context.Context, cfg Config, tsih uint16, discovery bool) (*tra
 	if cfg.CHAP != nil && cfg.CHAP.Algorithms != nil {
 		algs = cfg.CHAP.Algorithms
 	}
+	movedTo := ""
 	for range 5 {
 		c, err := cfg.Dial(ctx, "tcp", cfg.Portal)
 		if err != nil {
@@ -112,6 +114,7 @@ func loginTo(ctx context.Context, cfg Config, tsih uint16, discovery bool) (*tra
 		l := &login{cfg: cfg, t: t, tsih: tsih, discovery: discovery, algs: algs}
 		res, err := l.run(ctx)
 		if err == nil {
+			res.movedTo = movedTo
 			return t, res, nil
 		}
 		c.Close()
@@ -120,8 +123,11 @@ func loginTo(ctx context.Context, cfg Config, tsih uint16, discovery bool) (*tra
 		case errors.Is(err, errRetryMD5):
 			algs = []chap.Algorithm{chap.MD5}
 		case errors.As(err, &re):
-			cfg.Logger.Info("iscsi login redirected", "portal", cfg.Portal, "to", re.addr)
+			cfg.Logger.Info("iscsi login redirected", "portal", cfg.Portal, "to", re.addr, "permanent", re.permanent)
 			cfg.Portal = withPort(portalOf(re.addr))
+			if re.permanent {
+				movedTo = cfg.Portal
+			}
 		default:
 			if ctx.Err() != nil && !errors.Is(err, ErrConnection) {
 				err = &ConnError{Portal: cfg.Portal, Err: fmt.Errorf("login: %w", ctx.Err())}
@@ -139,6 +145,9 @@ func (s *Session) start(t *transport, res *loginResult) {
 	t.fr.SetMaxRecvDataSegmentLength(p.MaxRecvDataSegmentLength)
 	t.fr.SetMaxSendDataSegmentLength(p.TargetMaxRecvDataSegmentLength)
 	s.params, s.tsih = p, res.tsih
+	if res.movedTo != "" {
+		s.movedTo = res.movedTo
+	}
 	s.stats.PDUsOut[pdu.OpLoginReq].Add(uint64(res.sent))
 	s.stats.PDUsIn[pdu.OpLoginResp].Add(uint64(res.received))
 	s.cmdSN, s.expCmdSN, s.maxCmdSN = res.expCmdSN, res.expCmdSN, res.maxCmdSN
@@ -361,7 +370,13 @@ func (s *Session) recover(wait time.Duration) {
 			return
 		case <-timer.C:
 		}
-		t, res, err := loginTo(s.ctx, s.cfg, 0, false)
+		cfg := s.cfg
+		s.mu.Lock()
+		if s.movedTo != "" {
+			cfg.Portal = s.movedTo
+		}
+		s.mu.Unlock()
+		t, res, err := loginTo(s.ctx, cfg, 0, false)
 		if err == nil {
 			s.mu.Lock()
 			closed := s.ctx.Err() != nil
