@@ -38,6 +38,7 @@ func (c *conn) async(p *pdu.AsyncMessage) error {
 		s.mu.Unlock()
 	case pdu.AsyncDropConnection, pdu.AsyncDropAllConnections:
 		c.t2w.Store(int64(time.Duration(p.Parameter2) * time.Second))
+		c.t2wSet.Store(true)
 		log.Warn("iscsi target will drop the connection", "event", p.Event,
 			"time2wait_s", p.Parameter2, "time2retain_s", p.Parameter3)
 		return errTargetDrop

@@ -1,6 +1,7 @@
 package iscsi
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -44,22 +45,23 @@ func TestAsyncLogoutRequest(t *testing.T) {
 
 // A target announcing it drops the connection: the connection fails at
 // once and the session is reinstated after the Time2Wait the message gave
-// (Parameter2), not the negotiated one.
+// (Parameter2), not the negotiated one; Parameter2 = 0 means at once.
 func TestAsyncDropConnection(t *testing.T) {
 	for _, ev := range []pdu.AsyncEvent{pdu.AsyncDropConnection, pdu.AsyncDropAllConnections} {
-		t.Run(ev.String(), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				f := newFake(t, target.Config{})
-				s := f.dial(t, func(c *Config) { c.Recover, c.ReplacementTimeout = true, time.Minute })
-				start := time.Now()
-				require.NoError(t, f.conn(t).SendAsync(pdu.AsyncMessage{Event: ev, Parameter2: 7, Parameter3: 20}))
-				synctest.Wait()
-				require.Equal(t, StateFailed, s.State())
-				require.ErrorContains(t, s.LastError(), "drops the connection")
-				require.NoError(t, s.Do(ctxT(t), readCmd(0, make([]byte, 4096))))
-				require.Equal(t, 7*time.Second, time.Since(start))
+		for _, t2w := range []uint16{7, 0} {
+			t.Run(fmt.Sprintf("%v/time2wait=%d", ev, t2w), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					f := newFake(t, target.Config{})
+					s := f.dial(t, func(c *Config) { c.Recover, c.ReplacementTimeout = true, time.Minute })
+					start := time.Now()
+					require.NoError(t, f.conn(t).SendAsync(pdu.AsyncMessage{Event: ev, Parameter2: t2w, Parameter3: 20}))
+					synctest.Wait()
+					require.ErrorContains(t, s.LastError(), "drops the connection")
+					require.NoError(t, s.Do(ctxT(t), readCmd(0, make([]byte, 4096))))
+					require.Equal(t, time.Duration(t2w)*time.Second, time.Since(start))
+				})
 			})
-		})
+		}
 	}
 }
 

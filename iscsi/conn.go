@@ -23,6 +23,7 @@ type conn struct {
 
 	lastRecv atomic.Int64 // unix nanoseconds of the last PDU received
 	t2w      atomic.Int64 // Time2Wait asked by the target (async drop), ns
+	t2wSet   atomic.Bool  // t2w holds the target's value
 	leaving  atomic.Bool  // the target asked for a logout, which is under way
 
 	wmu    sync.Mutex // guards the following
@@ -66,8 +67,8 @@ func (c *conn) fail(err error) {
 // time2Wait is how long reinstatement waits (RFC 7143 §6.3.5). s.mu held
 // (connFailed calls it).
 func (c *conn) time2Wait() time.Duration {
-	if d := c.t2w.Load(); d > 0 {
-		return time.Duration(d)
+	if c.t2wSet.Load() { // Parameter2 = 0 means at once
+		return time.Duration(c.t2w.Load())
 	}
 	return time.Duration(c.s.params.DefaultTime2Wait) * time.Second
 }
