@@ -42,6 +42,8 @@ type attachOpts struct {
 	node     string
 	all      bool
 	stateDir string
+
+	metricsListen string // per process, for every device it serves
 }
 
 func newAttachCmd(g *globalOpts) *cobra.Command {
@@ -66,6 +68,7 @@ then it flushes, unmounts, disconnects and logs out.`,
 	f.StringVar(&o.node, "node", "", "attach from the node record NAME (gomp node add); flags given here override it")
 	f.BoolVar(&o.all, "all", false, "attach every node record with startup=automatic, each as its own device")
 	f.StringVar(&o.stateDir, "state-dir", defaultStateDir(), "directory of the node records (or $"+envStateDir+")")
+	f.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus metrics at /metrics on tcp:HOST:PORT or unix:PATH (default off)")
 	return cmd
 }
 
@@ -161,6 +164,12 @@ func (o *attachOpts) mpConfig(g *globalOpts, log *slog.Logger) (multipath.Config
 }
 
 func runAttach(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
+	g.daemon = true
+	ms, err := startMetrics(o.metricsListen, &g.served, g.logger())
+	if err != nil {
+		return err
+	}
+	defer ms.close()
 	switch {
 	case o.all:
 		return runAttachAll(cmd, g, o)
@@ -210,7 +219,8 @@ func startAttachment(ctx context.Context, g *globalOpts, o *attachOpts) (*attach
 		return nil, err
 	}
 	a := &attachment{dev: dev, log: log, srv: &nbd.Server{Backend: dev, ExportName: dev.Name(),
-		Description: "gomp " + dev.WWID(), Logger: log}}
+		Description: "gomp " + dev.WWID(), Logger: log}, served: &g.served}
+	g.served.add(dev)
 	if err := a.export(ctx, o); err != nil {
 		a.stop()
 		return nil, err
@@ -274,6 +284,7 @@ type attachment struct {
 	mounted   string
 	exports   exportInfo
 	control   *controlServer
+	served    *deviceSet // where its metrics are served from
 	stopped   bool
 }
 
@@ -414,6 +425,7 @@ func (a *attachment) stop() error {
 		return nil
 	}
 	a.stopped = true
+	a.served.remove(a.dev)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var errs []error

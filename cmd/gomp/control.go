@@ -67,6 +67,7 @@ func startControl(dir, name string, dev *multipath.Device, ex exportInfo) (*cont
 	cs := &controlServer{dev: dev, exports: ex, started: time.Now(), detach: make(chan struct{}), path: path}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", cs.status)
+	mux.HandleFunc("GET /stats", cs.stats)
 	mux.HandleFunc("POST /path/{op}", cs.pathOp)
 	mux.HandleFunc("POST /queueing/{op}", cs.queueing)
 	mux.HandleFunc("POST /detach", cs.detachOp)

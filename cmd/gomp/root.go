@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"runtime/pprof"
@@ -18,6 +19,10 @@ type globalOpts struct {
 
 	cpuProfile string
 	profile    *os.File
+
+	daemon bool      // a long-running command: logs state changes (Info)
+	logOut io.Writer // the command's stderr
+	served deviceSet // devices this process serves (--metrics-listen)
 }
 
 // startProfile starts a CPU profile to --cpuprofile, if set.
@@ -67,24 +72,28 @@ It replaces, for one host, open-iscsi (iscsiadm) plus multipath-tools:
 	pf.DurationVar(&g.timeout, "timeout", 30*time.Second, "time limit for logins and commands")
 	pf.StringVar(&g.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file")
 	_ = pf.MarkHidden("cpuprofile")
-	root.PersistentPreRunE = func(*cobra.Command, []string) error { return g.startProfile() }
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := checkLogFormat(g.logFormat); err != nil {
+			return err
+		}
+		g.logOut = cmd.ErrOrStderr()
+		return g.startProfile()
+	}
 	root.PersistentPostRun = func(*cobra.Command, []string) { g.stopProfile() }
 	root.AddCommand(newVersionCmd(), newDiscoverCmd(g), newLsCmd(g), newAttachCmd(g),
-		newStatusCmd(g), newPathCmd(g), newDetachCmd(g), newNodeCmd(g), newConfigCmd())
+		newStatusCmd(g), newPathCmd(g), newDetachCmd(g), newNodeCmd(g), newConfigCmd(),
+		newStatsCmd(g))
 	return root
 }
 
-// logger returns the logger the flags ask for: warnings only unless -v.
+// logger returns the logger the flags ask for (--log-format, -v), on the
+// command's stderr.
 func (g *globalOpts) logger() *slog.Logger {
-	level := slog.LevelWarn
-	if g.verbose {
-		level = slog.LevelDebug
+	out := g.logOut
+	if out == nil {
+		out = os.Stderr
 	}
-	opts := &slog.HandlerOptions{Level: level}
-	if g.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return newLogger(out, g.logFormat, g.logLevel())
 }
 
 // newVersionCmd builds "gomp version", which prints the version set at

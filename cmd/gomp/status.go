@@ -18,12 +18,16 @@ func newStatusCmd(g *globalOpts) *cobra.Command {
 	var (
 		asJSON bool
 		dir    string
+		watch  watchFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "status [--json] [NAME]",
+		Use:   "status [--json] [--watch [--interval D]] [NAME]",
 		Short: "Show attached devices and their paths, like multipath -ll",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if watch.watch {
+				return runWatch(cmd, dir, args, asJSON, watch.interval)
+			}
 			names, err := namesFor(cmd.Context(), dir, args)
 			if err != nil {
 				return err
@@ -49,6 +53,7 @@ func newStatusCmd(g *globalOpts) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (a list of devices; fields in the README)")
 	cmd.Flags().StringVar(&dir, "control-dir", defaultControlDir, "directory of the control sockets")
+	watch.register(cmd.Flags())
 	return cmd
 }
 
