@@ -60,6 +60,11 @@ func TestLabStatsAndMetrics(t *testing.T) {
 	msock := filepath.Join(t.TempDir(), "metrics.sock")
 	ctl, sock, name, logs := startAttachLogged(t, "--target", iqn, "--portal", p1, "--portal", p2, "--lun", "1",
 		"--metrics-listen", "unix:"+msock)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("attach log:\n%s", logs.String())
+		}
+	})
 	before := sumPaths(labStats(t, ctl))
 
 	// Lab LUN region of this test: [720 MiB, 736 MiB).
@@ -96,7 +101,4 @@ func TestLabStatsAndMetrics(t *testing.T) {
 	require.NoError(t, metrics.PromtoolCheck("promtool", body))
 	require.Contains(t, string(body), `gomp_path_io_total{device="`+name+`",op="write",portal="`+p1+`"}`)
 	require.Contains(t, string(body), `gomp_session_pdus_sent_total{device="`+name+`",opcode="scsi_command",portal="`+p2+`"}`)
-	if t.Failed() {
-		t.Logf("attach log:\n%s", logs.String())
-	}
 }
