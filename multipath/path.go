@@ -102,7 +102,7 @@ type Path struct {
 }
 
 func newPath(index int, portal string, io pathIO) *Path {
-	return &Path{portal: portal, index: index, io: io, relTput: 1, tpg: -1,
+	return &Path{portal: portal, index: index, io: io, relTput: 1, tpg: -1, st: pathCounters{epoch: time.Now()},
 		wake: make(chan struct{}, 1), kick: make(chan struct{}, 1), state: PathDown}
 }
 
@@ -132,9 +132,9 @@ func (p *Path) do(ctx context.Context, r *request) (int, error) {
 	size := int64(r.size())
 	p.inFlight.Add(1)
 	p.inFlightBytes.Add(size)
-	start := time.Now()
+	start := p.st.now()
 	n, err := p.exec(ctx, r)
-	lat := time.Since(start)
+	lat := p.st.now() - start
 	p.inFlightBytes.Add(-size)
 	p.inFlight.Add(-1)
 	p.progress.Add(1)

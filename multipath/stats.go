@@ -154,12 +154,16 @@ const numOps = len(statOpNames)
 // pathCounters are a path's statistics beyond what the selectors read.
 // The I/O path touches them with atomic adds only.
 type pathCounters struct {
+	epoch      time.Time         // a monotonic origin: time.Since is cheaper than time.Now
 	lat        [numOps]histogram // completed requests, by opKind
 	errs       [numErrorClasses]atomic.Uint64
 	moved      atomic.Uint64 // failed here, retried on another path
 	failures   atomic.Uint64
 	reinstated atomic.Uint64
 }
+
+// now is a monotonic clock reading for latencies.
+func (c *pathCounters) now() time.Duration { return time.Since(c.epoch) }
 
 // done records a completed request.
 func (c *pathCounters) done(op opKind, d time.Duration) { c.lat[op].Record(d) }
