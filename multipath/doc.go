@@ -135,7 +135,15 @@
 // and ReinstatePath (sticky until reinstated), SwitchGroup,
 // DisableQueueing and RestoreQueueing act like the multipathd commands.
 // Config.OnEvent receives every state change, in order, and Config.Logger
-// logs them.
+// logs them, one record each with the device, the portal behind the change
+// and its cause; the paths' iSCSI sessions log through Config.Logger too,
+// with the device's name added.
+//
+// Stats returns DeviceStats: failovers, failbacks, time without a usable
+// path, queued I/O, and per path I/Os, bytes and latency percentiles by
+// operation, errors by ErrorClass, I/O retried on another path, and the
+// session's iscsi.SessionStats. The I/O path keeps them with atomic adds
+// and a lock-free log-scale histogram (LatencyBuckets), allocating nothing.
 //
 // Not implemented: path checkers other than tur, prioritizers other than
 // alua and const, hardware handlers and explicit ALUA (SET TARGET PORT
