@@ -91,7 +91,7 @@ func Dial(ctx context.Context, cfg Config) (*Session, error) {
 	s.start(t, res)
 	s.mu.Unlock()
 	cfg.Logger.Info("iscsi session logged in", "portal", cfg.Portal, "target", cfg.TargetName,
-		"isid", cfg.ISID, "tsih", res.tsih)
+		"isid", cfg.ISID.String(), "tsih", res.tsih)
 	return s, nil
 }
 

@@ -71,7 +71,7 @@ type sessionHealth struct {
 // Stats returns a snapshot of the session's counters. It takes the
 // session's lock briefly and is safe to call at any time.
 func (s *Session) Stats() SessionStats {
-	st := SessionStats{Portal: s.cfg.Portal, Target: s.cfg.TargetName, ISID: fmt.Sprintf("%x", s.cfg.ISID[:]),
+	st := SessionStats{Portal: s.cfg.Portal, Target: s.cfg.TargetName, ISID: s.cfg.ISID.String(),
 		PDUsIn: countsByOpcode(&s.stats.PDUsIn), PDUsOut: countsByOpcode(&s.stats.PDUsOut),
 		DataInBytes: s.stats.BytesRead.Load(), DataOutBytes: s.stats.BytesWritten.Load(),
 		Commands: s.stats.Commands.Load(), DigestErrors: s.stats.DigestErrors.Load(),
