@@ -233,7 +233,7 @@ func TestNoPathRetryExpires(t *testing.T) {
 		require.True(t, d.Snapshot().Queueing, "queueing restored with a path")
 		_, err = d.ReadAt(context.Background(), make([]byte, 512), 0)
 		require.NoError(t, err)
-		require.Subset(t, ev.kinds(), []string{"no path", "queueing expired", "path reinstated p0"})
+		require.Subset(t, ev.kinds(), []string{"no path p0", "queueing expired", "path reinstated p0", "paths restored p0"})
 	})
 }
 
