@@ -96,11 +96,14 @@ func printStats(w io.Writer, d multipath.DeviceStats) {
 
 func printPathStats(w io.Writer, p multipath.PathStats) {
 	fmt.Fprintf(w, "  path %s %s in_flight=%d\n", p.Portal, p.State, p.InFlight)
-	fmt.Fprintf(w, "    ios=%d read=%s written=%s", p.IOs, humanBytes(int64(p.ReadBytes)), humanBytes(int64(p.WrittenBytes)))
-	for _, op := range sortedOps(p.Ops) {
-		fmt.Fprintf(w, " %s=%d", op, p.Ops[op].Count)
+	fmt.Fprintf(w, "    ios=%d (", p.IOs)
+	for i, op := range sortedOps(p.Ops) {
+		if i > 0 {
+			fmt.Fprint(w, " ")
+		}
+		fmt.Fprintf(w, "%s=%d", op, p.Ops[op].Count)
 	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, ") bytes_read=%s bytes_written=%s\n", humanBytes(int64(p.ReadBytes)), humanBytes(int64(p.WrittenBytes)))
 	fmt.Fprintf(w, "    latency %s", latencyLine(p.Latency))
 	for _, op := range []string{"read", "write"} {
 		if l, ok := p.Ops[op]; ok && l.Count > 0 {

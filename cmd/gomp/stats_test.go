@@ -92,6 +92,7 @@ func TestStatsCommand(t *testing.T) {
 		"errors canceled=0 invalid=0 path=0", "session logged-in", "pdus_out ", "scsi_command=", "reconnects=0"} {
 		require.Contains(t, out, want)
 	}
+	require.Regexp(t, `ios=\d+ \(read=\d+ write=\d+ flush=0 unmap=0 write_zeroes=0\) bytes_read=\S+ KiB`, out)
 
 	code, _, stderr = runCLI(t, "stats", "nosuch", "--control-dir", dir)
 	require.Equal(t, exitFailure, code)
