@@ -29,8 +29,8 @@ func defaultStateDir() string {
 	return "/var/lib/gomp"
 }
 
-// recordFlags are attach's flags that are not part of a record.
-var recordFlags = map[string]bool{"node": false, "all": false, "state-dir": false, "help": false}
+// notRecorded are attach's flags that a record cannot hold.
+var notRecorded = map[string]bool{"node": true, "all": true, "state-dir": true, "help": true}
 
 // pathFlags hold file names, which a record stores absolute: a service
 // does not run in the directory "gomp node add" ran in.
@@ -39,7 +39,7 @@ var pathFlags = map[string]bool{"config": true, "chap-secret-file": true, "mutua
 
 // checkSetting validates one record line as the attach flag it names.
 func checkSetting(key, value string) error {
-	if v, ok := recordFlags[key]; ok && !v {
+	if notRecorded[key] {
 		return fmt.Errorf("%q cannot be set in a node record", key)
 	}
 	fs := pflag.NewFlagSet("record", pflag.ContinueOnError)
@@ -78,7 +78,7 @@ func optsFromRecord(rec *node.Record, cmdline *pflag.FlagSet) (*attachOpts, erro
 	given := map[string]bool{}
 	var err error
 	cmdline.Visit(func(f *pflag.Flag) {
-		if _, skip := recordFlags[f.Name]; skip || fs.Lookup(f.Name) == nil || err != nil {
+		if notRecorded[f.Name] || fs.Lookup(f.Name) == nil || err != nil {
 			return
 		}
 		given[f.Name] = true
