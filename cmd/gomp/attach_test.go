@@ -40,26 +40,7 @@ func (s *syncBuffer) String() string {
 func startAttach(t *testing.T, args ...string) (ctl, sock, name string, done chan error) {
 	dir := t.TempDir()
 	ctl, sock = filepath.Join(dir, "ctl"), filepath.Join(dir, "lab.nbd")
-	root := newRootCmd()
-	var out, errb syncBuffer
-	root.SetOut(&out)
-	root.SetErr(&errb)
-	root.SetArgs(append([]string{"attach", "--listen", "unix:" + sock, "--control-dir", ctl}, args...))
-	ctx, cancel := context.WithCancel(context.Background())
-	done = make(chan error, 1)
-	finished := make(chan struct{})
-	go func() {
-		done <- root.ExecuteContext(ctx)
-		close(finished)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-finished:
-		case <-time.After(30 * time.Second):
-			t.Error("attach did not stop after cancel")
-		}
-	})
+	out, errb, done := runBackground(t, append([]string{"attach", "--listen", "unix:" + sock, "--control-dir", ctl}, args...)...)
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(out.String(), "ready: ") {
 		select {

@@ -37,13 +37,19 @@ var notRecorded = map[string]bool{"node": true, "all": true, "state-dir": true, 
 var pathFlags = map[string]bool{"config": true, "chap-secret-file": true, "mutual-secret-file": true,
 	"mount": true, "control-dir": true}
 
+// recordFlagSet returns the attach flags a record can hold, bound to o.
+func recordFlagSet(o *attachOpts) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("record", pflag.ContinueOnError)
+	o.register(fs)
+	return fs
+}
+
 // checkSetting validates one record line as the attach flag it names.
 func checkSetting(key, value string) error {
 	if notRecorded[key] {
 		return fmt.Errorf("%q cannot be set in a node record", key)
 	}
-	fs := pflag.NewFlagSet("record", pflag.ContinueOnError)
-	(&attachOpts{}).register(fs)
+	fs := recordFlagSet(&attachOpts{})
 	f := fs.Lookup(key)
 	if f == nil {
 		return fmt.Errorf("unknown key %q (keys are gomp attach flags: portal, target, nbd, …)", key)
@@ -73,8 +79,7 @@ func (o *attachOpts) fromNode(cmdline *pflag.FlagSet) (*attachOpts, error) {
 // cmdline replace the record's values for that flag.
 func optsFromRecord(rec *node.Record, cmdline *pflag.FlagSet) (*attachOpts, error) {
 	o := &attachOpts{node: rec.Name}
-	fs := pflag.NewFlagSet(rec.Name, pflag.ContinueOnError)
-	o.register(fs)
+	fs := recordFlagSet(o)
 	given := map[string]bool{}
 	var err error
 	cmdline.Visit(func(f *pflag.Flag) {
@@ -293,8 +298,7 @@ func recordFromFlags(name, startup string, o *attachOpts, fs *pflag.FlagSet) (*n
 		return nil, usagef("node records keep CHAP secrets in files: give --mutual-secret-file")
 	}
 	rec := &node.Record{Name: name, Startup: startup}
-	known := pflag.NewFlagSet("known", pflag.ContinueOnError)
-	(&attachOpts{}).register(known)
+	known := recordFlagSet(&attachOpts{})
 	var err error
 	fs.Visit(func(f *pflag.Flag) {
 		if known.Lookup(f.Name) == nil || err != nil { // --startup, global flags
