@@ -57,6 +57,18 @@ type BlockSizer interface {
 	BlockSize() (minimum, preferred, maximum uint32)
 }
 
+// Inliner is implemented by backends whose calls return without waiting
+// (memory, say). Inline true has the server execute requests on the
+// connection's reader goroutine and answer all the requests that arrived
+// together with one write, instead of handing each request to a worker
+// and each reply to a writer: less CPU and latency per request, but a call
+// that does block stalls the whole connection meanwhile. Reads and writes
+// above 64 KiB still run on workers, their copy overlapping the reading of
+// the next requests.
+type Inliner interface {
+	Inline() bool
+}
+
 // MultiConner is implemented by backends whose flushes are visible across
 // connections; CanMultiConn true advertises NBD_FLAG_CAN_MULTI_CONN.
 type MultiConner interface {

@@ -192,6 +192,9 @@ type hookBackend struct {
 	before   func(off int64) error // called before every read and write
 }
 
+// Inline returns false: hooks may block.
+func (h *hookBackend) Inline() bool { return false }
+
 func (h *hookBackend) hook(off int64) error {
 	if h.before != nil {
 		return h.before(off)

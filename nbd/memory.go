@@ -19,7 +19,8 @@ const (
 type memChunk [memChunkSize]byte
 
 // MemoryBackend is a sparse in-memory Backend. It implements every optional
-// interface (Flusher, Trimmer, Zeroer, BlockSizer, MultiConner, ReadOnlyer)
+// interface (Flusher, Trimmer, Zeroer, BlockSizer, MultiConner, ReadOnlyer,
+// Inliner)
 // and is safe for concurrent use.
 type MemoryBackend struct {
 	size      int64
@@ -48,6 +49,9 @@ func (m *MemoryBackend) BlockSize() (minimum, preferred, maximum uint32) {
 
 // CanMultiConn returns true: all connections see one store.
 func (m *MemoryBackend) CanMultiConn() bool { return true }
+
+// Inline returns true: every call is a memory copy under a striped lock.
+func (m *MemoryBackend) Inline() bool { return true }
 
 // ReadOnly returns false.
 func (m *MemoryBackend) ReadOnly() bool { return false }

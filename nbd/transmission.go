@@ -74,7 +74,13 @@ type txConn struct {
 	wg       sync.WaitGroup
 	hdr      [RequestLen]byte
 
-	// writer state
+	// inline mode (see Inliner): requests executed by the reader, whose
+	// replies wait here until the reader would block
+	inline  bool
+	pending []*request
+
+	// reply writing, by the writer goroutine and, in inline mode, the reader
+	wmu  sync.Mutex // guards the following
 	vec  [][]byte
 	nb   net.Buffers
 	werr error
@@ -108,6 +114,10 @@ func (s *Server) newTxConn(ctx context.Context, tc *trackedConn, exp *exportStat
 		maxBytes: s.maxInFlightBytes(),
 		vec:      make([][]byte, 0, 3*n),
 	}
+	if in, ok := exp.b.(Inliner); ok && in.Inline() {
+		c.inline = true
+		c.pending = make([]*request, 0, min(n, maxBatch))
+	}
 	c.parent = ctx
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	context.AfterFunc(c.ctx, func() { c.nc.Close() })
@@ -137,6 +147,9 @@ func (c *txConn) result(err error) error {
 // readLoop reads requests and dispatches them until NBD_CMD_DISC, an error,
 // or a graceful stop.
 func (c *txConn) readLoop() error {
+	if c.inline {
+		return c.inlineLoop()
+	}
 	for {
 		r, err := c.next()
 		if err != nil {
@@ -150,9 +163,73 @@ func (c *txConn) readLoop() error {
 	}
 }
 
+// inlineMax is the largest read or write that inline mode executes on the
+// reader: a larger copy runs on a worker, overlapped with reading the next
+// requests.
+const inlineMax = 64 << 10
+
+// inlineLoop is readLoop for an Inliner backend: the reader executes each
+// request itself and keeps its reply until it has no whole request left in
+// its buffer, then writes every reply it holds with one vectored write. A
+// batch of requests that arrived together costs one read and one write,
+// with no goroutine handoff.
+func (c *txConn) inlineLoop() error {
+	defer c.flushPending() // answer what was executed, whatever ended the loop
+	for {
+		r, err := c.next()
+		if err != nil {
+			return err
+		}
+		if r.errno == 0 && r.req.Length > inlineMax && (r.req.Type == CmdRead || r.req.Type == CmdWrite) {
+			c.dispatch(r) // a large copy: a worker overlaps it with reading on
+			continue
+		}
+		if r.errno == 0 {
+			c.execute(r)
+		}
+		c.pending = append(c.pending, r)
+		if len(c.pending) == cap(c.pending) {
+			if err := c.flushPending(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// beforeRead writes the pending replies of inline mode when reading need
+// more bytes could wait on the socket (a client waiting for them may send
+// nothing more), or when taking a slot for the next request could wait for
+// them to be released.
+func (c *txConn) beforeRead(need int, n int64) error {
+	if len(c.pending) == 0 {
+		return nil
+	}
+	if c.br.Buffered() >= need && len(c.free) > 0 && (n == 0 || c.inBytes.Load()+n <= c.maxBytes) {
+		return nil
+	}
+	return c.flushPending()
+}
+
+// flushPending writes the pending replies and releases their slots.
+func (c *txConn) flushPending() error {
+	if len(c.pending) == 0 {
+		return nil
+	}
+	err := c.writeBatch(c.pending)
+	for i, r := range c.pending {
+		c.release(r)
+		c.pending[i] = nil
+	}
+	c.pending = c.pending[:0]
+	return err
+}
+
 // next reads one request header, checks it, takes a slot and reads any write
 // payload. Checks come before any buffer is taken.
 func (c *txConn) next() (*request, error) {
+	if err := c.beforeRead(RequestLen, 0); err != nil {
+		return nil, err
+	}
 	if _, err := io.ReadFull(c.br, c.hdr[:]); err != nil {
 		return nil, c.readError(err, "request header")
 	}
@@ -170,6 +247,13 @@ func (c *txConn) next() (*request, error) {
 	var n int64
 	if errno == 0 && (q.Type == CmdRead || q.Type == CmdWrite) {
 		n = int64(q.Length)
+	}
+	payload := 0
+	if q.Type == CmdWrite {
+		payload = int(q.Length)
+	}
+	if err := c.beforeRead(payload, n); err != nil {
+		return nil, err
 	}
 	r, err := c.acquire(n)
 	if err != nil {

@@ -207,6 +207,9 @@ func newGateBackend() *gateBackend {
 	return &gateBackend{MemoryBackend: NewMemory(1 << 20), gate: make(chan struct{}), started: make(chan struct{}, 16)}
 }
 
+// Inline returns false: ReadAt blocks on the gate.
+func (g *gateBackend) Inline() bool { return false }
+
 func (g *gateBackend) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if off == 0 {
 		g.started <- struct{}{}
@@ -406,4 +409,73 @@ func TestBackendErrors(t *testing.T) {
 		require.Equal(t, SimpleReply{Errno: ErrnoIO, Cookie: 2}, r, "short read")
 		rc.disc()
 	}
+}
+
+// TestInlinePipelined drives the inline mode (MemoryBackend is an Inliner)
+// with one burst of requests far larger than its reply batch, its slots and
+// its byte budget, a failing request among them: every request is answered
+// once, reads see the writes sent before them, and the connection stays
+// usable.
+func TestInlinePipelined(t *testing.T) {
+	const n, size = 300, 1024
+	srv := &Server{Backend: NewMemory(1 << 20), MaxInFlight: 8, MaxInFlightBytes: 4 * size}
+	rc := dialRaw(t, startServer(t, srv))
+	rc.goExport("", false)
+
+	data := pattern(n*size, 3)
+	var burst []byte
+	for i := range n {
+		q := Request{Type: CmdWrite, Cookie: uint64(i), Offset: uint64(i * size), Length: size}
+		burst, _ = q.AppendBinary(burst)
+		burst = append(burst, data[i*size:(i+1)*size]...)
+	}
+	burst, _ = Request{Type: CmdRead, Cookie: 1 << 40, Offset: 1 << 20, Length: size}.AppendBinary(burst)
+	for i := range n {
+		q := Request{Type: CmdRead, Cookie: uint64(n + i), Offset: uint64(i * size), Length: size}
+		burst, _ = q.AppendBinary(burst)
+	}
+	sent := make(chan error, 1)
+	go func() { _, err := rc.c.Write(burst); sent <- err }()
+
+	seen := map[uint64]bool{}
+	for range 2*n + 1 {
+		r, err := ParseSimpleReply(rc.read(SimpleReplyLen))
+		require.NoError(t, err)
+		require.False(t, seen[r.Cookie], "cookie %d answered twice", r.Cookie)
+		seen[r.Cookie] = true
+		switch {
+		case r.Cookie == 1<<40:
+			require.Equal(t, ErrnoInvalid, r.Errno, "read past the end")
+		case r.Cookie < n:
+			require.Zero(t, r.Errno)
+		default:
+			require.Zero(t, r.Errno)
+			i := int(r.Cookie) - n
+			require.Equal(t, data[i*size:(i+1)*size], rc.read(size), "read %d", i)
+		}
+	}
+	require.NoError(t, <-sent)
+
+	// Reads and writes above inlineMax go to workers, between inline ones.
+	big := pattern(2*inlineMax, 5)
+	burst, _ = Request{Type: CmdWrite, Cookie: 1, Offset: 512 << 10, Length: uint32(len(big))}.AppendBinary(burst[:0])
+	burst = append(burst, big...)
+	burst, _ = Request{Type: CmdRead, Cookie: 2, Offset: 0, Length: size}.AppendBinary(burst)
+	burst, _ = Request{Type: CmdFlush, Cookie: 3}.AppendBinary(burst)
+	rc.write(burst)
+	got := map[uint64]SimpleReply{}
+	for range 3 {
+		r, err := ParseSimpleReply(rc.read(SimpleReplyLen))
+		require.NoError(t, err)
+		got[r.Cookie] = r
+		if r.Cookie == 2 {
+			require.Equal(t, data[:size], rc.read(size))
+		}
+	}
+	require.Equal(t, map[uint64]SimpleReply{1: {Cookie: 1}, 2: {Cookie: 2}, 3: {Cookie: 3}}, got)
+	rc.request(Request{Type: CmdRead, Cookie: 4, Offset: 512 << 10, Length: uint32(len(big))}, nil)
+	r, b := rc.simple(len(big))
+	require.Equal(t, SimpleReply{Cookie: 4}, r)
+	require.Equal(t, big, b)
+	rc.disc()
 }

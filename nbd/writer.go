@@ -38,9 +38,14 @@ func (c *txConn) gather(batch []*request) []*request {
 	return batch
 }
 
-func (c *txConn) writeBatch(batch []*request) {
+// writeBatch writes the replies of batch with one vectored write and
+// returns the connection's write error, if any. The writer goroutine and,
+// in inline mode, the reader both call it.
+func (c *txConn) writeBatch(batch []*request) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	if c.werr != nil {
-		return
+		return c.werr
 	}
 	for _, r := range batch {
 		c.vec = c.appendReply(c.vec, r)
@@ -53,6 +58,7 @@ func (c *txConn) writeBatch(batch []*request) {
 		c.werr = connErrorf(c.peer, "writing reply: %w", err)
 		c.cancel()
 	}
+	return c.werr
 }
 
 // appendReply appends the buffers of r's reply: a simple reply (with the data
