@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -25,7 +26,14 @@ func main() {
 	random := flag.Bool("random", false, "random offsets instead of sequential")
 	dur := flag.Duration("time", 5*time.Second, "run time")
 	prof := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	procs := flag.Int("procs", 0, "GOMAXPROCS (default $GOMAXPROCS, else half the CPUs, at least 1, as gomp attach)")
 	flag.Parse()
+	switch {
+	case *procs > 0:
+		runtime.GOMAXPROCS(*procs)
+	case os.Getenv("GOMAXPROCS") == "":
+		runtime.GOMAXPROCS(max(1, runtime.GOMAXPROCS(0)/2))
+	}
 	if *prof != "" {
 		f, err := os.Create(*prof)
 		if err != nil {

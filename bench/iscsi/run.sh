@@ -4,9 +4,9 @@
 # against qemu-img bench with its libiscsi driver (iscsi-perf only reads).
 # Prints MB/s or IOPS, CPU seconds per GiB moved, and the ratios gomp/libiscsi.
 # Needs the lab (make lab-up) and Debian libiscsi-bin + qemu-block-extra.
-# iscsi-perf and qemu-img bench drive I/O from one thread; GOMAXPROCS=1 in the
-# environment gives gomp one too (on a 2-core lab, where tgtd shares the
-# cores, a second Go P mostly takes CPU from the target).
+# iscsi-perf and qemu-img bench drive I/O from one thread; the gomp side runs
+# with gomp attach's default GOMAXPROCS, half the CPUs (one on a 2-core lab,
+# where tgtd shares the cores); set GOMAXPROCS to override.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 T=${1:-5}
