@@ -5,6 +5,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/gomp-dev/gomp/internal/rawio"
 	"github.com/gomp-dev/gomp/pdu"
 )
 
@@ -18,8 +19,9 @@ type transport struct {
 
 func newTransport(c net.Conn) *transport {
 	t := &transport{conn: c}
-	t.w.Conn = c
-	t.fr = pdu.NewFramer(bufio.NewReaderSize(c, 64<<10), &t.w)
+	rc := rawio.Wrap(c)
+	t.w.Conn = rc
+	t.fr = pdu.NewFramer(bufio.NewReaderSize(rc, 64<<10), &t.w)
 	return t
 }
 
@@ -31,6 +33,11 @@ type buffersConn struct {
 }
 
 func (b *buffersConn) WriteBuffers(bufs [][]byte) (int64, error) {
+	if w, ok := b.Conn.(interface {
+		WriteBuffers([][]byte) (int64, error)
+	}); ok {
+		return w.WriteBuffers(bufs)
+	}
 	b.nb = bufs
 	n, err := b.nb.WriteTo(b.Conn)
 	b.nb = nil

@@ -10,6 +10,8 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+
+	"github.com/gomp-dev/gomp/internal/rawio"
 )
 
 // readBufferSize is the connection's read buffer: request headers and small
@@ -54,6 +56,7 @@ type txConn struct {
 	s    *Server
 	tc   *trackedConn
 	nc   net.Conn
+	rw   net.Conn // nc doing its I/O with raw system calls (internal/rawio)
 	br   *bufio.Reader
 	exp  *exportState
 	log  *slog.Logger
@@ -104,8 +107,7 @@ func (s *Server) transmit(ctx context.Context, tc *trackedConn, exp *exportState
 func (s *Server) newTxConn(ctx context.Context, tc *trackedConn, exp *exportState) *txConn {
 	n := s.maxInFlight()
 	c := &txConn{
-		s: s, tc: tc, nc: tc.nc, exp: exp, log: s.logger(), peer: peerName(tc.nc),
-		br:       bufio.NewReaderSize(tc.nc, readBufferSize),
+		s: s, tc: tc, nc: tc.nc, rw: rawio.Wrap(tc.nc), exp: exp, log: s.logger(), peer: peerName(tc.nc),
 		slots:    make([]request, n),
 		free:     make(chan *request, n),
 		work:     make(chan *request),
@@ -118,6 +120,7 @@ func (s *Server) newTxConn(ctx context.Context, tc *trackedConn, exp *exportStat
 		c.inline = true
 		c.pending = make([]*request, 0, min(n, maxBatch))
 	}
+	c.br = bufio.NewReaderSize(c.rw, readBufferSize)
 	c.parent = ctx
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	context.AfterFunc(c.ctx, func() { c.nc.Close() })

@@ -38,6 +38,12 @@ func (c *txConn) gather(batch []*request) []*request {
 	return batch
 }
 
+// buffersWriter writes a vector of buffers with one system call where it
+// can (internal/rawio).
+type buffersWriter interface {
+	WriteBuffers(bufs [][]byte) (int64, error)
+}
+
 // writeBatch writes the replies of batch with one vectored write and
 // returns the connection's write error, if any. The writer goroutine and,
 // in inline mode, the reader both call it.
@@ -50,8 +56,13 @@ func (c *txConn) writeBatch(batch []*request) error {
 	for _, r := range batch {
 		c.vec = c.appendReply(c.vec, r)
 	}
-	c.nb = c.vec
-	_, err := c.nb.WriteTo(c.nc)
+	var err error
+	if w, ok := c.rw.(buffersWriter); ok {
+		_, err = w.WriteBuffers(c.vec)
+	} else {
+		c.nb = c.vec
+		_, err = c.nb.WriteTo(c.rw)
+	}
 	clear(c.vec)
 	c.vec = c.vec[:0]
 	if err != nil {
