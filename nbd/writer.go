@@ -1,5 +1,7 @@
 package nbd
 
+import "runtime"
+
 // maxBatch bounds the replies coalesced into one vectored write.
 const maxBatch = 64
 
@@ -13,6 +15,14 @@ func (c *txConn) writeLoop() {
 	batch := make([]*request, 0, maxBatch)
 	for r := range c.done {
 		batch = append(batch[:0], r)
+		if r.buf == nil || len(r.buf.b) <= inlineMax {
+			// Let the workers that are ready to run finish first, so
+			// that their replies go out in this write: a worker woken
+			// with others by one read of the backend's socket would
+			// otherwise cost a write system call per reply. Not for a
+			// large read's reply, which is worth sending at once.
+			runtime.Gosched()
+		}
 		batch = c.gather(batch)
 		c.writeBatch(batch)
 		for i, r := range batch {
