@@ -1,7 +1,6 @@
 package iscsi
 
 import (
-	"bufio"
 	"net"
 	"time"
 
@@ -21,7 +20,7 @@ func newTransport(c net.Conn) *transport {
 	t := &transport{conn: c}
 	rc := rawio.Wrap(c)
 	t.w.Conn = rc
-	t.fr = pdu.NewFramer(bufio.NewReaderSize(rc, 64<<10), &t.w)
+	t.fr = pdu.NewFramer(newReadBuffer(rc, 64<<10), &t.w)
 	return t
 }
 
