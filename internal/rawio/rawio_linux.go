@@ -70,6 +70,7 @@ func (c *rawConn) Read(p []byte) (int, error) {
 	case c.n == 0:
 		return 0, io.EOF
 	}
+	raceRead(p[:c.n])
 	return c.n, nil
 }
 
@@ -94,6 +95,7 @@ func (c *rawConn) read(fd uintptr) bool {
 // socket allows.
 func (c *rawConn) WriteBuffers(bufs [][]byte) (int64, error) {
 	c.bufs, c.buf, c.off, c.wn, c.werrno = bufs, 0, 0, 0, 0
+	raceWrite(bufs, 1<<62)
 	err := c.rc.Write(c.writeFn)
 	n := c.wn
 	clear(c.iov[:cap(c.iov)])
