@@ -7,7 +7,11 @@
 // operational negotiation of the §13 keys) and returns a Session in the
 // full-feature phase. A Session has one TCP connection with one reader
 // goroutine matching responses to tasks by ITT, and one writer goroutine
-// that sends the PDUs of concurrent tasks in batches, one writev each. It
+// that sends the PDUs of concurrent tasks in batches, one writev each (a
+// task's own goroutine writes when the writer is idle). Data segments of
+// 8 KiB or more are read from the socket straight into the caller's
+// buffer; socket reads and writes are raw system calls on the non-blocking
+// socket (internal/rawio) on Linux. It
 // keeps the CmdSN window with RFC 1982 arithmetic (§4.2.2.1), acknowledges
 // StatSN, answers and sends NOP pings (§11.18-19), honours asynchronous
 // messages (§11.9), aborts timed-out tasks (ABORT TASK, §11.5) and, with

@@ -40,8 +40,12 @@
 // Data path: per connection, one reader goroutine reads requests through a
 // 16 KiB buffer (larger write payloads go straight into the request buffer),
 // up to Server.MaxInFlight workers call the Backend, and one writer sends
-// every ready reply in one vectored write (net.Buffers: header and payload
-// unjoined, the payload not copied). Request buffers come from per-Server
+// every ready reply in one vectored write (header and payload unjoined, the
+// payload not copied). A Backend that never blocks (Inliner, as the memory
+// backend) has requests up to 64 KiB executed by the reader itself, which
+// answers each burst of requests with one write. Socket reads and writes
+// are raw system calls on the non-blocking socket (internal/rawio) on
+// Linux. Request buffers come from per-Server
 // sync.Pools by power-of-two size class (4 KiB to 1 GiB), and a connection
 // holds at most Server.MaxInFlightBytes of them. The steady state allocates
 // nothing per request (TestAllocsPerRequest).
