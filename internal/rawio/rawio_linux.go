@@ -38,11 +38,12 @@ const maxIov = 1024
 // *net.TCPConn or *net.UnixConn, else c itself.
 func Wrap(c net.Conn) net.Conn {
 	var sc syscall.Conn
+	network := "tcp"
 	switch c := c.(type) {
 	case *net.TCPConn:
 		sc = c
 	case *net.UnixConn:
-		sc = c
+		sc, network = c, "unix"
 	default:
 		return c
 	}
@@ -50,7 +51,7 @@ func Wrap(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	r := &rawConn{Conn: c, rc: rc, net: c.LocalAddr().Network(), iov: make([]syscall.Iovec, 0, 64)}
+	r := &rawConn{Conn: c, rc: rc, net: network, iov: make([]syscall.Iovec, 0, 64)}
 	r.readFn, r.writeFn = r.read, r.writev
 	return r
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -164,4 +165,30 @@ func TestHappensBefore(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 42, shared)
 	}
+}
+
+// TestSocketpair: the kernel nbd driver's sockets are an unnamed socketpair
+// made into net.Conns with net.FileConn.
+func TestSocketpair(t *testing.T) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	require.NoError(t, err)
+	conns := make([]net.Conn, 2)
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		conns[i], err = net.FileConn(f)
+		require.NoError(t, err)
+		f.Close()
+		defer conns[i].Close()
+	}
+	a, b := Wrap(conns[0]), Wrap(conns[1])
+	require.IsType(t, &rawConn{}, a)
+	_, err = a.Write([]byte("ping"))
+	require.NoError(t, err)
+	p := make([]byte, 4)
+	_, err = io.ReadFull(b, p)
+	require.NoError(t, err)
+	require.Equal(t, "ping", string(p))
+	conns[0].Close()
+	_, err = b.Read(p)
+	require.ErrorIs(t, err, io.EOF)
 }
