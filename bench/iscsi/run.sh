@@ -48,18 +48,36 @@ qbench() {
 		'BEGIN { gib = n * bs / 2^30; printf "%.1f %d %.3f\n", n * bs / s / 1e6, n / s, c / gib }'
 }
 
-row() { # NAME "gomp result" "peer result"
-	read -r gm gi gc <<<"$2"
-	read -r pm pi pc <<<"$3"
-	awk -v n="$1" -v gm="$gm" -v gi="$gi" -v gc="$gc" -v pm="$pm" -v pi="$pi" -v pc="$pc" 'BEGIN {
-		printf "%-22s %9.1f %9.0f %9.1f %9.0f %7.2fx %8.3f %8.3f %7.2fx\n", n, gm, gi, pm, pi, gm / pm, gc, pc, gc / pc }'
+# row NAME GOMP PEER: runs the two commands (shell words) alternately ROUNDS
+# times (default 3) and prints the medians, and for each ratio the median of
+# the rounds' ratios with its range.
+ROUNDS=${ROUNDS:-3}
+row() {
+	: >"$tmp/rounds"
+	for _ in $(seq "$ROUNDS"); do
+		local g p
+		g=$(eval "$2")
+		p=$(eval "$3")
+		echo "$g $p" >>"$tmp/rounds"
+	done
+	python3 - "$1" "$tmp/rounds" <<'PY'
+import statistics as st, sys
+name, path = sys.argv[1:]
+rows = [list(map(float, l.split())) for l in open(path) if l.strip()]
+gm, gi, gc, pm, pi, pc = (st.median(c) for c in zip(*rows))
+thr = [r[0] / r[3] for r in rows]
+cpu = [r[2] / r[5] for r in rows]
+rng = lambda r: f"{st.median(r):.2f}x [{min(r):.2f}-{max(r):.2f}]"
+print(f"{name:<20} {gm:9.1f} {gi:9.0f} {pm:9.1f} {pi:9.0f} {rng(thr):>19} {gc:8.3f} {pc:8.3f} {rng(cpu):>19}")
+PY
 }
 
-printf '%-22s %9s %9s %9s %9s %8s %8s %8s %8s\n' workload gomp_MB/s gomp_iops lib_MB/s lib_iops ratio gomp_cpu lib_cpu cpu_ratio
-row "seq read 1M QD32" "$(gomp 1048576 32)" "$(perf 1048576 32)"
-row "rand read 4K QD32" "$(gomp 4096 32 -random)" "$(perf 4096 32 -r)"
-row "rand read 4K QD1" "$(gomp 4096 1 -random)" "$(perf 4096 1 -r)"
-row "seq write 1M QD32" "$(gomp 1048576 32 -write)" "$(qbench 1048576 32 $((200 * T)))"
-row "rand write 4K QD32" "$(gomp 4096 32 -write -random)" "$(qbench 4096 32 $((5000 * T)) -S $((4096 * 7919)))"
-row "rand write 4K QD1" "$(gomp 4096 1 -write -random)" "$(qbench 4096 1 $((1000 * T)) -S $((4096 * 7919)))"
+echo "median of $ROUNDS alternating rounds of ${T}s (ratio range in brackets)"
+printf '%-20s %9s %9s %9s %9s %19s %8s %8s %19s\n' workload gomp_MB/s gomp_iops lib_MB/s lib_iops ratio gomp_cpu lib_cpu cpu_ratio
+row "seq read 1M QD32" "gomp 1048576 32" "perf 1048576 32"
+row "rand read 4K QD32" "gomp 4096 32 -random" "perf 4096 32 -r"
+row "rand read 4K QD1" "gomp 4096 1 -random" "perf 4096 1 -r"
+row "seq write 1M QD32" "gomp 1048576 32 -write" "qbench 1048576 32 $((200 * T))"
+row "rand write 4K QD32" "gomp 4096 32 -write -random" "qbench 4096 32 $((5000 * T)) -S $((4096 * 7919))"
+row "rand write 4K QD1" "gomp 4096 1 -write -random" "qbench 4096 1 $((1000 * T)) -S $((4096 * 7919))"
 echo "cpu = initiator CPU seconds per GiB moved; ratio > 1 means gomp is faster (cpu_ratio < 1: gomp uses less CPU)"

@@ -58,15 +58,36 @@ wait_sock "$tmp/q.sock"
 fio --name=fill --ioengine=nbd --uri="nbd+unix:///?socket=$tmp/g1.sock" --rw=write --bs=1M --iodepth=32 \
 	--size=1G >"$tmp/fill.log" 2>&1 || { cat "$tmp/fill.log" >&2; exit 1; }
 
-printf '%-22s %16s %16s %16s %8s %8s\n' workload "gomp 1 path" "gomp 2 paths" "qemu-nbd" "ratio1" "ratio2"
+# ROUNDS interleaved rounds (default 3): each round runs gomp 1 path, gomp 2
+# paths and qemu-nbd back to back, so that the machine's drift hits all three
+# alike; printed are the medians and, per ratio, the median of the rounds'
+# ratios with their range.
+ROUNDS=${ROUNDS:-3}
+echo "fio nbd engine, QD32, ${T}s per run, median of $ROUNDS interleaved rounds (ratio range in brackets)"
+printf '%-18s %16s %16s %16s %20s %20s\n' workload "gomp 1 path" "gomp 2 paths" "qemu-nbd" "ratio 1 path" "ratio 2 paths"
 for w in "read 1M" "write 1M" "randread 4k" "randwrite 4k"; do
 	set -- $w
-	read -r g1 g1i <<<"$(fio_run "$tmp/g1.sock" "$1" "$2")"
-	read -r g2 g2i <<<"$(fio_run "$tmp/g2.sock" "$1" "$2")"
-	read -r q qi <<<"$(fio_run "$tmp/q.sock" "$1" "$2")"
-	if [[ $2 == 1M ]]; then
-		awk -v n="$w" -v a="$g1" -v b="$g2" -v c="$q" 'BEGIN{printf "%-22s %11.1f MB/s %11.1f MB/s %11.1f MB/s %7.2fx %7.2fx\n", n" QD32", a, b, c, a/c, b/c}'
-	else
-		awk -v n="$w" -v a="$g1i" -v b="$g2i" -v c="$qi" 'BEGIN{printf "%-22s %11d IOPS %11d IOPS %11d IOPS %7.2fx %7.2fx\n", n" QD32", a, b, c, a/c, b/c}'
-	fi
+	: >"$tmp/rounds"
+	for _ in $(seq "$ROUNDS"); do
+		read -r g1 g1i <<<"$(fio_run "$tmp/g1.sock" "$1" "$2")"
+		read -r g2 g2i <<<"$(fio_run "$tmp/g2.sock" "$1" "$2")"
+		read -r q qi <<<"$(fio_run "$tmp/q.sock" "$1" "$2")"
+		if [[ $2 == 1M ]]; then
+			echo "$g1 $g2 $q" >>"$tmp/rounds"
+		else
+			echo "$g1i $g2i $qi" >>"$tmp/rounds"
+		fi
+	done
+	python3 - "$w QD32" "$2" "$tmp/rounds" <<'PY'
+import statistics as st, sys
+name, bs, path = sys.argv[1:]
+rows = [list(map(float, l.split())) for l in open(path) if l.strip()]
+med = [st.median(c) for c in zip(*rows)]
+r1 = [g1 / q for g1, _, q in rows]
+r2 = [g2 / q for _, g2, q in rows]
+unit = "MB/s" if bs == "1M" else "IOPS"
+fmt = "{:11.1f} " + unit if bs == "1M" else "{:11.0f} " + unit
+ratio = lambda r: f"{st.median(r):.2f}x [{min(r):.2f}-{max(r):.2f}]"
+print(f"{name:<18} " + " ".join(f"{fmt.format(v):>16}" for v in med) + f" {ratio(r1):>20} {ratio(r2):>20}")
+PY
 done
