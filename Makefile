@@ -123,6 +123,7 @@ chaos:
 		-run '^TestLabChaos$$' -v ./internal/chaostest/; rc=$$?; $(LAB) down >/dev/null; exit $$rc
 
 # The whole stack: fio(nbd) -> gomp attach -> tgtd vs fio(nbd) -> qemu-nbd iscsi:// -> tgtd.
+# ROUNDS=N interleaved rounds (default 3), BENCHTIME seconds per run (default 5).
 bench-stack:
 	@$(LAB) up >/dev/null; set -a; . "$$($(LAB) envfile)"; set +a; \
 	bash bench/stack/run.sh $(BENCHTIME); rc=$$?; $(LAB) down >/dev/null; exit $$rc
@@ -132,6 +133,7 @@ bench-nbd:
 	bash bench/nbd/run.sh
 
 # gomp's iSCSI session vs libiscsi (iscsi-perf, qemu-img bench) on the lab LUN.
+# ROUNDS=N alternating rounds (default 3), BENCHTIME seconds per run (default 5).
 bench-iscsi:
 	@$(LAB) up >/dev/null; set -a; . "$$($(LAB) envfile)"; set +a; \
 	bash bench/iscsi/run.sh $(BENCHTIME); rc=$$?; $(LAB) down >/dev/null; exit $$rc
