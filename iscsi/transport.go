@@ -32,15 +32,7 @@ type buffersConn struct {
 }
 
 func (b *buffersConn) WriteBuffers(bufs [][]byte) (int64, error) {
-	if w, ok := b.Conn.(interface {
-		WriteBuffers([][]byte) (int64, error)
-	}); ok {
-		return w.WriteBuffers(bufs)
-	}
-	b.nb = bufs
-	n, err := b.nb.WriteTo(b.Conn)
-	b.nb = nil
-	return n, err
+	return rawio.WriteBuffers(b.Conn, bufs, &b.nb)
 }
 
 // Deadlines used to interrupt blocking reads when a context ends.

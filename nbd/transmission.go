@@ -183,11 +183,11 @@ func (c *txConn) inlineLoop() error {
 		if err != nil {
 			return err
 		}
-		if r.errno == 0 && r.req.Length > inlineMax && (r.req.Type == CmdRead || r.req.Type == CmdWrite) {
-			c.dispatch(r) // a large copy: a worker overlaps it with reading on
-			continue
-		}
 		if r.errno == 0 {
+			if r.req.Length > inlineMax && (r.req.Type == CmdRead || r.req.Type == CmdWrite) {
+				c.dispatch(r) // a large copy: a worker overlaps it with reading on
+				continue
+			}
 			c.execute(r)
 		}
 		c.pending = append(c.pending, r)

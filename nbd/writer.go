@@ -1,6 +1,10 @@
 package nbd
 
-import "runtime"
+import (
+	"runtime"
+
+	"github.com/gomp-dev/gomp/internal/rawio"
+)
 
 // maxBatch bounds the replies coalesced into one vectored write.
 const maxBatch = 64
@@ -48,12 +52,6 @@ func (c *txConn) gather(batch []*request) []*request {
 	return batch
 }
 
-// buffersWriter writes a vector of buffers with one system call where it
-// can (internal/rawio).
-type buffersWriter interface {
-	WriteBuffers(bufs [][]byte) (int64, error)
-}
-
 // writeBatch writes the replies of batch with one vectored write and
 // returns the connection's write error, if any. The writer goroutine and,
 // in inline mode, the reader both call it.
@@ -66,13 +64,7 @@ func (c *txConn) writeBatch(batch []*request) error {
 	for _, r := range batch {
 		c.vec = c.appendReply(c.vec, r)
 	}
-	var err error
-	if w, ok := c.rw.(buffersWriter); ok {
-		_, err = w.WriteBuffers(c.vec)
-	} else {
-		c.nb = c.vec
-		_, err = c.nb.WriteTo(c.rw)
-	}
+	_, err := rawio.WriteBuffers(c.rw, c.vec, &c.nb)
 	clear(c.vec)
 	c.vec = c.vec[:0]
 	if err != nil {
