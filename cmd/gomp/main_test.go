@@ -107,3 +107,14 @@ func TestLabLsAndCHAPErrors(t *testing.T) {
 	require.Equal(t, exitOK, code, stderr)
 	require.Contains(t, out, "67108864 bytes")
 }
+
+// With no device attached, status and stats print an empty JSON list (not
+// null) and exit 0, so that scripts can always iterate over the answer.
+func TestNoDeviceJSONIsEmptyList(t *testing.T) {
+	dir := t.TempDir()
+	for _, cmd := range []string{"status", "stats"} {
+		code, stdout, stderr := runCLI(t, cmd, "--json", "--control-dir", dir)
+		require.Equal(t, exitOK, code, "%s: %s", cmd, stderr)
+		require.Equal(t, "[]\n", stdout, cmd)
+	}
+}

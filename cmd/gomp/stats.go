@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -31,13 +30,6 @@ func (cs *controlServer) stats(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, controlStats{Device: cs.dev.Stats(), PID: os.Getpid(), Started: cs.started})
 }
 
-// fetchStats asks the attach serving name for its statistics.
-func fetchStats(cmd *cobra.Command, dir, name string) (controlStats, error) {
-	var st controlStats
-	err := newControlClient(dir, name).do(cmd.Context(), http.MethodGet, "/stats", &st)
-	return st, err
-}
-
 // newStatsCmd builds "gomp stats [--json] [NAME]".
 func newStatsCmd(g *globalOpts) *cobra.Command {
 	var (
@@ -54,27 +46,13 @@ path; per iSCSI session the PDUs by opcode, digest errors, NOP timeouts, task
 aborts, reconnects and the last login error. Counters run from gomp attach.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			names, err := namesFor(cmd.Context(), dir, args)
+			all, err := fetchEach[controlStats](cmd.Context(), dir, args, "/stats")
 			if err != nil {
 				return err
 			}
-			all := []controlStats{}
-			for _, n := range names {
-				st, err := fetchStats(cmd, dir, n)
-				if err != nil {
-					return err
-				}
-				all = append(all, st)
-			}
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(all)
-			}
-			for _, st := range all {
-				printStats(cmd.OutOrStdout(), st.Device)
-			}
-			return nil
+			return printEach(cmd.OutOrStdout(), all, asJSON, func(w io.Writer, st controlStats) {
+				printStats(w, st.Device)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (a list of devices; fields in the README)")

@@ -28,27 +28,11 @@ func newStatusCmd(g *globalOpts) *cobra.Command {
 			if watch.watch {
 				return runWatch(cmd, dir, args, asJSON, watch.interval)
 			}
-			names, err := namesFor(cmd.Context(), dir, args)
+			all, err := fetchEach[controlStatus](cmd.Context(), dir, args, "/status")
 			if err != nil {
 				return err
 			}
-			var all []controlStatus
-			for _, n := range names {
-				var st controlStatus
-				if err := newControlClient(dir, n).do(cmd.Context(), http.MethodGet, "/status", &st); err != nil {
-					return err
-				}
-				all = append(all, st)
-			}
-			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(all)
-			}
-			for _, st := range all {
-				printStatus(cmd.OutOrStdout(), st)
-			}
-			return nil
+			return printEach(cmd.OutOrStdout(), all, asJSON, printStatus)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (a list of devices; fields in the README)")
@@ -64,6 +48,45 @@ func namesFor(ctx context.Context, dir string, args []string) ([]string, error) 
 		return []string{n}, err
 	}
 	return attachedNames(dir)
+}
+
+// fetch asks the attach serving name for path (GET) and decodes its answer.
+func fetch[T any](ctx context.Context, dir, name, path string) (T, error) {
+	var v T
+	err := newControlClient(dir, name).do(ctx, http.MethodGet, path, &v)
+	return v, err
+}
+
+// fetchEach fetches path from the device named in args, or from every
+// attached device; no device is an empty list, not nil.
+func fetchEach[T any](ctx context.Context, dir string, args []string, path string) ([]T, error) {
+	names, err := namesFor(ctx, dir, args)
+	if err != nil {
+		return nil, err
+	}
+	all := []T{}
+	for _, n := range names {
+		v, err := fetch[T](ctx, dir, n, path)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, v)
+	}
+	return all, nil
+}
+
+// printEach prints all as one indented JSON list with asJSON, else each
+// element with print.
+func printEach[T any](w io.Writer, all []T, asJSON bool, print func(io.Writer, T)) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(all)
+	}
+	for _, v := range all {
+		print(w, v)
+	}
+	return nil
 }
 
 // printStatus prints one device the way multipath -ll does.

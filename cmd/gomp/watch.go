@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"text/tabwriter"
 	"time"
@@ -110,11 +109,11 @@ func (w *watcher) sample() ([]controlStatus, watchFrame, error) {
 	var statuses []controlStatus
 	next := map[string]controlStats{}
 	for _, n := range names {
-		var st controlStatus
-		if err := newControlClient(w.dir, n).do(w.cmd.Context(), http.MethodGet, "/status", &st); err != nil {
+		st, err := fetch[controlStatus](w.cmd.Context(), w.dir, n, "/status")
+		if err != nil {
 			return nil, frame, err
 		}
-		cur, err := fetchStats(w.cmd, w.dir, n)
+		cur, err := fetch[controlStats](w.cmd.Context(), w.dir, n, "/stats")
 		if err != nil {
 			return nil, frame, err
 		}
