@@ -10,6 +10,10 @@
 #   make fuzz-smoke  the same for FUZZ_SMOKE_TIME (default 10s) each
 #   make bench       benchmarks with -benchmem
 #   make bench-iscsi gomp's iSCSI session vs libiscsi on the lab LUN
+#   make bench-nbd   gomp's NBD server vs nbdkit, then bench-stack
+#   make bench-stack fio -> gomp attach -> tgtd vs fio -> qemu-nbd -> tgtd
+#   make bench-aggregation  two shaped paths vs one
+#   make chaos       write-verify under injected path faults, 10 minutes
 #   make demo        the main job on the embedded lab target
 #
 # Lab settings come from GOMP_LAB_CTL / GOMP_LAB_PORT / GOMP_LAB_DIR (see
@@ -128,9 +132,12 @@ bench-stack:
 	@$(LAB) up >/dev/null; set -a; . "$$($(LAB) envfile)"; set +a; \
 	bash bench/stack/run.sh $(BENCHTIME); rc=$$?; $(LAB) down >/dev/null; exit $$rc
 
-# gomp's NBD server (memory backend) vs nbdkit memory, with fio's nbd engine.
+# Issue 5's benchmark in one run: gomp's NBD server (memory backend) vs nbdkit
+# memory with fio's nbd engine, then the whole stack (bench-stack).
 bench-nbd:
 	bash bench/nbd/run.sh
+	@echo
+	@$(SUBMAKE) bench-stack
 
 # gomp's iSCSI session vs libiscsi (iscsi-perf, qemu-img bench) on the lab LUN.
 # ROUNDS=N alternating rounds (default 3), BENCHTIME seconds per run (default 5).

@@ -6,12 +6,14 @@
 #   1 MiB sequential write and read at QD32  (MB/s)
 #   4 KiB random write and read at QD32       (IOPS)
 #
-# For each it prints both results, the ratio gomp/nbdkit, and the CPU seconds
-# each server process used per GiB moved.
+# For each it prints both medians, the median of the rounds' ratios
+# gomp/nbdkit with their range, and the CPU seconds each server process used
+# per GiB moved.
 #
 # Usage: bash bench/nbd/run.sh        (from anywhere; needs go, fio, nbdkit)
 # Environment: RUNTIME seconds per fio run (default 5), SIZE export size
-# (default 1G), QD (default 32), KEEP=1 keeps the work directory.
+# (default 1G), QD (default 32), ROUNDS interleaved rounds whose medians
+# are printed (default 3), KEEP=1 keeps the work directory.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -19,6 +21,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 RUNTIME=${RUNTIME:-5}
 SIZE=${SIZE:-1G}
 QD=${QD:-32}
+ROUNDS=${ROUNDS:-3}
 
 for tool in go fio nbdkit python3; do
 	if ! command -v "$tool" >/dev/null; then
@@ -91,12 +94,23 @@ workloads=(
 	"rand-read-4K randread 4k IOPS"
 )
 
-echo "fio nbd engine, QD$QD, ${RUNTIME}s per run, ${SIZE} export, $(nproc) cpus"
-printf '%-14s %6s %12s %12s %8s %14s %14s\n' workload unit gomp nbdkit ratio "gomp cpu-s/GiB" "nbdkit cpu-s/GiB"
+echo "fio nbd engine, QD$QD, ${RUNTIME}s per run, ${SIZE} export, $(nproc) cpus, median of $ROUNDS interleaved rounds (ratio range in brackets)"
+printf '%-14s %6s %12s %12s %20s %14s %16s\n' workload unit gomp nbdkit ratio "gomp cpu-s/GiB" "nbdkit cpu-s/GiB"
 for w in "${workloads[@]}"; do
 	read -r name rw bs unit <<<"$w"
-	read -r g gcpu < <(run_fio "gomp-$name" "$work/gomp.sock" "$gomp_pid" "$rw" "$bs")
-	read -r k kcpu < <(run_fio "nbdkit-$name" "$work/nbdkit.sock" "$nbdkit_pid" "$rw" "$bs")
-	ratio=$(python3 -c "print(f'{$g / $k:.2f}' if $k else 'n/a')")
-	printf '%-14s %6s %12s %12s %8s %14s %14s\n' "$name" "$unit" "$g" "$k" "$ratio" "$gcpu" "$kcpu"
+	: >"$work/rounds"
+	for _ in $(seq "$ROUNDS"); do
+		read -r g gcpu < <(run_fio "gomp-$name" "$work/gomp.sock" "$gomp_pid" "$rw" "$bs")
+		read -r k kcpu < <(run_fio "nbdkit-$name" "$work/nbdkit.sock" "$nbdkit_pid" "$rw" "$bs")
+		echo "$g $gcpu $k $kcpu" >>"$work/rounds"
+	done
+	python3 - "$name" "$unit" "$work/rounds" <<'EOF'
+import statistics as st, sys
+name, unit, path = sys.argv[1:]
+rows = [list(map(float, l.split())) for l in open(path) if l.strip()]
+g, gcpu, k, kcpu = (st.median(c) for c in zip(*rows))
+r = [a / b for a, _, b, _ in rows if b]
+ratio = f"{st.median(r):.2f}x [{min(r):.2f}-{max(r):.2f}]" if r else "n/a"
+print(f"{name:<14} {unit:>6} {g:12.0f} {k:12.0f} {ratio:>20} {gcpu:14.2f} {kcpu:16.2f}")
+EOF
 done
