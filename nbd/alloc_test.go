@@ -48,6 +48,7 @@ func TestAllocsPerRequest(t *testing.T) {
 		"write FUA":       newPingPong(t, path, false, Request{Flags: CmdFlagFUA, Type: CmdWrite, Cookie: 1, Length: 4096}, data, SimpleReplyLen),
 		"flush":           newPingPong(t, path, false, Request{Type: CmdFlush, Cookie: 1}, nil, SimpleReplyLen),
 		"read 1 MiB":      newPingPong(t, path, false, Request{Type: CmdRead, Cookie: 1, Length: 1 << 20}, nil, SimpleReplyLen+1<<20),
+		"write 1 MiB":     newPingPong(t, path, false, Request{Type: CmdWrite, Cookie: 1, Length: 1 << 20}, pattern(1<<20, 2), SimpleReplyLen),
 		"error reply":     newPingPong(t, path, true, Request{Type: CmdRead, Cookie: 1, Offset: 1 << 20, Length: 512}, nil, ChunkHeaderLen+6+len(errnoText[ErrnoInvalid])),
 	}
 	for name, p := range cases {
@@ -81,6 +82,10 @@ func BenchmarkWrite4K(b *testing.B) {
 
 func BenchmarkRead1M(b *testing.B) {
 	benchmarkPingPong(b, Request{Type: CmdRead, Length: 1 << 20}, nil, SimpleReplyLen+1<<20)
+}
+
+func BenchmarkWrite1M(b *testing.B) {
+	benchmarkPingPong(b, Request{Type: CmdWrite, Length: 1 << 20}, make([]byte, 1<<20), SimpleReplyLen)
 }
 
 // BenchmarkRead4KQD32 keeps 32 reads in flight on one connection: one

@@ -1,6 +1,9 @@
 package nbd
 
-import "context"
+import (
+	"context"
+	"io"
+)
 
 // Backend is the storage behind an export. The server calls it from several
 // goroutines at once (up to MaxInFlight per connection, and from every
@@ -64,9 +67,22 @@ type BlockSizer interface {
 // and each reply to a writer: less CPU and latency per request, but a call
 // that does block stalls the whole connection meanwhile. Reads and writes
 // above 64 KiB still run on workers, their copy overlapping the reading of
-// the next requests.
+// the next requests, unless the backend is a Receiver, which takes every
+// write's payload on the reader with no copy to overlap.
 type Inliner interface {
 	Inline() bool
+}
+
+// Receiver is implemented by Inliner backends that take a write's payload
+// straight from the connection, saving the copy through a request buffer:
+// ReceiveAt reads exactly n bytes from r and stores them at off, like
+// WriteAt(p, off, fua) with p the next n bytes of r. The server checks the
+// range first, calls it on the connection's reader (inline mode only), and
+// keeps failures of r for itself: whatever ReceiveAt returns, a failed read
+// ends the connection, bytes left unread are skipped and fail the request
+// with EIO, and any other error is the request's errno.
+type Receiver interface {
+	ReceiveAt(ctx context.Context, r io.Reader, off, n int64, fua bool) error
 }
 
 // MultiConner is implemented by backends whose flushes are visible across

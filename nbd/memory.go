@@ -2,6 +2,7 @@ package nbd
 
 import (
 	"context"
+	"io"
 	"sync"
 	"sync/atomic"
 )
@@ -20,8 +21,7 @@ type memChunk [memChunkSize]byte
 
 // MemoryBackend is a sparse in-memory Backend. It implements every optional
 // interface (Flusher, Trimmer, Zeroer, BlockSizer, MultiConner, ReadOnlyer,
-// Inliner)
-// and is safe for concurrent use.
+// Inliner, Receiver) and is safe for concurrent use.
 type MemoryBackend struct {
 	size      int64
 	chunks    []*memChunk // guarded by locks[i%memStripes]
@@ -122,6 +122,28 @@ func (m *MemoryBackend) WriteAt(_ context.Context, p []byte, off int64, _ bool) 
 		done += int64(len(src))
 	}
 	return len(p), nil
+}
+
+// ReceiveAt reads n bytes from r straight into the store (see Receiver),
+// each chunk's part under its stripe lock: a client that stalls inside a
+// payload holds up the requests of other connections on that one stripe
+// until it sends on or its connection is closed.
+func (m *MemoryBackend) ReceiveAt(_ context.Context, r io.Reader, off, n int64, _ bool) error {
+	if err := m.check(off, n, true); err != nil {
+		return err
+	}
+	for done := int64(0); done < n; {
+		s := nextSpan(off, n, done)
+		l := &m.locks[s.idx%memStripes]
+		l.Lock()
+		k, err := io.ReadFull(r, m.chunkLocked(s.idx)[s.lo:s.hi])
+		l.Unlock()
+		if err != nil {
+			return err
+		}
+		done += int64(k)
+	}
+	return nil
 }
 
 // chunkLocked returns chunk idx, allocating it; its stripe lock must be held

@@ -109,8 +109,14 @@ func (c *txConn) execute(r *request) {
 		}
 		err = c.flushIf(fua, err)
 	}
+	c.finish(r, err)
+}
+
+// finish records the outcome of an executed request.
+func (c *txConn) finish(r *request, err error) {
 	r.errno = ErrnoOf(err)
 	if err != nil {
+		q := &r.req
 		c.log.Debug("nbd: request failed", "peer", c.peer, "cmd", q.Type, "offset", q.Offset,
 			"length", q.Length, "errno", r.errno, "err", err)
 	}

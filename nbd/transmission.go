@@ -47,6 +47,9 @@ type request struct {
 	buf   *buffer // read or write payload, from the pool
 	errno Errno
 	hdr   [32]byte // encoded reply header
+	// executed is set for a write whose payload a Receiver took straight
+	// from the connection: only its reply is left to do.
+	executed bool
 }
 
 // txConn is one connection in the transmission phase: one reader (the
@@ -81,6 +84,8 @@ type txConn struct {
 	// replies wait here until the reader would block
 	inline  bool
 	pending []*request
+	recv    Receiver // exp's backend, when it is one (inline mode only)
+	pr      payloadReader
 
 	// reply writing, by the writer goroutine and, in inline mode, the reader
 	wmu  sync.Mutex // guards the following
@@ -119,6 +124,7 @@ func (s *Server) newTxConn(ctx context.Context, tc *trackedConn, exp *exportStat
 	if in, ok := exp.b.(Inliner); ok && in.Inline() {
 		c.inline = true
 		c.pending = make([]*request, 0, min(n, maxBatch))
+		c.recv, _ = exp.b.(Receiver)
 	}
 	c.br = bufio.NewReaderSize(c.rw, readBufferSize)
 	c.parent = ctx
@@ -183,7 +189,7 @@ func (c *txConn) inlineLoop() error {
 		if err != nil {
 			return err
 		}
-		if r.errno == 0 {
+		if r.errno == 0 && !r.executed {
 			if r.req.Length > inlineMax && (r.req.Type == CmdRead || r.req.Type == CmdWrite) {
 				c.dispatch(r) // a large copy: a worker overlaps it with reading on
 				continue
@@ -247,8 +253,9 @@ func (c *txConn) next() (*request, error) {
 		return nil, protocolError(c.peer, "write of %d bytes exceeds the %d-byte limit", q.Length, c.s.maxRequest())
 	}
 	errno := c.check(&q)
-	var n int64
-	if errno == 0 && (q.Type == CmdRead || q.Type == CmdWrite) {
+	direct := errno == 0 && q.Type == CmdWrite && c.recv != nil
+	var n int64 // request buffer bytes
+	if errno == 0 && (q.Type == CmdRead || q.Type == CmdWrite) && !direct {
 		n = int64(q.Length)
 	}
 	payload := 0
@@ -262,11 +269,16 @@ func (c *txConn) next() (*request, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.req, r.errno = q, errno
+	r.req, r.errno, r.executed = q, errno, direct
 	if n > 0 {
 		r.buf = c.s.pool.get(int(n))
 	}
-	if q.Type == CmdWrite {
+	if direct {
+		if err := c.receive(r); err != nil {
+			c.release(r)
+			return nil, err
+		}
+	} else if q.Type == CmdWrite {
 		if err := c.readPayload(r); err != nil {
 			c.release(r)
 			return nil, err
@@ -300,6 +312,58 @@ func (c *txConn) readPayload(r *request) error {
 	if err != nil {
 		return c.readError(err, "write payload")
 	}
+	return nil
+}
+
+// payloadReader hands a Receiver one write payload: reads stop at its end,
+// and a failed read is kept, since it ends the connection whatever the
+// Receiver makes of it.
+type payloadReader struct {
+	br   *bufio.Reader
+	left int64
+	err  error
+}
+
+func (p *payloadReader) Read(b []byte) (int, error) {
+	if p.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(b)) > p.left {
+		b = b[:p.left]
+	}
+	n, err := p.br.Read(b)
+	p.left -= int64(n)
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		p.err = err
+	}
+	return n, err
+}
+
+// receive executes a checked write by having the Receiver read its payload
+// from the connection; only a failed read is returned, the backend's
+// verdict goes to r.errno.
+func (c *txConn) receive(r *request) error {
+	q := &r.req
+	c.pr = payloadReader{br: c.br, left: int64(q.Length)}
+	err := c.recv.ReceiveAt(c.ctx, &c.pr, int64(q.Offset), int64(q.Length), q.Flags&CmdFlagFUA != 0)
+	if c.pr.err != nil {
+		return c.readError(c.pr.err, "write payload")
+	}
+	if left := c.pr.left; left > 0 {
+		if _, derr := c.br.Discard(int(left)); derr != nil {
+			if derr == io.EOF {
+				derr = io.ErrUnexpectedEOF
+			}
+			return c.readError(derr, "write payload")
+		}
+		if err == nil {
+			err = io.ErrShortWrite
+		}
+	}
+	c.finish(r, err)
 	return nil
 }
 

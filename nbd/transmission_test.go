@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -380,12 +381,20 @@ func TestManyInFlight(t *testing.T) {
 	rc.disc()
 }
 
+// failBackend fails every write with err and reads short; inline, it takes
+// write payloads as a Receiver, else through WriteAt.
 type failBackend struct {
 	*MemoryBackend
-	err error
+	err    error
+	inline bool
 }
 
+func (f failBackend) Inline() bool                                              { return f.inline }
 func (f failBackend) WriteAt(context.Context, []byte, int64, bool) (int, error) { return 0, f.err }
+func (f failBackend) ReceiveAt(_ context.Context, r io.Reader, _, _ int64, _ bool) error {
+	io.Copy(io.Discard, r)
+	return f.err
+}
 func (f failBackend) ReadAt(_ context.Context, p []byte, _ int64) (int, error) {
 	return len(p) / 2, nil // short read without error: EIO
 }
@@ -399,16 +408,73 @@ func TestBackendErrors(t *testing.T) {
 		{&os.PathError{Op: "pwrite", Path: "/x", Err: syscall.EROFS}, ErrnoPerm},
 		{errors.New("boom"), ErrnoIO},
 	} {
-		rc := dialRaw(t, startServer(t, &Server{Backend: failBackend{NewMemory(1 << 20), tc.err}}))
+		for _, inline := range []bool{false, true} {
+			rc := dialRaw(t, startServer(t, &Server{Backend: failBackend{NewMemory(1 << 20), tc.err, inline}}))
+			rc.goExport("", false)
+			rc.request(Request{Type: CmdWrite, Cookie: 1, Length: 8}, make([]byte, 8))
+			r, _ := rc.simple(0)
+			require.Equal(t, SimpleReply{Errno: tc.want, Cookie: 1}, r, "inline %v", inline)
+			rc.request(Request{Type: CmdRead, Cookie: 2, Length: 8}, nil)
+			r, _ = rc.simple(8)
+			require.Equal(t, SimpleReply{Errno: ErrnoIO, Cookie: 2}, r, "short read")
+			rc.disc()
+		}
+	}
+}
+
+// partialReceiver reads only the first half of each payload, then returns err.
+type partialReceiver struct {
+	*MemoryBackend
+	err error
+}
+
+func (p partialReceiver) ReceiveAt(_ context.Context, r io.Reader, _, n int64, _ bool) error {
+	io.CopyN(io.Discard, r, n/2)
+	return p.err
+}
+
+// TestReceiverContract: a Receiver that leaves part of a payload unread, with
+// or without an error, fails that request (EIO unless it said otherwise),
+// and the connection stays in step; a Receiver cannot read past its payload.
+func TestReceiverContract(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want Errno
+	}{
+		{nil, ErrnoIO},
+		{ErrNoSpace, ErrnoNoSpace},
+	} {
+		rc := dialRaw(t, startServer(t, &Server{Backend: partialReceiver{NewMemory(1 << 20), tc.err}}))
 		rc.goExport("", false)
-		rc.request(Request{Type: CmdWrite, Cookie: 1, Length: 8}, make([]byte, 8))
-		r, _ := rc.simple(0)
-		require.Equal(t, SimpleReply{Errno: tc.want, Cookie: 1}, r)
-		rc.request(Request{Type: CmdRead, Cookie: 2, Length: 8}, nil)
-		r, _ = rc.simple(8)
-		require.Equal(t, SimpleReply{Errno: ErrnoIO, Cookie: 2}, r, "short read")
+		for _, size := range []int{8, 256 << 10} {
+			rc.request(Request{Type: CmdWrite, Cookie: 1, Length: uint32(size)}, pattern(size, 1))
+			rc.request(Request{Type: CmdFlush, Cookie: 2}, nil)
+			r, _ := rc.simple(0)
+			require.Equal(t, SimpleReply{Errno: tc.want, Cookie: 1}, r, "%d-byte write", size)
+			r, _ = rc.simple(0)
+			require.Equal(t, SimpleReply{Cookie: 2}, r, "the flush after it")
+		}
 		rc.disc()
 	}
+
+	// The memory backend receives a payload exactly, across chunks; the
+	// request behind it is parsed intact.
+	m := NewMemory(1 << 20)
+	rc := dialRaw(t, startServer(t, &Server{Backend: m}))
+	rc.goExport("", false)
+	data := pattern(3*memChunkSize+100, 9)
+	rc.request(Request{Type: CmdWrite, Cookie: 1, Offset: memChunkSize - 50, Length: uint32(len(data))}, data)
+	rc.request(Request{Type: CmdFlush, Cookie: 3}, nil)
+	for cookie := uint64(1); cookie <= 3; cookie += 2 {
+		r, _ := rc.simple(0)
+		require.Equal(t, SimpleReply{Cookie: cookie}, r)
+	}
+	rc.request(Request{Type: CmdRead, Cookie: 2, Offset: memChunkSize - 50, Length: uint32(len(data))}, nil)
+	r, got := rc.simple(len(data))
+	require.Equal(t, SimpleReply{Cookie: 2}, r)
+	require.Equal(t, data, got)
+	require.Equal(t, int64(5*memChunkSize), m.Allocated(), "chunks 0 to 4 written")
+	rc.disc()
 }
 
 // TestInlinePipelined drives the inline mode (MemoryBackend is an Inliner)
