@@ -45,9 +45,9 @@
 // backend) has requests up to 64 KiB executed by the reader itself, which
 // answers each burst of requests with one write; one that is also a
 // Receiver (the memory backend again) has every write's payload read
-// straight from the socket into its store, with no request buffer. Socket reads and writes
-// are raw system calls on the non-blocking socket (internal/rawio) on
-// Linux. Request buffers come from per-Server
+// straight from the socket into its store, with no request buffer. Socket
+// reads and writes are raw system calls on the non-blocking socket
+// (internal/rawio) on Linux. Request buffers come from per-Server
 // sync.Pools by power-of-two size class (4 KiB to 1 GiB), and a connection
 // holds at most Server.MaxInFlightBytes of them. The steady state allocates
 // nothing per request (TestAllocsPerRequest).

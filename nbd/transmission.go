@@ -47,9 +47,6 @@ type request struct {
 	buf   *buffer // read or write payload, from the pool
 	errno Errno
 	hdr   [32]byte // encoded reply header
-	// executed is set for a write whose payload a Receiver took straight
-	// from the connection: only its reply is left to do.
-	executed bool
 }
 
 // txConn is one connection in the transmission phase: one reader (the
@@ -189,7 +186,7 @@ func (c *txConn) inlineLoop() error {
 		if err != nil {
 			return err
 		}
-		if r.errno == 0 && !r.executed {
+		if r.errno == 0 && !c.receives(&r.req) { // a received write is done
 			if r.req.Length > inlineMax && (r.req.Type == CmdRead || r.req.Type == CmdWrite) {
 				c.dispatch(r) // a large copy: a worker overlaps it with reading on
 				continue
@@ -253,7 +250,7 @@ func (c *txConn) next() (*request, error) {
 		return nil, protocolError(c.peer, "write of %d bytes exceeds the %d-byte limit", q.Length, c.s.maxRequest())
 	}
 	errno := c.check(&q)
-	direct := errno == 0 && q.Type == CmdWrite && c.recv != nil
+	direct := errno == 0 && c.receives(&q)
 	var n int64 // request buffer bytes
 	if errno == 0 && (q.Type == CmdRead || q.Type == CmdWrite) && !direct {
 		n = int64(q.Length)
@@ -269,7 +266,7 @@ func (c *txConn) next() (*request, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.req, r.errno, r.executed = q, errno, direct
+	r.req, r.errno = q, errno
 	if n > 0 {
 		r.buf = c.s.pool.get(int(n))
 	}
@@ -301,18 +298,34 @@ func (c *txConn) readError(err error, what string) error {
 // readPayload reads a write's payload into its buffer, or skips it when the
 // request already failed its checks.
 func (c *txConn) readPayload(r *request) error {
-	var err error
-	if r.buf != nil {
-		_, err = io.ReadFull(c.br, r.buf.b)
-	} else if r.req.Length > 0 {
-		if _, err = c.br.Discard(int(r.req.Length)); err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
+	if r.buf == nil {
+		return c.skipPayload(int64(r.req.Length))
+	}
+	if _, err := io.ReadFull(c.br, r.buf.b); err != nil {
+		return c.readError(err, "write payload")
+	}
+	return nil
+}
+
+// skipPayload reads past the last n bytes of a write payload.
+func (c *txConn) skipPayload(n int64) error {
+	if n == 0 {
+		return nil
+	}
+	_, err := c.br.Discard(int(n))
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {
 		return c.readError(err, "write payload")
 	}
 	return nil
+}
+
+// receives says whether q's payload goes straight to the Receiver (once q
+// passed its checks).
+func (c *txConn) receives(q *Request) bool {
+	return c.recv != nil && q.Type == CmdWrite
 }
 
 // payloadReader hands a Receiver one write payload: reads stop at its end,
@@ -352,12 +365,9 @@ func (c *txConn) receive(r *request) error {
 	if c.pr.err != nil {
 		return c.readError(c.pr.err, "write payload")
 	}
-	if left := c.pr.left; left > 0 {
-		if _, derr := c.br.Discard(int(left)); derr != nil {
-			if derr == io.EOF {
-				derr = io.ErrUnexpectedEOF
-			}
-			return c.readError(derr, "write payload")
+	if c.pr.left > 0 {
+		if serr := c.skipPayload(c.pr.left); serr != nil {
+			return serr
 		}
 		if err == nil {
 			err = io.ErrShortWrite
