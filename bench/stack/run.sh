@@ -36,7 +36,7 @@ fio_run() {
 		--size=1G --time_based --runtime="$T" --output-format=json --output="$tmp/fio.json" >"$tmp/fio.err" 2>&1 ||
 		{ cat "$tmp/fio.err" >&2; return 1; }
 	t1=$(cpu_ticks "$TGTD") i1=$(cpu_ticks "$4")
-	python3 - "$tmp/fio.json" "$(((t1 - t0)))" "$(((i1 - i0)))" "$HZ" <<'PY'
+	python3 - "$tmp/fio.json" "$((t1 - t0))" "$((i1 - i0))" "$HZ" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))["jobs"][0]
 tgtd, init, hz = (int(a) for a in sys.argv[2:])
@@ -89,13 +89,14 @@ for w in "read 1M" "write 1M" "randread 4k" "randwrite 4k"; do
 		done
 		echo "${row[*]}" >>"$tmp/rounds"
 	done
-	python3 - "$w QD32" "$2" "$tmp/rounds" <<'PY'
+	python3 - "$w QD32" "$2" "$tmp/rounds" "$(nproc)" "$T" "$tmp/cpu" <<'PY'
 import statistics as st, sys
-name, bs, path = sys.argv[1:]
+name, bs, path, ncpu, secs, cpu_out = sys.argv[1:]
+ncpu, secs = int(ncpu), float(secs)
 rows = [list(map(float, l.split())) for l in open(path) if l.strip()]
 # per config (gomp 1 path, gomp 2 paths, qemu-nbd): MB/s IOPS tgtd init fio
 cfg = [[r[5 * k:5 * k + 5] for r in rows] for k in range(3)]
-col = 0 if bs == "1M" else 1
+col, per = (0, "MB") if bs == "1M" else (1, "req")
 rate = [[c[col] for c in runs] for runs in cfg]
 med = [st.median(r) for r in rate]
 ratio = lambda a, b: [x / y for x, y in zip(a, b)]
@@ -104,26 +105,19 @@ unit = "MB/s" if bs == "1M" else "IOPS"
 fmt = "{:11.1f} " + unit if bs == "1M" else "{:11.0f} " + unit
 print(f"{name:<18} " + " ".join(f"{fmt.format(v):>16}" for v in med)
       + f" {span(ratio(rate[0], rate[2])):>20} {span(ratio(rate[1], rate[2])):>20}")
-PY
-	python3 - "$w QD32" "$2" "$tmp/rounds" "$(nproc)" "$T" >>"$tmp/cpu" <<'PY'
-import statistics as st, sys
-name, bs, path, ncpu, secs = sys.argv[1:]
-ncpu, secs = int(ncpu), float(secs)
-rows = [list(map(float, l.split())) for l in open(path) if l.strip()]
-cfg = [[r[5 * k:5 * k + 5] for r in rows] for k in range(3)]
-col, per = (0, "MB") if bs == "1M" else (1, "req")
 # CPU per unit moved (µs per MB for 1M, per request for 4k): for each
 # process the median over the rounds of its CPU seconds over the units.
 def cost(runs):  # [tgtd, initiator, fio]
     return [st.median(c[2 + i] / (c[col] * secs) * 1e6 for c in runs) for i in range(3)]
 g, q = cost(cfg[0]), cost(cfg[2])
-qrate = st.median(c[col] for c in cfg[2])
+qrate = med[2]
 # The fastest the machine could go with every CPU busy, and what the
 # initiator may spend per unit for 1.5x qemu-nbd with tgtd and fio as measured.
 ceil = lambda c: ncpu / (sum(c) / 1e6)
 budget = ncpu / (1.5 * qrate) * 1e6 - g[0] - g[2]
-print(f"{name:<18} {'/'.join(f'{v:.1f}' for v in g):>18} {'/'.join(f'{v:.1f}' for v in q):>18}"
-      f" {ceil(g) / qrate:>10.2f}x {budget:>10.1f} us/{per} (gomp uses {g[1]:.1f})")
+with open(cpu_out, "a") as f:
+    print(f"{name:<18} {'/'.join(f'{v:.1f}' for v in g):>18} {'/'.join(f'{v:.1f}' for v in q):>18}"
+          f" {ceil(g) / qrate:>10.2f}x {budget:>10.1f} us/{per} (gomp uses {g[1]:.1f})", file=f)
 PY
 done
 echo
