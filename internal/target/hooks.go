@@ -135,8 +135,7 @@ func (c *Conn) write(p pdu.PDU, a Action) error {
 	if h := c.cfg.Hooks.Rewrite; h != nil {
 		b = h(c, p, b)
 	}
-	switch a {
-	case Stall, Truncate:
+	if a == Stall || a == Truncate {
 		n := len(b) / 2
 		if a == Truncate {
 			n = min(c.headerLength(b), len(b))
@@ -144,17 +143,20 @@ func (c *Conn) write(p pdu.PDU, a Action) error {
 		_, _ = c.nc.Write(b[:n])
 		<-c.done
 		return errKilled
-	case Trickle:
-		if err := c.trickle(b); err != nil {
-			return err
-		}
-	default:
-		if _, err := c.nc.Write(b); err != nil {
-			return err
-		}
 	}
+	// Counted before the write, and taken back if it fails: the initiator
+	// may act on p (and a test read the counters) before Write returns.
 	c.count(p, false)
-	return nil
+	var err error
+	if a == Trickle {
+		err = c.trickle(b)
+	} else {
+		_, err = c.nc.Write(b)
+	}
+	if err != nil {
+		c.bumpStats(func(s *Stats) { s.Sent[p.Opcode()]-- })
+	}
+	return err
 }
 
 // headerLength is the length of the header of the encoded PDU b: BHS,
