@@ -12,12 +12,13 @@ const (
 	OpTestUnitReady       OpCode = 0x00 // SPC-4 §6.47
 	OpRequestSense        OpCode = 0x03 // SPC-4 §6.39 (named only)
 	OpInquiry             OpCode = 0x12 // SPC-4 §6.6
+	OpModeSense6          OpCode = 0x1A // SPC-4 §6.11
 	OpReadCapacity10      OpCode = 0x25 // SBC-3 §5.16 (named only)
 	OpRead10              OpCode = 0x28 // SBC-3 §5.13
 	OpWrite10             OpCode = 0x2A // SBC-3 §5.32
-	OpSynchronizeCache10  OpCode = 0x35 // SBC-3 §5.22 (named only)
+	OpSynchronizeCache10  OpCode = 0x35 // SBC-3 §5.22
 	OpUnmap               OpCode = 0x42 // SBC-3 §5.28
-	OpModeSense10         OpCode = 0x5A // SPC-4 §6.14 (named only)
+	OpModeSense10         OpCode = 0x5A // SPC-4 §6.12
 	OpPersistentReserveIn OpCode = 0x5E // SPC-4 §6.13 (named only)
 	OpRead16              OpCode = 0x88 // SBC-3 §5.15
 	OpWrite16             OpCode = 0x8A // SBC-3 §5.34
@@ -54,7 +55,7 @@ var opCodeNames = map[OpCode]string{
 	OpServiceActionIn16: "SERVICE ACTION IN(16)", OpReportLUNs: "REPORT LUNS",
 	OpMaintenanceIn: "MAINTENANCE IN", OpSynchronizeCache10: "SYNCHRONIZE CACHE(10)",
 	OpReadCapacity10: "READ CAPACITY(10)", OpRequestSense: "REQUEST SENSE",
-	OpModeSense10: "MODE SENSE(10)", OpPersistentReserveIn: "PERSISTENT RESERVE IN",
+	OpModeSense10: "MODE SENSE(10)", OpModeSense6: "MODE SENSE(6)", OpPersistentReserveIn: "PERSISTENT RESERVE IN",
 }
 
 // String returns the name of the value, or "OpCode(0xNN)" for an unknown

@@ -17,7 +17,9 @@
 //   - REPORT TARGET PORT GROUPS, MAINTENANCE IN 0x0A (SPC-4 §6.36)
 //   - READ CAPACITY(16), SERVICE ACTION IN 0x10 (SBC-3 §5.16)
 //   - READ(10)/(16), WRITE(10)/(16) with FUA (SBC-3 §5.13, §5.15, §5.32, §5.34)
-//   - SYNCHRONIZE CACHE(16) (SBC-3 §5.23)
+//   - SYNCHRONIZE CACHE(10) and (16) (SBC-3 §5.22, §5.23)
+//   - MODE SENSE(6) and (10) of one page, current values, no block
+//     descriptors (SPC-4 §6.11, §6.12)
 //   - UNMAP and its parameter list (SBC-3 §5.28)
 //   - WRITE SAME(16) with UNMAP, ANCHOR, NDOB (SBC-3 §5.42)
 //
@@ -34,6 +36,9 @@
 //     Number (§7.8.18), 0x83 Device Identification (§7.8.6), 0xB0 Block
 //     Limits (SBC-3 §6.5.3), 0xB2 Logical Block Provisioning (SBC-3 §6.5.4)
 //   - READ CAPACITY(16) parameter data (SBC-3 §5.16.2)
+//   - MODE SENSE(6) and (10) parameter data (SPC-4 §7.5.5): the header's
+//     device-specific parameter (WP, DPOFUA, SBC-3 §6.4.1), the pages, and
+//     the Caching page's WCE and RCD (SBC-3 §6.4.5)
 //   - REPORT LUNS parameter data and single-level LUN numbers (SPC-4
 //     §6.33.2, SAM-5 §4.7)
 //   - REPORT TARGET PORT GROUPS parameter data in both formats (SPC-4
@@ -61,7 +66,8 @@
 // descriptor of page 0xB2; SBC-4 additions to pages 0xB0 and 0xB2 (atomic
 // writes, minimum and threshold percentages); multi-level and extended LUN
 // addressing beyond returning the raw 8 bytes; SET TARGET PORT GROUPS;
-// MODE SENSE/SELECT; persistent reservations; protection information
+// MODE SELECT, saved/default/changeable mode values, block descriptors and
+// mode pages other than Caching; persistent reservations; protection information
 // (RDPROTECT/WRPROTECT are always 0); 32-byte CDBs; sense data descriptors
 // other than information, command-specific, sense key specific, FRU,
 // stream commands and block commands (others are skipped); decoding the
