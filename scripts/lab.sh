@@ -146,23 +146,9 @@ listeners() {
 }
 
 ensure_tgt() {
-	command -v tgtd >/dev/null && command -v tgtadm >/dev/null && return 0
-	say "tgtd not found: installing Debian package tgt"
-	local made_policy=
-	# Keep the package's init script from starting a tgtd of its own on 0.0.0.0:3260.
-	if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-		chmod 755 /usr/sbin/policy-rc.d
-		made_policy=1
-	fi
-	local rc=0
-	{
-		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update &&
-			DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y \
-				-o Dpkg::Options::=--force-confold --no-install-recommends tgt
-	} || rc=$?
-	[[ -z $made_policy ]] || rm -f /usr/sbin/policy-rc.d
-	((rc == 0)) || die "apt-get install tgt failed (exit $rc)"
+	command -v tgtd >/dev/null && command -v tgtadm >/dev/null && command -v ss >/dev/null && return 0
+	say "tgtd or ss not found: installing the lab's packages (scripts/deps.sh demo)"
+	bash "$(dirname "${BASH_SOURCE[0]}")/deps.sh" demo || die "cannot install tgtd"
 	command -v tgtd >/dev/null || die "tgtd still missing after installing tgt"
 }
 
