@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/hex"
 	"strconv"
+
+	"github.com/gomp-dev/gomp/internal/safename"
 )
 
 // wwidMax mirrors multipath-tools' WWID_SIZE (128): a designator is cut to
@@ -42,6 +44,14 @@ const wwidMax = 128
 //
 // Designators longer than 128 bytes are cut to 128 first, and the result to
 // 127 characters. ok is false when no designator qualifies.
+//
+// The target chooses these bytes, and a WWID names files, log and sd_notify
+// fields, metric labels and terminal output, so the result goes through
+// safename.Name last (as udev sanitizes the ID_SERIAL multipath-tools
+// reads): every byte outside [A-Za-z0-9+,-.:=@_] becomes "_". NAA and
+// EUI-64 WWIDs (hex) and iqn/eui/naa names are unchanged by it; a T10 or
+// SCSI name designator holding "/", a line break, an escape sequence, "#"
+// or non-ASCII bytes is not.
 func WWID(ds []Designator) (wwid string, ok bool) {
 	best, prio := -1, 0
 	for i, d := range ds {
@@ -56,7 +66,7 @@ func WWID(ds []Designator) (wwid string, ok bool) {
 	if len(s) >= wwidMax {
 		s = s[:wwidMax-1]
 	}
-	return s, true
+	return safename.Name(s), true
 }
 
 // wwidPriority returns the designator's rank under multipath-tools' rule,

@@ -100,3 +100,38 @@ func TestWWIDLengthCaps(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, "1"+strings.Repeat("B", 120), got)
 }
+
+// TestWWIDHostileDesignators: designators a hostile target could send
+// (path climbing, a line break with an sd_notify assignment, a terminal
+// escape, a bindings comment, non-ASCII, 255 bytes) give WWIDs of the
+// safe-name alphabet only, with no "/" and no control byte.
+func TestWWIDHostileDesignators(t *testing.T) {
+	cases := []struct {
+		typ  DesignatorType
+		id   string
+		want string
+	}{
+		{DesigT10VendorID, "GOMP    /../../../etc/cron.d/x\nMAINPID=1", "1GOMP__.._.._.._etc_cron.d_x_MAINPID=1"},
+		{DesigT10VendorID, "EVIL    \x1b[2J\x07#x", "1EVIL___2J__x"},
+		{DesigT10VendorID, "VENDOR  caf\xc3\xa9", "1VENDOR_caf__"},
+		{DesigSCSIName, "iqn.x/../y\r\nSTOPPING=1", "8x_.._y__STOPPING=1"},
+		{DesigSCSIName, "naa.ABC\x00hidden", "3abc"},
+	}
+	for _, c := range cases {
+		got, ok := WWID([]Designator{{Type: c.typ, Association: AssocLogicalUnit, ID: []byte(c.id)}})
+		require.True(t, ok, "%q", c.id)
+		require.Equal(t, c.want, got, "%q", c.id)
+	}
+	long := make([]byte, 255)
+	for i := range long {
+		long[i] = byte(i)
+	}
+	copy(long, "T10VENDR")
+	got, ok := WWID([]Designator{{Type: DesigT10VendorID, Association: AssocLogicalUnit, ID: long}})
+	require.True(t, ok)
+	require.LessOrEqual(t, len(got), 127)
+	require.NotContains(t, got, "/")
+	for _, c := range []byte(got) {
+		require.True(t, c > 0x20 && c < 0x7f, "byte %#x in %q", c, got)
+	}
+}
