@@ -319,6 +319,12 @@ type Config struct {
 	// ReconnectBackoff caps the wait between a failed session's
 	// reconnection attempts. Default: PollingInterval.
 	ReconnectBackoff time.Duration
+	// ReplacementTimeout is how long a command sent while its path's
+	// session is being reinstated waits for the new session before it
+	// fails over (open-iscsi's node.session.timeo.replacement_timeout).
+	// Default 0: it fails over at once, which is what a device with
+	// other paths wants; a single-path device may prefer to wait.
+	ReplacementTimeout time.Duration
 	// Dial opens TCP connections; nil uses net.Dialer. Whatever it
 	// returns, a *net.TCPConn is switched to abortive close (SO_LINGER 0).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)

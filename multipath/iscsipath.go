@@ -15,8 +15,8 @@ import (
 var errNotConnected = errors.New("not logged in yet")
 
 // iscsiPath is a path over one iscsi.Session to one portal. The session
-// reinstates itself after a connection loss (Recover, with a zero
-// ReplacementTimeout so that commands fail at once meanwhile); a portal
+// reinstates itself after a connection loss (Recover; with the default
+// zero ReplacementTimeout commands fail at once meanwhile); a portal
 // unreachable at Open is dialled again by the checker's TUR.
 type iscsiPath struct {
 	cfg  iscsi.Config
@@ -41,7 +41,7 @@ func newISCSIPath(c Config, portal string) *iscsiPath {
 	p.cfg = iscsi.Config{Portal: addr, Bind: bind, TargetName: c.Target, InitiatorName: c.InitiatorName,
 		CHAP: c.CHAP, Negotiation: c.Negotiation, ISID: iscsi.RandomISID(),
 		LoginTimeout: c.loginTimeout(), NOPInterval: c.NOPInterval, NOPTimeout: c.NOPTimeout,
-		ReplacementTimeout: 0, Recover: true, MaxRecoveryBackoff: c.reconnectBackoff(),
+		ReplacementTimeout: max(c.ReplacementTimeout, 0), Recover: true, MaxRecoveryBackoff: c.reconnectBackoff(),
 		Logger: c.Logger, Dial: p.dialTCP}
 	return p
 }
