@@ -37,6 +37,7 @@ type attachOpts struct {
 	mountOpts   string
 	controlDir  string
 	connections int
+	tune        tuningFlags // digests and timers
 
 	// Node records: not part of a record themselves.
 	node     string
@@ -114,6 +115,7 @@ func (o *attachOpts) register(f *pflag.FlagSet) {
 	f.StringVar(&o.controlDir, "control-dir", defaultControlDir, "directory of the control sockets")
 	f.IntVar(&o.connections, "connections", 0, "NBD connections to the kernel (default: CPUs, at most 4)")
 	o.chap.registerFlags(f)
+	o.tune.registerFlags(f)
 }
 
 func (o *attachOpts) validate() error {
@@ -184,6 +186,7 @@ func (o *attachOpts) mpConfig(g *globalOpts, log *slog.Logger) (multipath.Config
 			return cfg, err
 		}
 	}
+	o.tune.apply(&cfg)
 	return cfg, nil
 }
 
