@@ -70,6 +70,7 @@ func startControl(dir, name string, dev *multipath.Device, ex exportInfo) (*cont
 	mux.HandleFunc("GET /stats", cs.stats)
 	mux.HandleFunc("POST /path/{op}", cs.pathOp)
 	mux.HandleFunc("POST /queueing/{op}", cs.queueing)
+	mux.HandleFunc("POST /group/switch", cs.groupSwitch)
 	mux.HandleFunc("POST /detach", cs.detachOp)
 	cs.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = cs.srv.Serve(ln) }()

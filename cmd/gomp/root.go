@@ -82,7 +82,7 @@ It replaces, for one host, open-iscsi (iscsiadm) plus multipath-tools:
 	root.PersistentPostRun = func(*cobra.Command, []string) { g.stopProfile() }
 	root.AddCommand(newVersionCmd(), newDiscoverCmd(g), newLsCmd(g), newAttachCmd(g),
 		newStatusCmd(g), newPathCmd(g), newDetachCmd(g), newNodeCmd(g), newConfigCmd(),
-		newStatsCmd(g))
+		newStatsCmd(g), newGroupCmd(g), newQueueingCmd(g))
 	return root
 }
 
