@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/gomp-dev/gomp/internal/safename"
 )
 
 // DefaultBindingsFile is where multipath-tools keeps user friendly names.
@@ -39,9 +41,19 @@ func (b *Bindings) Path() string { return b.path }
 // Alias returns the name bound to wwid, binding a new one when there is
 // none: prefix followed by the first free letter sequence (mpatha …
 // mpathz, mpathaa, …), as multipath-tools assigns them.
+//
+// The WWID and the aliases must follow safename's rule (Check): a WWID
+// with a space, "#", a line break or another byte the file cannot hold is
+// refused rather than written as a line that would never match on
+// reading, so every WWID written reads back. Lines of the file whose
+// alias or WWID break the rule are ignored, so a planted line cannot name
+// a device "../x".
 func (b *Bindings) Alias(wwid, prefix string) (string, error) {
-	if wwid == "" || strings.ContainsAny(wwid, " \t\n") {
-		return "", fmt.Errorf("multipath: bindings: invalid WWID %q", wwid)
+	if err := safename.Check(wwid); err != nil {
+		return "", fmt.Errorf("multipath: bindings: WWID: %w", err)
+	}
+	if err := safename.Check(prefix + "a"); err != nil {
+		return "", fmt.Errorf("multipath: bindings: alias prefix: %w", err)
 	}
 	f, err := b.openLocked()
 	if err != nil {
@@ -57,7 +69,14 @@ func (b *Bindings) Alias(wwid, prefix string) (string, error) {
 		return alias, nil
 	}
 	alias := firstFreeName(prefix, used)
-	return alias, b.append(f, len(data) == 0, alias, wwid)
+	line := alias + " " + wwid + "\n"
+	switch {
+	case len(data) == 0:
+		line = bindingsHeader + line
+	case data[len(data)-1] != '\n': // a last line without its newline
+		line = "\n" + line
+	}
+	return alias, b.append(f, line)
 }
 
 func (b *Bindings) openLocked() (*os.File, error) {
@@ -75,11 +94,8 @@ func (b *Bindings) openLocked() (*os.File, error) {
 	return f, nil
 }
 
-func (b *Bindings) append(f *os.File, empty bool, alias, wwid string) error {
-	line := alias + " " + wwid + "\n"
-	if empty {
-		line = bindingsHeader + line
-	}
+// append writes line at the end of the file and syncs it.
+func (b *Bindings) append(f *os.File, line string) error {
 	if _, err := f.Seek(0, io.SeekEnd); err != nil {
 		return fmt.Errorf("multipath: bindings %s: %w", b.path, err)
 	}
@@ -93,7 +109,8 @@ func (b *Bindings) append(f *os.File, empty bool, alias, wwid string) error {
 }
 
 // parseBindings returns the alias of each WWID (first binding wins) and
-// the set of aliases in use.
+// the set of aliases in use. A line whose alias or WWID fails
+// safename.Check binds nothing (its alias still counts as used).
 func parseBindings(data string) (byWWID map[string]string, used map[string]bool) {
 	byWWID, used = map[string]string{}, map[string]bool{}
 	sc := bufio.NewScanner(strings.NewReader(data))
@@ -108,6 +125,9 @@ func parseBindings(data string) (byWWID map[string]string, used map[string]bool)
 			continue
 		}
 		used[f[0]] = true
+		if safename.Check(f[0]) != nil || safename.Check(f[1]) != nil {
+			continue
+		}
 		if _, dup := byWWID[f[1]]; !dup {
 			byWWID[f[1]] = f[0]
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/gomp-dev/gomp/internal/safename"
 	"github.com/stretchr/testify/require"
 )
 
@@ -111,5 +112,74 @@ func TestBlacklistedLUNIsRefused(t *testing.T) {
 		_, err = open(context.Background(), cfg.withDefaults(), []pathIO{fake})
 		require.ErrorIs(t, err, ErrBlacklisted)
 		require.True(t, fake.closed)
+	})
+}
+
+// TestBindingsRoundTrip: every WWID the bindings file accepts reads back
+// (a second Alias finds the first binding and appends nothing); WWIDs the
+// file could not hold (a space, "#", "\r", "\v", "\f", a line break,
+// non-ASCII) are refused instead of being written as a line that never
+// matches, which made each attach append a new alias.
+func TestBindingsRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bindings")
+	b := NewBindings(path)
+	for _, w := range []string{"36001405abc", "1IET_00010001", "82003-01.org.example:disk", "1a+b,c=d@e"} {
+		a1, err := b.Alias(w, "mpath")
+		require.NoError(t, err)
+		before, err := os.ReadFile(path)
+		require.NoError(t, err)
+		a2, err := b.Alias(w, "mpath")
+		require.NoError(t, err)
+		require.Equal(t, a1, a2, "%q must read back", w)
+		after, err := os.ReadFile(path)
+		require.NoError(t, err)
+		require.Equal(t, before, after, "no second line for %q", w)
+	}
+	for _, w := range []string{"1a#b", "1a\rb", "1a\vb", "1a\fb", "1a\nb", "1a b", "1caf\xc3\xa9", "../x", ""} {
+		_, err := b.Alias(w, "mpath")
+		require.ErrorIs(t, err, safename.ErrInvalid, "%q", w)
+	}
+	_, err := b.Alias("3600x", "../")
+	require.ErrorIs(t, err, safename.ErrInvalid, "a prefix with a slash")
+}
+
+// TestBindingsPlantedLines: a bindings file with lines naming a device
+// "../x" or holding control bytes binds nothing: such a WWID gets a fresh,
+// safe alias.
+func TestBindingsPlantedLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bindings")
+	require.NoError(t, os.WriteFile(path, []byte("../../etc/x 3600a\nmpath\x1b[2J 3600b\nmpatha 3600c\n"), 0o600))
+	for w, want := range map[string]string{"3600a": "mpathb", "3600c": "mpatha"} {
+		a, err := NewBindings(path).Alias(w, "mpath")
+		require.NoError(t, err)
+		require.Equal(t, want, a, w)
+	}
+}
+
+// FuzzBindings: whatever the file holds, every binding parsed has an
+// alias and a WWID that pass safename.Check, and a WWID that Alias accepts
+// reads back from the file it wrote.
+func FuzzBindings(f *testing.F) {
+	f.Add([]byte("# c\nmpatha 3600a\nmpathc 3600c # x\nmpathb\n"), "3600d")
+	f.Add([]byte("../x 3600a\n\x00\r\n"), "3600a")
+	f.Fuzz(func(t *testing.T, data []byte, wwid string) {
+		byWWID, _ := parseBindings(string(data))
+		for w, a := range byWWID {
+			if safename.Check(w) != nil || safename.Check(a) != nil {
+				t.Fatalf("parsed binding %q %q breaks the name rule", a, w)
+			}
+		}
+		path := filepath.Join(t.TempDir(), "bindings")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		a1, err := NewBindings(path).Alias(wwid, "mpath")
+		if err != nil {
+			return
+		}
+		a2, err := NewBindings(path).Alias(wwid, "mpath")
+		if err != nil || a1 != a2 {
+			t.Fatalf("WWID %q bound to %q does not read back: %q, %v", wwid, a1, a2, err)
+		}
 	})
 }

@@ -59,7 +59,7 @@ overrides {
 multipaths {
 	multipath {
 		wwid  360000000000000000e00000000010001
-		alias "lab disk"
+		alias "lab_disk"
 		failback manual
 	}
 	multipath {
@@ -96,11 +96,11 @@ func TestParseConfigSample(t *testing.T) {
 		Failback: Failback(15 * time.Second), NoPathRetry: NoPathRetryQueue, Prio: "alua"}, f.Devices[0].Settings)
 	require.Equal(t, NoPathRetry(8), f.Overrides.NoPathRetry)
 	require.Len(t, f.Multipaths, 1)
-	require.Equal(t, "lab disk", f.Multipaths[0].Settings.Alias)
+	require.Equal(t, "lab_disk", f.Multipaths[0].Settings.Alias)
 
 	// Layering: defaults < device < overrides < multipaths.
 	s := f.Lookup("360000000000000000e00000000010001", "IET", "VIRTUAL-DISK")
-	require.Equal(t, "lab disk", s.Alias)
+	require.Equal(t, "lab_disk", s.Alias)
 	require.Equal(t, FailbackManual, s.Failback)
 	require.Equal(t, NoPathRetry(8), s.NoPathRetry)
 	require.Equal(t, GroupFailover, s.GroupingPolicy)
@@ -287,7 +287,7 @@ func TestConfigResolve(t *testing.T) {
 	cfg := Config{File: f, Settings: Settings{NoPathRetry: NoPathRetryFail}}
 	s := cfg.resolve("360000000000000000e00000000010001", "IET", "VIRTUAL-DISK")
 	require.Equal(t, NoPathRetryFail, s.NoPathRetry, "Config beats the file")
-	require.Equal(t, "lab disk", s.Alias)
+	require.Equal(t, "lab_disk", s.Alias)
 	require.Equal(t, 2*time.Second, s.PollingInterval)
 	require.Equal(t, 8*time.Second, s.MaxPollingInterval, "4 × polling_interval")
 	require.Equal(t, 2*time.Second, s.CheckerTimeout)

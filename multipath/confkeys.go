@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gomp-dev/gomp/internal/safename"
 )
 
 // grammar is one level of multipath.conf: the keywords multipath-tools
@@ -141,8 +143,8 @@ var settingKeys = map[string]func(s *Settings, v string) error{
 	"san_path_err_forget_rate":   offIntKey(0, func(s *Settings, n int) { s.flapForgetChecks = n }),
 	"san_path_err_recovery_time": offIntKey(0, func(s *Settings, n int) { s.FlapHold = time.Duration(n) * time.Second }),
 	"user_friendly_names":        yesNoKey(func(s *Settings, y YesNo) { s.UserFriendlyNames = y }),
-	"alias_prefix":               noSlashKey(func(s *Settings, v string) { s.AliasPrefix = v }),
-	"alias":                      noSlashKey(func(s *Settings, v string) { s.Alias = v }),
+	"alias_prefix":               nameKey("a", func(s *Settings, v string) { s.AliasPrefix = v }),
+	"alias":                      nameKey("", func(s *Settings, v string) { s.Alias = v }),
 	"polling_interval":           secondsKey(1, func(s *Settings, d time.Duration) { s.PollingInterval = d }),
 	"max_polling_interval":       secondsKey(0, func(s *Settings, d time.Duration) { s.MaxPollingInterval = d }),
 	"checker_timeout":            secondsKey(0, func(s *Settings, d time.Duration) { s.CheckerTimeout = d }),
@@ -238,10 +240,12 @@ func secondsKey(minimum int, f func(*Settings, time.Duration)) func(*Settings, s
 	return intKey(minimum, func(s *Settings, n int) { f(s, time.Duration(n)*time.Second) })
 }
 
-func noSlashKey(f func(*Settings, string)) func(*Settings, string) error {
+// nameKey accepts a value that, followed by suffix, passes safename.Check:
+// the rule every device name follows (--alias, bindings, node records).
+func nameKey(suffix string, f func(*Settings, string)) func(*Settings, string) error {
 	return func(s *Settings, v string) error {
-		if strings.Contains(v, "/") {
-			return fmt.Errorf("%q cannot contain a slash", v)
+		if err := safename.Check(v + suffix); err != nil {
+			return err
 		}
 		f(s, v)
 		return nil

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gomp-dev/gomp/internal/safename"
 	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 )
@@ -192,26 +193,36 @@ func (d *Device) configure(info *iscsi.LUNInfo) error {
 			d.policy = GroupByPrio
 		}
 	}
-	d.name = d.resolveName()
+	name, err := d.resolveName()
+	if err != nil {
+		return err
+	}
+	d.name = name
 	d.warnFindMultipaths()
 	return nil
 }
 
 // resolveName applies the naming rule: Alias (Config, then the
 // multipaths entry), then a user friendly name from the bindings file,
-// then the WWID.
-func (d *Device) resolveName() string {
+// then the WWID. The name becomes file names, notify fields and labels,
+// so an alias must pass safename.Check (an error otherwise) and a WWID is
+// passed through safename.Name (a no-op for the WWIDs scsi.WWID makes).
+func (d *Device) resolveName() (string, error) {
 	if d.set.Alias != "" {
-		return d.set.Alias
-	}
-	if d.set.UserFriendlyNames == Yes {
-		name, err := NewBindings(d.set.BindingsFile).Alias(d.wwid, d.set.AliasPrefix)
-		if err == nil {
-			return name
+		if err := safename.Check(d.set.Alias); err != nil {
+			return "", fmt.Errorf("multipath: alias: %w", err)
 		}
-		d.log.Warn("multipath: no user friendly name; using the WWID", "wwid", d.wwid, "err", err)
+		return d.set.Alias, nil
 	}
-	return d.wwid
+	wwid := safename.Name(d.wwid)
+	if d.set.UserFriendlyNames == Yes {
+		name, err := NewBindings(d.set.BindingsFile).Alias(wwid, d.set.AliasPrefix)
+		if err == nil {
+			return name, nil
+		}
+		d.log.Warn("multipath: no user friendly name; using the WWID", "wwid", wwid, "err", err)
+	}
+	return wwid, nil
 }
 
 func (d *Device) warnFindMultipaths() {

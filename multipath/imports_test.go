@@ -10,12 +10,14 @@ import (
 )
 
 // TestLayering enforces DESIGN.md's layering: multipath builds on iscsi
-// and iscsi/scsi and never reaches below them (pdu) or above (nbd, cmd).
+// and iscsi/scsi and never reaches below them (pdu) or above (nbd, cmd);
+// internal/safename is the name rule it shares with them.
 // Tests may also use the in-process test target, and pdu to forge what a
 // hostile target sends.
 func TestLayering(t *testing.T) {
 	const mod = "github.com/gomp-dev/gomp/"
-	allowed := map[string]bool{mod + "iscsi": true, mod + "iscsi/scsi": true, mod + "multipath": true}
+	allowed := map[string]bool{mod + "iscsi": true, mod + "iscsi/scsi": true, mod + "multipath": true,
+		mod + "internal/safename": true}
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
