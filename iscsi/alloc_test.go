@@ -137,7 +137,7 @@ func TestAllocs(t *testing.T) {
 	rd := readCmd(0, buf)
 	wr := writeCmd(0, pattern(ioSize, 1))
 	info := &LUNInfo{LUN: fakeLUN, BlockSize: fakeBlockSize, Blocks: fakeBlocks}
-	l := newLUN(s, info)
+	l := newLUN(s, info, 0)
 
 	ops := []struct {
 		name string

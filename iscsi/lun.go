@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 )
@@ -33,6 +34,11 @@ type LUNInfo struct {
 	MaxTransfer    uint32 // bytes per command, 0 if unreported
 	MaxUnmapBlocks uint32
 	MaxWriteSame   uint64 // blocks per WRITE SAME, 0 if unreported
+
+	// Cache is the Caching mode page's WCE and RCD and the DPOFUA and WP
+	// bits (MODE SENSE, SBC-3 §6.4); zero when the LUN answers no MODE
+	// SENSE.
+	Cache scsi.CacheMode
 }
 
 // IsDisk reports a direct-access block device (SBC), the only kind gomp
@@ -104,6 +110,7 @@ func (s *Session) Inquire(ctx context.Context, lun uint16) (*LUNInfo, error) {
 		return nil, err
 	}
 	s.limits(ctx, info, pages)
+	s.cacheMode(ctx, info)
 	return info, nil
 }
 
@@ -187,14 +194,31 @@ func (s *Session) limits(ctx context.Context, info *LUNInfo, pages map[scsi.VPDP
 
 // LUN is one logical unit reached through a session: a block device with
 // io.ReaderAt and io.WriterAt. It is safe for concurrent use.
+//
+// It uses optional commands and bits only as the LUN offers them (FUA
+// with DPOFUA, UNMAP with LBPME and LBPU) and stops using one the target
+// refuses anyway (ILLEGAL REQUEST, INVALID FIELD IN CDB or INVALID COMMAND
+// OPERATION CODE), falling back as Linux's sd driver does: FUA to a write
+// and SYNCHRONIZE CACHE, SYNCHRONIZE CACHE(16) to (10), WRITE SAME to
+// writes of zero blocks. The first refusal of each is logged.
 type LUN struct {
 	s    *Session
-	info LUNInfo
-	max  int // bytes per command, a multiple of the block size
+	info LUNInfo // as at open; the fields below supersede its capabilities
+	max  int     // bytes per command, a multiple of the block size
+
+	caps    atomic.Uint32 // cap* bits the LUN reported
+	refused atomic.Uint32 // cap* bits the target refused
+	gen     atomic.Uint64 // Session.capGen when caps were read
+
+	mu        sync.Mutex // guards the following
+	cache     scsi.CacheMode
+	unmap     bool
+	writeSame bool
 }
 
 // OpenLUN inquires lun and returns a handle to it.
 func (s *Session) OpenLUN(ctx context.Context, lun uint16) (*LUN, error) {
+	gen := s.capGen.Load()
 	info, err := s.Inquire(ctx, lun)
 	if err != nil {
 		return nil, err
@@ -202,20 +226,29 @@ func (s *Session) OpenLUN(ctx context.Context, lun uint16) (*LUN, error) {
 	if !info.IsDisk() {
 		return nil, fmt.Errorf("iscsi: LUN %d is a %v, not a disk", lun, info.DeviceType)
 	}
-	return newLUN(s, info), nil
+	return newLUN(s, info, gen), nil
 }
 
-func newLUN(s *Session, info *LUNInfo) *LUN {
+func newLUN(s *Session, info *LUNInfo, gen uint64) *LUN {
 	m := maxTransfer
 	if info.MaxTransfer > 0 && int(info.MaxTransfer) < m {
 		m = int(info.MaxTransfer)
 	}
 	m -= m % int(info.BlockSize)
-	return &LUN{s: s, info: *info, max: max(m, int(info.BlockSize))}
+	l := &LUN{s: s, info: *info, max: max(m, int(info.BlockSize))}
+	l.setCaps(info, gen)
+	return l
 }
 
-// Info returns what the LUN reported at open.
-func (l *LUN) Info() LUNInfo { return l.info }
+// Info returns what the LUN reported at open, with the cache mode and
+// thin-provisioning support of the last Refresh.
+func (l *LUN) Info() LUNInfo {
+	info := l.info
+	l.mu.Lock()
+	info.Cache, info.CanUnmap, info.CanWriteSame = l.cache, l.unmap, l.writeSame
+	l.mu.Unlock()
+	return info
+}
 
 // Size returns the capacity in bytes.
 func (l *LUN) Size() int64 { return l.info.Size() }
@@ -253,10 +286,25 @@ func (l *LUN) ReadAtContext(ctx context.Context, p []byte, off int64) (int, erro
 	return l.rw(ctx, p, off, false, false)
 }
 
-// WriteAtContext writes p at off with WRITE(16); fua asks the target to
-// make the data durable before it answers.
+// WriteAtContext writes p at off with WRITE(16); with fua the data is
+// durable when it returns: the FUA bit where the LUN honours it (DPOFUA),
+// else a SYNCHRONIZE CACHE after the write when the LUN's write cache is
+// enabled (or unknown).
 func (l *LUN) WriteAtContext(ctx context.Context, p []byte, off int64, fua bool) (int, error) {
-	return l.rw(ctx, p, off, true, fua)
+	if !fua {
+		return l.rw(ctx, p, off, true, false)
+	}
+	if l.has(capFUA) {
+		n, err := l.rw(ctx, p, off, true, true)
+		if !l.refuse(capFUA, err, 0x24) {
+			return n, err
+		}
+	}
+	n, err := l.rw(ctx, p, off, true, false)
+	if err != nil || !l.has(capVolatile) {
+		return n, err
+	}
+	return n, l.Flush(ctx)
 }
 
 // rwCommand is a pooled READ/WRITE command with its CDB, so that the
@@ -303,16 +351,38 @@ func (l *LUN) rw(ctx context.Context, p []byte, off int64, write, fua bool) (int
 	return done, nil
 }
 
-// Flush makes written data durable (SYNCHRONIZE CACHE(16), SBC-3 §5.23).
+// Flush makes written data durable: SYNCHRONIZE CACHE(16) (SBC-3 §5.23),
+// or (10) on a target that refuses the 16-byte form. A target that has
+// no SYNCHRONIZE CACHE at all (INVALID COMMAND OPERATION CODE) has no
+// cache to flush: that is no error, as in Linux's sd driver.
 func (l *LUN) Flush(ctx context.Context) error {
-	cdb := scsi.SynchronizeCache16(0, 0, false)
-	return l.s.Do(ctx, &Command{LUN: l.info.LUN, CDB: cdb[:]})
+	if l.has(capSync16) {
+		cdb := scsi.SynchronizeCache16(0, 0, false)
+		err := l.s.Do(ctx, &Command{LUN: l.info.LUN, CDB: cdb[:]})
+		if !l.refuse(capSync16, err, 0x20, 0x24) {
+			return err
+		}
+	}
+	if !l.has(capSync) {
+		return nil
+	}
+	cdb := scsi.SynchronizeCache10(0, 0, false)
+	err := l.s.Do(ctx, &Command{LUN: l.info.LUN, CDB: cdb[:]})
+	if l.refuse(capSync, err, 0x20) {
+		return nil
+	}
+	return err
 }
+
+// ErrUnsupported is wrapped by the error of an optional command the LUN
+// does not offer or the target refused (UNMAP); errors.Is(err,
+// errors.ErrUnsupported) holds too.
+var ErrUnsupported = fmt.Errorf("iscsi: command not supported by the LUN: %w", errors.ErrUnsupported)
 
 // Unmap releases the blocks of [off, off+n) (UNMAP, SBC-3 §5.28).
 func (l *LUN) Unmap(ctx context.Context, off, n int64) error {
-	if !l.info.CanUnmap {
-		return fmt.Errorf("iscsi: LUN %d does not support UNMAP", l.info.LUN)
+	if !l.has(capUnmap) {
+		return fmt.Errorf("iscsi: LUN %d: UNMAP: %w", l.info.LUN, ErrUnsupported)
 	}
 	if err := l.check(off, int(n)); err != nil {
 		return err
@@ -331,6 +401,9 @@ func (l *LUN) Unmap(ctx context.Context, off, n int64) error {
 		}
 		cdb := scsi.Unmap(uint16(len(params)), false)
 		if err := l.s.Do(ctx, &Command{LUN: l.info.LUN, CDB: cdb[:], Write: params}); err != nil {
+			if l.refuse(capUnmap, err, 0x20, 0x24) {
+				return fmt.Errorf("iscsi: LUN %d: UNMAP: %w (%w)", l.info.LUN, ErrUnsupported, err)
+			}
 			return err
 		}
 		lba, blocks = lba+c, blocks-c
@@ -339,15 +412,19 @@ func (l *LUN) Unmap(ctx context.Context, off, n int64) error {
 }
 
 // WriteZeroes zeroes [off, off+n) with WRITE SAME(16) of a zero block, with
-// the UNMAP bit when unmap is set and the LUN supports it.
+// the UNMAP bit when unmap is set and the LUN supports it; on a target
+// that refuses WRITE SAME, with writes of zero blocks.
 func (l *LUN) WriteZeroes(ctx context.Context, off, n int64, unmap bool) error {
 	if err := l.check(off, int(n)); err != nil {
 		return err
 	}
+	if !l.has(capWriteSame) {
+		return l.writeZeroBlocks(ctx, off, n)
+	}
 	bs := int64(l.info.BlockSize)
-	zero := make([]byte, bs)
+	zero := zeros[:bs]
 	var flags scsi.WriteSameFlags
-	if unmap && l.info.CanWriteSame {
+	if unmap && l.Info().CanWriteSame {
 		flags |= scsi.WriteSameUnmap
 	}
 	lba, blocks := uint64(off/bs), uint64(n/bs)
@@ -359,9 +436,27 @@ func (l *LUN) WriteZeroes(ctx context.Context, off, n int64, unmap bool) error {
 		c := min(blocks, chunk)
 		cdb := scsi.WriteSame16(lba, uint32(c), flags)
 		if err := l.s.Do(ctx, &Command{LUN: l.info.LUN, CDB: cdb[:], Write: zero}); err != nil {
+			if l.refuse(capWriteSame, err, 0x20, 0x24) {
+				return l.writeZeroBlocks(ctx, int64(lba)*bs, int64(blocks)*bs)
+			}
 			return err
 		}
 		lba, blocks = lba+c, blocks-c
+	}
+	return nil
+}
+
+// zeros is the source of zero-block writes; never written.
+var zeros [1 << 20]byte
+
+// writeZeroBlocks zeroes [off, off+n) with plain writes.
+func (l *LUN) writeZeroBlocks(ctx context.Context, off, n int64) error {
+	for n > 0 {
+		k := min(n, int64(len(zeros))/int64(l.info.BlockSize)*int64(l.info.BlockSize))
+		if _, err := l.rw(ctx, zeros[:k], off, true, false); err != nil {
+			return err
+		}
+		off, n = off+k, n-k
 	}
 	return nil
 }

@@ -35,6 +35,9 @@ func (s *Session) Do(ctx context.Context, cmd *Command) error {
 		}
 		if se := unitAttention(err); se != nil {
 			s.cfg.Logger.Debug("iscsi unit attention, retrying", "portal", s.cfg.Portal, "sense", se.Sense)
+			if capabilityChange(se.Sense.Code()) {
+				s.capGen.Add(1)
+			}
 			continue
 		}
 		return err

@@ -45,6 +45,7 @@ type Session struct {
 	cfg       Config
 	expStatSN atomic.Uint32 // read by the writer for every PDU
 	stats     sessionCounters
+	capGen    atomic.Uint64 // unit attentions that change LUN capabilities (LUN.Stale)
 
 	mu         sync.Mutex // guards the following
 	state      State

@@ -116,7 +116,7 @@ type Conn struct {
 	taskSeq  uint64              // tasks started
 	aborted  map[uint32]bool     // ITTs of aborted tasks
 	pings    map[uint32]struct{} // target pings awaiting a NOP-Out, by TTT
-	ua       map[uint16]bool     // LUNs with a pending unit attention
+	ua       map[uint16]uint16   // pending unit attention per LUN: ASC<<8 | ASCQ
 	lastTTT  uint32
 	text     textState
 }
@@ -124,7 +124,7 @@ type Conn struct {
 func newConn(t *Target, nc net.Conn) *Conn {
 	c := &Conn{t: t, cfg: &t.cfg, nc: nc, log: t.log.With("remote", nc.RemoteAddr().String()),
 		done: make(chan struct{}), neg: defaultParams(), queue: make(map[uint32][]byte),
-		tasks: make(map[uint32]*task), aborted: make(map[uint32]bool), pings: make(map[uint32]struct{}), ua: make(map[uint16]bool)}
+		tasks: make(map[uint32]*task), aborted: make(map[uint32]bool), pings: make(map[uint32]struct{}), ua: make(map[uint16]uint16)}
 	c.fr = pdu.NewFramer(bufio.NewReader(nc), &c.out)
 	c.pub = c.neg
 	c.stats = Stats{Received: map[pdu.Opcode]int{}, Sent: map[pdu.Opcode]int{}, Commands: map[byte]int{}}

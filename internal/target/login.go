@@ -280,7 +280,7 @@ func (c *Conn) enterFullFeature(ls *loginState) {
 	c.setDigests(p.HeaderDigest, p.DataDigest, c.cfg.MaxRecvDataSegmentLength, p.InitiatorMaxRecvDataSegmentLength)
 	if c.cfg.UnitAttentionOnLogin {
 		for n := range c.cfg.LUNs {
-			c.ua[n] = true
+			c.ua[n] = 0x2900 // POWER ON, RESET, OR BUS DEVICE RESET OCCURRED
 		}
 	}
 	c.log.Debug("login complete", "initiator", p.InitiatorName, "session", p.SessionType, "tsih", p.TSIH)

@@ -22,6 +22,13 @@ type LUN struct {
 	// and LBPRZ, VPD B2 reports UNMAP and WRITE SAME(16) with UNMAP, and
 	// both commands deallocate. Without it they fail with ILLEGAL REQUEST.
 	Thin bool
+	// Caching is what MODE SENSE reports and what the LUN does with FUA
+	// and writes; nil is a volatile write cache with DPO and FUA.
+	Caching *Caching
+	// Unsupported lists operation codes the LUN answers with ILLEGAL
+	// REQUEST, INVALID COMMAND OPERATION CODE (20/00), as a target that
+	// lacks them does.
+	Unsupported map[byte]bool
 
 	blocks    uint64
 	blockSize uint32
@@ -31,6 +38,26 @@ type LUN struct {
 	serial   string
 	naa      [16]byte
 	identity bool // serial and naa are set
+}
+
+// Caching describes a LUN's cache as MODE SENSE reports it (the Caching
+// page's WCE and RCD, the device-specific parameter's DPOFUA and WP), and
+// how it treats writes: a write with FUA on a LUN without DPOFUA, or with
+// RefuseFUA, fails with INVALID FIELD IN CDB (24/00), as LIO without a
+// write cache does; any write to a write-protected LUN fails with DATA
+// PROTECT, WRITE PROTECTED (27/00).
+type Caching struct {
+	WriteCache, ReadCacheDisabled, DPOFUA, WriteProtect bool
+	RefuseFUA                                           bool
+}
+
+var defaultCaching = Caching{WriteCache: true, DPOFUA: true}
+
+func (l *LUN) caching() Caching {
+	if l.Caching == nil {
+		return defaultCaching
+	}
+	return *l.Caching
 }
 
 // NewLUN returns a zeroed LUN of blocks blocks of blockSize bytes (512 or a

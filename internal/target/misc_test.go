@@ -59,8 +59,9 @@ func TestMinorCommands(t *testing.T) {
 		want []byte
 	}{
 		{[]byte{0x03, 0, 0, 0, 18, 0}, append([]byte{0x70, 0, 0, 0, 0, 0, 0, 10}, make([]byte, 10)...)},
-		{[]byte{0x1a, 0, 0x3f, 0, 255, 0}, []byte{3, 0, 0, 0}},
-		{[]byte{0x5a, 0, 0x3f, 0, 0, 0, 0, 0, 255, 0}, []byte{0, 6, 0, 0, 0, 0, 0, 0}},
+		{[]byte{0x1a, 0, 0x3f, 0, 255, 0}, append([]byte{23, 0, 0x10, 0, 0x08, 18, 0x04}, make([]byte, 17)...)},
+		{[]byte{0x5a, 0, 0x08, 0, 0, 0, 0, 0, 255, 0}, append([]byte{0, 26, 0, 0x10, 0, 0, 0, 0, 0x08, 18, 0x04}, make([]byte, 17)...)},
+		{[]byte{0x1a, 0, 0x08, 0, 4, 0}, []byte{23, 0, 0x10, 0}},
 		{cdb10(0x35, 0, 8), nil},
 		{cdb16(0x91, 0, 0), nil},
 	} {

@@ -14,6 +14,7 @@ const (
 	senseUnitAttention  = 0x06
 	senseAbortedCommand = 0x0b
 	senseMediumError    = 0x03
+	senseDataProtect    = 0x07
 )
 
 // maxTransfer caps the bytes one READ or WRITE may move, so that a CDB
@@ -98,17 +99,20 @@ func (c *Conn) precheck(t *task) (*scsiResult, uint32) {
 	case !known && (!hasLUN || dev == nil):
 		return fail(senseIllegalRequest, 0x25, 0x00) // LOGICAL UNIT NOT SUPPORTED
 	case !known:
-		if c.ua[n] {
+		if ua, ok := c.ua[n]; ok {
 			delete(c.ua, n)
-			return fail(senseUnitAttention, 0x29, 0x00)
+			return fail(senseUnitAttention, byte(ua>>8), byte(ua))
 		}
 		return fail(senseIllegalRequest, 0x20, 0x00) // INVALID COMMAND OPERATION CODE
 	case cmd.anyLUN:
 	case !hasLUN || dev == nil:
 		return fail(senseIllegalRequest, 0x25, 0x00)
-	case c.ua[n]:
+	case c.ua[n] != 0:
+		ua := c.ua[n]
 		delete(c.ua, n)
-		return fail(senseUnitAttention, 0x29, 0x00) // POWER ON, RESET, OR BUS DEVICE RESET OCCURRED
+		return fail(senseUnitAttention, byte(ua>>8), byte(ua))
+	case dev.Unsupported[t.cdb[0]]:
+		return fail(senseIllegalRequest, 0x20, 0x00)
 	}
 	if cmd.check == nil {
 		return nil, 0
@@ -118,6 +122,17 @@ func (c *Conn) precheck(t *task) (*scsiResult, uint32) {
 		return res, 0
 	}
 	return nil, need
+}
+
+// UnitAttention makes the next command to lun on this connection (other
+// than INQUIRY, REPORT LUNS, REQUEST SENSE) fail with UNIT ATTENTION and
+// the additional sense code asc/ascq, e.g. 0x2A/0x01 MODE PARAMETERS
+// CHANGED. It takes the connection's lock: do not call it from
+// BeforeSend or HoldCommand.
+func (c *Conn) UnitAttention(lun uint16, asc, ascq byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ua[lun] = uint16(asc)<<8 | uint16(ascq)
 }
 
 // exec runs a task's command on its data.
@@ -169,6 +184,16 @@ func checkRead(x *cdbCtx) (uint32, *scsiResult) {
 }
 
 func checkWrite(x *cdbCtx) (uint32, *scsiResult) {
+	c := x.lun.caching()
+	fua := x.cdb[1]&0x08 != 0
+	switch {
+	case c.WriteProtect:
+		r := checkCondition(senseDataProtect, 0x27, 0x00) // WRITE PROTECTED
+		return 0, &r
+	case fua && (!c.DPOFUA || c.RefuseFUA):
+		r := checkCondition(senseIllegalRequest, 0x24, 0x00) // INVALID FIELD IN CDB
+		return 0, &r
+	}
 	lba, blocks := rw(x.cdb)
 	return checkRange(x, lba, blocks)
 }
@@ -278,12 +303,57 @@ func requestSense(x *cdbCtx) scsiResult {
 	return good(trim(fixedSense(senseNoSense, 0, 0), cdbField(x.cdb, 4, 1)))
 }
 
+// modeSense6 and modeSense10 answer with the mode parameter header and, for
+// page 0x08 or 0x3F, the Caching page (SPC-4 §7.5.5, SBC-3 §6.4.5); other
+// pages are refused with INVALID FIELD IN CDB. No block descriptors.
 func modeSense6(x *cdbCtx) scsiResult {
-	return good(trim([]byte{3, 0, 0, 0}, cdbField(x.cdb, 4, 1)))
+	pages, ok := modePages(x)
+	if !ok {
+		return checkCondition(senseIllegalRequest, 0x24, 0x00)
+	}
+	b := append([]byte{byte(3 + len(pages)), 0, deviceSpecific(x.lun), 0}, pages...)
+	return good(trim(b, cdbField(x.cdb, 4, 1)))
 }
 
 func modeSense10(x *cdbCtx) scsiResult {
-	return good(trim([]byte{0, 6, 0, 0, 0, 0, 0, 0}, cdbField(x.cdb, 7, 2)))
+	pages, ok := modePages(x)
+	if !ok {
+		return checkCondition(senseIllegalRequest, 0x24, 0x00)
+	}
+	b := append([]byte{0, byte(6 + len(pages)), 0, deviceSpecific(x.lun), 0, 0, 0, 0}, pages...)
+	return good(trim(b, cdbField(x.cdb, 7, 2)))
+}
+
+// modePages returns the pages a MODE SENSE CDB asks for.
+func modePages(x *cdbCtx) ([]byte, bool) {
+	switch x.cdb[2] & 0x3F {
+	case 0x08, 0x3F:
+		c := x.lun.caching()
+		p := make([]byte, 20)
+		p[0], p[1] = 0x08, 18
+		if c.WriteCache {
+			p[2] |= 0x04 // WCE
+		}
+		if c.ReadCacheDisabled {
+			p[2] |= 0x01 // RCD
+		}
+		return p, true
+	}
+	return nil, false
+}
+
+// deviceSpecific is the mode parameter header's DEVICE-SPECIFIC PARAMETER
+// of a direct-access device: WP (bit 7), DPOFUA (bit 4).
+func deviceSpecific(l *LUN) byte {
+	c := l.caching()
+	var b byte
+	if c.WriteProtect {
+		b |= 0x80
+	}
+	if c.DPOFUA {
+		b |= 0x10
+	}
+	return b
 }
 
 func readCapacity10(x *cdbCtx) scsiResult {
