@@ -194,7 +194,7 @@ func TestCapabilityUnitAttention(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, l.Stale())
 
-	tl.Caching = &target.Caching{} // write through, no FUA: set before the target reports it
+	tl.SetCaching(target.Caching{}) // write through, no FUA
 	f.conn(t).UnitAttention(fakeLUN, 0x2A, 0x01)
 	require.NoError(t, l.TestUnitReady(ctxT(t)), "the unit attention is retried")
 	require.True(t, l.Stale())

@@ -126,7 +126,7 @@ func (d *Device) test(ctx context.Context, p *Path) checkResult {
 		return r
 	}
 	d.mu.Lock()
-	info, verify := p.info, !p.active || p.info == nil
+	info, verify := p.info, !p.active || p.info == nil || p.io.Stale()
 	d.mu.Unlock()
 	if verify {
 		fresh, err := p.io.Identify(ctx)
@@ -163,6 +163,7 @@ func (d *Device) applyCheck(p *Path, r checkResult) bool {
 	now := time.Now()
 	if r.info != nil {
 		p.info = r.info
+		d.refreshCapsLocked()
 	}
 	tr, changed := d.applyStateLocked(p, r, now)
 	prioChanged := r.prioOK && (r.prio != p.prio || r.tpg != p.tpg)

@@ -55,8 +55,11 @@ type Device struct {
 	paths  []*Path // fixed at Open, in Config.Portals order
 
 	active atomic.Pointer[pathSet] // what I/O may use now
-	closed atomic.Bool             // Close finished flushing: I/O is refused
-	queued atomic.Int64            // I/O waiting for a path
+	caps   atomic.Pointer[Capabilities]
+	// trimRefused: a target refused UNMAP; trims are dropped
+	trimRefused atomic.Bool
+	closed      atomic.Bool  // Close finished flushing: I/O is refused
+	queued      atomic.Int64 // I/O waiting for a path
 
 	zeroOnce sync.Once
 	zero     []byte // shared zero buffer for emulated WRITE ZEROES
@@ -265,6 +268,7 @@ func (d *Device) addPaths(ios []pathIO, probes []probe) {
 		}
 		d.paths = append(d.paths, p)
 	}
+	d.refreshCapsLocked()
 }
 
 // start groups the paths, publishes the first path set and starts the

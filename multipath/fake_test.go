@@ -52,6 +52,7 @@ type fakePath struct {
 	ioErrLeft int   // >0: only that many more times
 	turErr    error
 	identErr  error
+	stale     bool // Stale's answer; Identify clears it
 	tpgs      scsi.TargetPortGroups
 	down      bool          // connection lost: everything fails with a ConnError
 	gate      chan struct{} // non-nil: I/O blocks until closed (then fails) or ctx ends
@@ -199,6 +200,7 @@ func (f *fakePath) Identify(context.Context) (*iscsi.LUNInfo, error) {
 	if f.identErr != nil {
 		return nil, f.identErr
 	}
+	f.stale = false
 	info := f.info
 	return &info, nil
 }
@@ -210,6 +212,12 @@ func (f *fakePath) ReportTargetPortGroups(context.Context) (scsi.TargetPortGroup
 		return scsi.TargetPortGroups{}, errFakeConn
 	}
 	return f.tpgs, nil
+}
+
+func (f *fakePath) Stale() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stale
 }
 
 func (f *fakePath) Connected() bool {

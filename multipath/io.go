@@ -56,7 +56,8 @@ func (d *Device) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 }
 
 // WriteAt writes p at byte offset off, both multiples of the block size;
-// with fua the target makes the data durable before it answers. It
+// with fua the data is durable when it returns (the FUA bit where the
+// LUN honours it, else a SYNCHRONIZE CACHE after the write). It
 // returns only once the target acknowledged every byte: a write that met
 // a path error is written again through another path.
 func (d *Device) WriteAt(ctx context.Context, p []byte, off int64, fua bool) (int, error) {
@@ -78,6 +79,9 @@ func (d *Device) Flush(ctx context.Context) error {
 // Trim discards [off, off+length) (UNMAP). It fails with
 // errors.ErrUnsupported unless CanTrim.
 func (d *Device) Trim(ctx context.Context, off, length int64) error {
+	if d.trimRefused.Load() {
+		return nil // see trimUnsupported
+	}
 	if !d.CanTrim() {
 		return fmt.Errorf("multipath %s: trim: %w", d.name, errors.ErrUnsupported)
 	}
@@ -86,7 +90,7 @@ func (d *Device) Trim(ctx context.Context, off, length int64) error {
 	}
 	r := request{op: opUnmap, off: off, length: length}
 	_, err := d.run(ctx, &r)
-	return err
+	return d.trimUnsupported(err)
 }
 
 // WriteZeroes zeroes [off, off+length): WRITE SAME(16), with UNMAP unless
@@ -95,7 +99,7 @@ func (d *Device) WriteZeroes(ctx context.Context, off, length int64, noHole bool
 	if err := d.check(off, length); err != nil || length == 0 {
 		return err
 	}
-	if !d.info.CanWriteSame {
+	if !d.Capabilities().WriteSame {
 		return d.writeZeroBlocks(ctx, off, length)
 	}
 	r := request{op: opZero, off: off, length: length, unmap: !noHole}
@@ -262,20 +266,3 @@ func (d *Device) maxIO() int {
 	_, _, m := d.BlockSize()
 	return int(m)
 }
-
-// CanMultiConn is true: every connection reaches the same LUN cache
-// through the same paths, so flushes are consistent across connections.
-func (d *Device) CanMultiConn() bool { return true }
-
-// CanFlush is true: SYNCHRONIZE CACHE is sent on Flush.
-func (d *Device) CanFlush() bool { return true }
-
-// CanFUA is true: WriteAt's fua sets the FUA bit of WRITE(16).
-func (d *Device) CanFUA() bool { return true }
-
-// CanTrim reports whether the LUN supports UNMAP.
-func (d *Device) CanTrim() bool { return d.info.CanUnmap }
-
-// CanZero is true: WRITE SAME(16) when the LUN supports it, else writes
-// of zero blocks.
-func (d *Device) CanZero() bool { return true }

@@ -164,7 +164,12 @@ func (p *iscsiPath) Identify(ctx context.Context) (*iscsi.LUNInfo, error) {
 		info := l.Info()
 		return &info, nil
 	}
-	return l.Session().Inquire(ctx, p.lun)
+	return l.Refresh(ctx)
+}
+
+func (p *iscsiPath) Stale() bool {
+	l := p.h.Load()
+	return l != nil && l.Stale()
 }
 
 // ReportTargetPortGroups runs REPORT TARGET PORT GROUPS, growing the

@@ -26,6 +26,9 @@ type pathIO interface {
 	TUR(ctx context.Context) error
 	// Identify inquires the LUN afresh (connecting first if needed).
 	Identify(ctx context.Context) (*iscsi.LUNInfo, error)
+	// Stale reports, without I/O, that the target announced changed
+	// mode parameters or inquiry data since the last Identify.
+	Stale() bool
 	// ReportTargetPortGroups runs REPORT TARGET PORT GROUPS.
 	ReportTargetPortGroups(ctx context.Context) (scsi.TargetPortGroups, error)
 	// Connected reports, without I/O, whether the transport is up.

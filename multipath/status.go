@@ -29,6 +29,7 @@ type Status struct {
 	QueueingDisabled bool          `json:"queueing_disabled"` // DisableQueueing in force
 	QueuedIOs        int64         `json:"queued_ios"`        // I/O waiting for a path
 	ActiveGroup      int           `json:"active_group"`      // index in Groups, -1 when none
+	Capabilities     Capabilities  `json:"capabilities"`
 	Groups           []GroupStatus `json:"groups"`
 }
 
@@ -77,7 +78,7 @@ func (d *Device) Snapshot() Status {
 		Policy: string(d.policy), Failback: d.set.Failback.String(),
 		NoPathRetry: d.set.NoPathRetry.String(), PollingInterval: d.set.PollingInterval,
 		Queueing: d.queueing, QueueingDisabled: d.queueDisabled, QueuedIOs: d.queued.Load(),
-		ActiveGroup: d.active.Load().group}
+		ActiveGroup: d.active.Load().group, Capabilities: d.Capabilities()}
 	for i, g := range d.groups {
 		gs := GroupStatus{Priority: g.prio, State: "disabled"}
 		switch {

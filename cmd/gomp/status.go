@@ -102,6 +102,7 @@ func printStatus(w io.Writer, st controlStatus) {
 		}
 	}
 	fmt.Fprintf(w, "export: %s\n", strings.Join(ex, " "))
+	fmt.Fprintf(w, "cache: %s; offers: %s\n", d.Capabilities.CacheMode, offers(d.Capabilities))
 	for gi, g := range d.Groups {
 		branch, pipe := "|-+-", "| "
 		if gi == len(d.Groups)-1 {
@@ -121,6 +122,24 @@ func printStatus(w io.Writer, st controlStatus) {
 			}
 		}
 	}
+}
+
+// offers lists what the device offers its users, as the kernel and NBD
+// clients are told: flush, fua, trim, or read-only.
+func offers(c multipath.Capabilities) string {
+	var out []string
+	for _, o := range []struct {
+		on   bool
+		name string
+	}{{c.ReadOnly, "read-only"}, {c.Flush, "flush"}, {c.FUA, "fua"}, {c.Trim && !c.ReadOnly, "trim"}} {
+		if o.on {
+			out = append(out, o.name)
+		}
+	}
+	if len(out) == 0 {
+		return "write-through"
+	}
+	return strings.Join(out, " ")
 }
 
 // pathLabel names a path as --portal does: its portal, and "@IFACE" or

@@ -23,7 +23,8 @@ type LUN struct {
 	// both commands deallocate. Without it they fail with ILLEGAL REQUEST.
 	Thin bool
 	// Caching is what MODE SENSE reports and what the LUN does with FUA
-	// and writes; nil is a volatile write cache with DPO and FUA.
+	// and writes; nil is a volatile write cache with DPO and FUA. Set it
+	// before serving; SetCaching changes it later.
 	Caching *Caching
 	// Unsupported lists operation codes the LUN answers with ILLEGAL
 	// REQUEST, INVALID COMMAND OPERATION CODE (20/00), as a target that
@@ -54,10 +55,20 @@ type Caching struct {
 var defaultCaching = Caching{WriteCache: true, DPOFUA: true}
 
 func (l *LUN) caching() Caching {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.Caching == nil {
 		return defaultCaching
 	}
 	return *l.Caching
+}
+
+// SetCaching changes the LUN's cache mode while it is served (a target
+// would announce it with MODE PARAMETERS CHANGED: see Conn.UnitAttention).
+func (l *LUN) SetCaching(c Caching) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.Caching = &c
 }
 
 // NewLUN returns a zeroed LUN of blocks blocks of blockSize bytes (512 or a
