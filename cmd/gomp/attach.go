@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gomp-dev/gomp/internal/safename"
 	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/gomp-dev/gomp/multipath"
 	"github.com/gomp-dev/gomp/nbd"
@@ -217,15 +218,16 @@ func runAttach(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
 		return err
 	}
 	defer a.stop()
-	fmt.Fprintf(cmd.OutOrStdout(), "ready: %s %s\n", a.dev.Name(), a.readyTarget())
-	notify(a.log, "READY=1\nSTATUS=attached "+a.dev.Name()+" "+a.readyTarget())
+	name, where := safename.Text(a.dev.Name()), safename.Text(a.readyTarget())
+	fmt.Fprintf(cmd.OutOrStdout(), "ready: %s %s\n", name, where)
+	notify(a.log, "READY=1\nSTATUS=attached "+name+" "+where)
 	select {
 	case <-ctx.Done():
 		a.log.Info("signal received, detaching", "device", a.dev.Name())
 	case <-a.control.detach:
 		a.log.Info("detach requested", "device", a.dev.Name())
 	}
-	notify(a.log, "STOPPING=1\nSTATUS=detaching "+a.dev.Name())
+	notify(a.log, "STOPPING=1\nSTATUS=detaching "+name)
 	return a.stop()
 }
 
@@ -257,7 +259,7 @@ func startAttachment(ctx context.Context, g *globalOpts, o *attachOpts) (*attach
 		return nil, err
 	}
 	a.exports.Node = o.node
-	cs, err := startControl(o.controlDir, dev.Name(), dev, a.exports)
+	cs, err := startControl(o.controlDir, dev.Name(), dev, a.exports, log)
 	if err != nil {
 		a.stop()
 		return nil, err
@@ -423,12 +425,11 @@ func (a *attachment) attachOrReconfigure(ctx context.Context, cfg nbd.AttachConf
 // listenNBD opens an NBD listener for unix:PATH or tcp:HOST:PORT.
 func listenNBD(spec, name string, log *slog.Logger) (net.Listener, string, error) {
 	if path, ok := strings.CutPrefix(spec, "unix:"); ok {
-		_ = os.Remove(path)
-		ln, err := listenUnix(path)
+		ln, err := listenUnix(path, log)
 		if err != nil {
 			return nil, "", fmt.Errorf("--listen %s: %w", spec, err)
 		}
-		return ln, "nbd+unix:///" + name + "?socket=" + path, nil
+		return ln, "nbd+unix:///" + name + "?socket=" + safename.Text(path), nil
 	}
 	addr := strings.TrimPrefix(spec, "tcp:")
 	ln, err := net.Listen("tcp", addr)
@@ -468,10 +469,7 @@ func (a *attachment) stop() error {
 	}
 	errs = append(errs, a.srv.Shutdown(ctx))
 	for _, ln := range a.listeners {
-		ln.Close()
-		if u, ok := ln.Addr().(*net.UnixAddr); ok {
-			_ = os.Remove(u.Name)
-		}
+		ln.Close() // a unix listener removes its socket
 	}
 	errs = append(errs, a.dev.Close(ctx))
 	if a.control != nil {

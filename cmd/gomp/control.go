@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gomp-dev/gomp/internal/safename"
 	"github.com/gomp-dev/gomp/multipath"
 )
 
@@ -38,7 +40,8 @@ type exportInfo struct {
 	Node   string `json:"node,omitempty"`   // the node record attached (--node, --all)
 }
 
-// controlServer serves one attached device on a Unix socket (mode 0600).
+// controlServer serves one attached device on a Unix socket (mode 0600,
+// root and the owner only).
 type controlServer struct {
 	dev     *multipath.Device
 	exports exportInfo
@@ -49,18 +52,22 @@ type controlServer struct {
 }
 
 // startControl serves dev's control API on DIR/NAME.sock and refuses to
-// start when another gomp already answers on that socket.
-func startControl(dir, name string, dev *multipath.Device, ex exportInfo) (*controlServer, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
+// start when another gomp already answers on that socket. The directory is
+// made 0700 (root's when running as root), the name must stay inside it
+// (safename.Join), and the socket is 0600 and answers root and this user
+// only (listenUnix).
+func startControl(dir, name string, dev *multipath.Device, ex exportInfo, log *slog.Logger) (*controlServer, error) {
+	if err := prepareControlDir(dir); err != nil {
+		return nil, err
 	}
-	path := filepath.Join(dir, name+".sock")
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
+	path, err := safename.Join(dir, name, ".sock")
+	if err != nil {
+		return nil, fmt.Errorf("control socket: device name: %w", err)
+	}
+	ln, err := listenUnix(path, log)
+	if errors.Is(err, errInUse) {
 		return nil, fmt.Errorf("control socket %s: another gomp serves %s already", path, name)
 	}
-	_ = os.Remove(path)
-	ln, err := listenUnix(path)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
@@ -77,20 +84,12 @@ func startControl(dir, name string, dev *multipath.Device, ex exportInfo) (*cont
 	return cs, nil
 }
 
-// listenUnix listens on path with mode 0600 from the start.
-func listenUnix(path string) (net.Listener, error) {
-	old := umask(0o177)
-	defer umask(old)
-	return net.Listen("unix", path)
-}
-
-// close shuts the control server down (waiting up to 2 s) and removes its
-// socket.
+// close shuts the control server down (waiting up to 2 s); closing its
+// listener removes the socket.
 func (cs *controlServer) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = cs.srv.Shutdown(ctx)
-	_ = os.Remove(cs.path)
 }
 
 // status answers GET /status with a controlStatus.
@@ -154,10 +153,14 @@ type controlClient struct {
 	http *http.Client
 }
 
-// newControlClient returns a client for the control socket DIR/NAME.sock.
+// newControlClient returns a client for the control socket DIR/NAME.sock;
+// a name that would leave dir fails every request.
 func newControlClient(dir, name string) *controlClient {
-	path := filepath.Join(dir, name+".sock")
+	path, perr := safename.Join(dir, name, ".sock")
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		if perr != nil {
+			return nil, perr
+		}
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", path)
 	}}
@@ -184,7 +187,24 @@ func (c *controlClient) do(ctx context.Context, method, path string, out any) er
 	if out == nil {
 		return nil
 	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return decodeControlJSON(resp.Body, out)
+}
+
+// maxControlResponse bounds a control API answer (a status of hundreds of
+// paths is well under 1 MiB).
+const maxControlResponse = 16 << 20
+
+// decodeControlJSON decodes one JSON value of at most maxControlResponse
+// bytes from r into out.
+func decodeControlJSON(r io.Reader, out any) error {
+	lr := &io.LimitedReader{R: r, N: maxControlResponse + 1}
+	if err := json.NewDecoder(lr).Decode(out); err != nil {
+		if lr.N <= 0 {
+			return fmt.Errorf("control answer larger than %d bytes", maxControlResponse)
+		}
+		return fmt.Errorf("control answer: %w", err)
+	}
+	return nil
 }
 
 // attachedNames lists the devices with a control socket in dir.
@@ -195,7 +215,9 @@ func attachedNames(dir string) ([]string, error) {
 	}
 	var names []string
 	for _, p := range m {
-		names = append(names, strings.TrimSuffix(filepath.Base(p), ".sock"))
+		if n := strings.TrimSuffix(filepath.Base(p), ".sock"); safename.Check(n) == nil {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	return names, nil
@@ -205,8 +227,10 @@ func attachedNames(dir string) ([]string, error) {
 func resolveName(ctx context.Context, dir, arg string) (string, error) {
 	isDev := strings.HasPrefix(arg, "/dev/")
 	if !isDev {
-		if _, err := os.Stat(filepath.Join(dir, arg+".sock")); err == nil {
-			return arg, nil
+		if p, err := safename.Join(dir, arg, ".sock"); err == nil {
+			if _, err := os.Stat(p); err == nil {
+				return arg, nil
+			}
 		}
 	}
 	names, err := attachedNames(dir)

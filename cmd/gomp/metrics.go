@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -84,8 +83,7 @@ func startMetrics(spec string, devs *deviceSet, log *slog.Logger) (*metricsServe
 	ms := &metricsServer{}
 	var err error
 	if path, ok := strings.CutPrefix(spec, "unix:"); ok {
-		_ = os.Remove(path)
-		ms.ln, err = listenUnix(path)
+		ms.ln, err = listenUnix(path, log)
 		ms.path = path
 	} else {
 		ms.ln, err = net.Listen("tcp", strings.TrimPrefix(spec, "tcp:"))
@@ -115,8 +113,5 @@ func (ms *metricsServer) close() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_ = ms.srv.Shutdown(ctx)
-	if ms.path != "" {
-		_ = os.Remove(ms.path)
-	}
+	_ = ms.srv.Shutdown(ctx) // closing a unix listener removes its socket
 }

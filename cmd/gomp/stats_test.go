@@ -39,7 +39,7 @@ func memDevice(t *testing.T) (*multipath.Device, string) {
 		Portals: []string{"192.0.2.1:3260", "192.0.2.2:3260"}, Settings: multipath.Settings{Alias: "mem"}})
 	require.NoError(t, err)
 	dir := t.TempDir()
-	cs, err := startControl(dir, dev.Name(), dev, exportInfo{})
+	cs, err := startControl(dir, dev.Name(), dev, exportInfo{}, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		cs.close()
