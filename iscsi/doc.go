@@ -32,7 +32,18 @@
 // LUN wraps one logical unit as an io.ReaderAt and io.WriterAt with
 // context-taking variants, Flush (SYNCHRONIZE CACHE), Unmap and
 // WriteZeroes (WRITE SAME). Session.Inquire reads INQUIRY, VPD 0x80, 0x83
-// (WWID by multipath's rule), 0xB0, 0xB2 and READ CAPACITY(16).
+// (WWID by multipath's rule), 0xB0, 0xB2, READ CAPACITY(16) and MODE SENSE
+// (10, else 6: the Caching page's WCE and RCD, the DPOFUA and WP bits,
+// SBC-3 §6.4). A LUN sends only what the target offers, as Linux's sd
+// driver does: a FUA write is WRITE(16) with FUA only with DPOFUA, else a
+// write and SYNCHRONIZE CACHE when the cache is volatile (or unknown); and
+// when the target refuses an optional command or bit anyway (ILLEGAL
+// REQUEST, INVALID FIELD IN CDB or INVALID COMMAND OPERATION CODE) the LUN
+// stops using it and falls back: FUA to a write and a flush, SYNCHRONIZE
+// CACHE(16) to (10) and then to nothing (no cache), WRITE SAME to zero-block
+// writes, UNMAP to ErrUnsupported. The unit attentions MODE PARAMETERS
+// CHANGED and INQUIRY DATA HAS CHANGED mark the LUN Stale; Refresh reads
+// its capabilities again.
 //
 // Not implemented: multiple connections per session (MaxConnections=1),
 // error recovery levels 1 and 2 (SNACK, connection recovery), bidirectional

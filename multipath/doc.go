@@ -145,6 +145,15 @@
 // session's iscsi.SessionStats. The I/O path keeps them with atomic adds
 // and a lock-free log-scale histogram (LatencyBuckets), allocating nothing.
 //
+// Capabilities merges what every path's LUN offers: the device asks for
+// flushes only when a write cache is volatile (or could not be read), for
+// FUA only when every path reports DPOFUA, is read-only when a path
+// reports WP, and trims only when every path has UNMAP. They are read at
+// Open and again when a path is reinstated or its LUN is Stale. A trim
+// that a target refuses is dropped without an error (trims are hints) and
+// no more are sent; a refused FUA or WRITE SAME falls back inside package
+// iscsi; none of these fails a path.
+//
 // Not implemented: path checkers other than tur, prioritizers other than
 // alua and const, hardware handlers and explicit ALUA (SET TARGET PORT
 // GROUPS), per-path selector arguments (repeat_count, relative
