@@ -379,7 +379,12 @@ func (a *attachment) attachKernel(ctx context.Context, o *attachOpts) error {
 		a.mounted, a.exports.Mount = o.mount, o.mount
 		return nil
 	}
-	if err := nbd.Mount(d.Path(), o.mount, o.fstype, o.mountOpts); err != nil {
+	opts := o.mountOpts
+	if a.dev.ReadOnly() { // the kernel device is read-only too: a rw mount would fail
+		opts = strings.TrimPrefix(opts+",ro", ",")
+		a.log.Warn("the LUN is write protected: mounting read-only", "device", a.dev.Name(), "mount", o.mount)
+	}
+	if err := nbd.Mount(d.Path(), o.mount, o.fstype, opts); err != nil {
 		return fmt.Errorf("mount %s on %s: %w", d.Path(), o.mount, err)
 	}
 	a.mounted, a.exports.Mount = o.mount, o.mount
