@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,7 +62,7 @@ func startControl(dir, name string, dev *multipath.Device, ex exportInfo, log *s
 	if err := prepareControlDir(dir); err != nil {
 		return nil, err
 	}
-	path, err := safename.Join(dir, name, ".sock")
+	path, err := controlSocketPath(dir, name)
 	if err != nil {
 		return nil, fmt.Errorf("control socket: device name: %w", err)
 	}
@@ -147,6 +149,23 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// controlSocketPath returns DIR/NAME.sock, checked to stay in dir. A
+// name too long for a socket path in dir (a WWID is up to 127 bytes, a
+// socket path at most 107) is cut and given the first 8 hex digits of its
+// SHA-256, so that the server and every client derive the same path.
+func controlSocketPath(dir, name string) (string, error) {
+	p, err := safename.Join(dir, name, ".sock")
+	if err != nil || len(p) <= maxSunPath {
+		return p, err
+	}
+	sum := sha256.Sum256([]byte(name))
+	room := maxSunPath - (len(p) - len(name)) - 9 // "-" and 8 hex digits
+	if room < 1 {
+		return "", fmt.Errorf("control directory %s: too long for a socket path", dir)
+	}
+	return safename.Join(dir, name[:room]+"-"+hex.EncodeToString(sum[:4]), ".sock")
+}
+
 // controlClient talks to one running gomp attach.
 type controlClient struct {
 	name string
@@ -156,7 +175,7 @@ type controlClient struct {
 // newControlClient returns a client for the control socket DIR/NAME.sock;
 // a name that would leave dir fails every request.
 func newControlClient(dir, name string) *controlClient {
-	path, perr := safename.Join(dir, name, ".sock")
+	path, perr := controlSocketPath(dir, name)
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		if perr != nil {
 			return nil, perr
@@ -227,7 +246,7 @@ func attachedNames(dir string) ([]string, error) {
 func resolveName(ctx context.Context, dir, arg string) (string, error) {
 	isDev := strings.HasPrefix(arg, "/dev/")
 	if !isDev {
-		if p, err := safename.Join(dir, arg, ".sock"); err == nil {
+		if p, err := controlSocketPath(dir, arg); err == nil {
 			if _, err := os.Stat(p); err == nil {
 				return arg, nil
 			}
