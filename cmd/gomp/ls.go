@@ -128,6 +128,7 @@ func printLUNs(w io.Writer, target string, luns []*lunEntry) {
 		fmt.Fprintf(w, "  LUN %d  wwid %s\n", i.LUN, wwid)
 		fmt.Fprintf(w, "    vendor %q  product %q  revision %q  serial %q\n", i.Vendor, i.Product, i.Revision, i.Serial)
 		fmt.Fprintf(w, "    size %s (%d bytes, %d blocks of %d)\n", humanBytes(i.Size()), i.Size(), i.Blocks, i.BlockSize)
+		fmt.Fprintf(w, "    %s\n", i.Cache)
 		fmt.Fprintf(w, "    paths %s\n", strings.Join(e.portals, ", "))
 	}
 }
