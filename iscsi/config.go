@@ -36,6 +36,12 @@ type CHAPAlgorithm = chap.Algorithm
 // the file is readable by group or others.
 func LoadSecret(path string) (s Secret, warning, err error) { return chap.LoadSecret(path) }
 
+// LoadSecretEnv reads a CHAP secret from the environment variable name.
+// The warning is non-nil when the secret is shorter than 12 bytes, as
+// LoadSecret warns for a file. The value stays readable in
+// /proc/PID/environ for the life of the process: prefer a file.
+func LoadSecretEnv(name string) (s Secret, warning, err error) { return chap.LoadSecretEnv(name) }
+
 // CHAP holds the credentials of one-way or mutual CHAP (RFC 7143 §12.1.3).
 type CHAP struct {
 	User   string // CHAP_N we send

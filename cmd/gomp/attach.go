@@ -243,16 +243,18 @@ func startAttachment(ctx context.Context, g *globalOpts, o *attachOpts) (*attach
 		return nil, err
 	}
 	if cfg.LUN, err = o.pickLUN(ctx, g, cfg.CHAP); err != nil {
+		clearCHAP(cfg.CHAP)
 		return nil, err
 	}
 	openCtx, cancel := context.WithTimeout(ctx, g.timeout)
 	dev, err := multipath.Open(openCtx, cfg)
 	cancel()
 	if err != nil {
+		clearCHAP(cfg.CHAP)
 		return nil, err
 	}
 	a := &attachment{dev: dev, log: log, srv: &nbd.Server{Backend: dev, ExportName: dev.Name(),
-		Description: "gomp " + dev.WWID(), Logger: log}, served: &g.served}
+		Description: "gomp " + dev.WWID(), Logger: log}, served: &g.served, creds: cfg.CHAP}
 	g.served.add(dev)
 	if err := a.export(ctx, o); err != nil {
 		a.stop()
@@ -319,6 +321,7 @@ type attachment struct {
 	control   *controlServer
 	served    *deviceSet // where its metrics are served from
 	stopped   bool
+	creds     *iscsi.CHAP // cleared once the device is closed
 }
 
 func (a *attachment) readyTarget() string {
@@ -477,6 +480,7 @@ func (a *attachment) stop() error {
 		ln.Close() // a unix listener removes its socket
 	}
 	errs = append(errs, a.dev.Close(ctx))
+	clearCHAP(a.creds) // no session logs in again
 	if a.control != nil {
 		a.control.close()
 	}

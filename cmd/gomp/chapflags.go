@@ -36,6 +36,8 @@ func (f *chapFlags) registerFlags(fl *pflag.FlagSet) {
 }
 
 // credentials builds the CHAP configuration, or nil without --chap-user.
+// While secrets are held the process is not dumpable (see holdSecrets);
+// clearCHAP ends that.
 func (f *chapFlags) credentials() (*iscsi.CHAP, error) {
 	if f.user == "" {
 		if f.secretFile != "" || f.mutualUser != "" || f.mutualSecretFile != "" {
@@ -47,9 +49,11 @@ func (f *chapFlags) credentials() (*iscsi.CHAP, error) {
 	if err != nil {
 		return nil, err
 	}
+	holdSecrets()
 	c := &iscsi.CHAP{User: f.user, Secret: secret}
 	if f.mutualUser != "" || f.mutualSecretFile != "" || os.Getenv(envMutualSecret) != "" {
 		if c.TargetSecret, err = loadSecret(f.mutualSecretFile, envMutualSecret, "--mutual-secret-file"); err != nil {
+			clearCHAP(c)
 			return nil, err
 		}
 		c.TargetUser = f.mutualUser
@@ -57,17 +61,34 @@ func (f *chapFlags) credentials() (*iscsi.CHAP, error) {
 	return c, nil
 }
 
+// clearCHAP overwrites the secrets of c (from credentials) with zeros once
+// nothing will log in with them again, and lets the process be dumpable
+// again when no other credentials are held. A nil c does nothing.
+func clearCHAP(c *iscsi.CHAP) {
+	if c == nil || c.Secret == nil {
+		return
+	}
+	c.Secret.Clear()
+	c.TargetSecret.Clear()
+	c.Secret, c.TargetSecret = nil, nil
+	releaseSecrets()
+}
+
 // loadSecret reads a secret from the file at path or, with no path, from
 // the environment variable env; flag names the option in errors. A
-// warning from iscsi.LoadSecret is printed on stderr.
+// warning (a weak secret from either, a file open to others) is printed on
+// stderr.
 func loadSecret(path, env, flag string) (iscsi.Secret, error) {
-	if path == "" {
-		if v := os.Getenv(env); v != "" {
-			return iscsi.Secret(v), nil
-		}
+	var s iscsi.Secret
+	var warning, err error
+	switch {
+	case path != "":
+		s, warning, err = iscsi.LoadSecret(path)
+	case os.Getenv(env) != "":
+		s, warning, err = iscsi.LoadSecretEnv(env)
+	default:
 		return nil, usagef("%s (or $%s) is required", flag, env)
 	}
-	s, warning, err := iscsi.LoadSecret(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", flag, err)
 	}

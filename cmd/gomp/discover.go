@@ -30,6 +30,7 @@ per target portal in iscsiadm's format: IP:PORT,TPGT IQN`,
 			if err != nil {
 				return err
 			}
+			defer clearCHAP(creds)
 			for _, portal := range portals {
 				if iface != "" {
 					if strings.Contains(portal, "@") {

@@ -38,6 +38,7 @@ size, and the portals that reach it. It logs out before it exits.`,
 			if err != nil {
 				return err
 			}
+			defer clearCHAP(creds)
 			luns, err := listLUNs(cmd.Context(), g, target, portals, creds)
 			if err != nil {
 				return err

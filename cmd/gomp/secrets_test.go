@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/iscsi"
 )
 
 // captureStderr runs fn with os.Stderr (where the CLI's logs and secret
@@ -123,4 +124,46 @@ func TestCLISecretsNeverPrinted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEnvSecretWeakWarning: a short secret from $GOMP_CHAP_SECRET gets the
+// weak-secret warning a short secret file gets, naming the variable.
+func TestEnvSecretWeakWarning(t *testing.T) {
+	t.Setenv(envCHAPSecret, "tiny")
+	t.Setenv(envMutualSecret, "")
+	f := chapFlags{user: "alice"}
+	var c *iscsi.CHAP
+	var err error
+	stderr := captureStderr(t, func() { c, err = f.credentials() })
+	require.NoError(t, err)
+	defer clearCHAP(c)
+	require.Contains(t, stderr, "$"+envCHAPSecret)
+	require.Contains(t, stderr, "shorter than")
+	require.NotContains(t, stderr, "tiny")
+}
+
+// TestSecretsHeldUndumpableAndCleared: while credentials are held the
+// process is not dumpable (no core dump or same-user ptrace reads the
+// secret); clearCHAP zeroes the secret bytes and makes it dumpable again.
+func TestSecretsHeldUndumpableAndCleared(t *testing.T) {
+	t.Setenv(envCHAPSecret, "")
+	t.Setenv(envMutualSecret, "")
+	dir := t.TempDir()
+	p := filepath.Join(dir, "s")
+	require.NoError(t, os.WriteFile(p, []byte("alice-secret-0123\n"), 0o600))
+	m := filepath.Join(dir, "m")
+	require.NoError(t, os.WriteFile(m, []byte("target-secret-4567\n"), 0o600))
+	require.True(t, dumpable(), "dumpable before any secret")
+	f := chapFlags{user: "alice", secretFile: p, mutualUser: "tgt", mutualSecretFile: m}
+	c, err := f.credentials()
+	require.NoError(t, err)
+	require.False(t, dumpable(), "not dumpable while a secret is held")
+	s, ts := c.Secret, c.TargetSecret
+	clearCHAP(c)
+	require.Equal(t, make([]byte, len(s)), []byte(s), "secret bytes zeroed")
+	require.Equal(t, make([]byte, len(ts)), []byte(ts), "target secret bytes zeroed")
+	require.Nil(t, c.Secret)
+	require.True(t, dumpable(), "dumpable again once cleared")
+	clearCHAP(c) // twice is harmless
+	require.True(t, dumpable())
 }

@@ -94,6 +94,16 @@ func SecretFromEnv(name string) (Secret, error) {
 	return Secret(v), nil
 }
 
+// LoadSecretEnv is SecretFromEnv with LoadSecret's length warning: a
+// secret shorter than MinSecretLength is returned with a *SecretWarning
+// naming "$name".
+func LoadSecretEnv(name string) (s Secret, warning error, err error) {
+	if s, err = SecretFromEnv(name); err != nil {
+		return nil, nil, err
+	}
+	return s, weak("$"+name, s), nil
+}
+
 // Weak reports whether s is shorter than MinSecretLength.
 func (s Secret) Weak() bool { return len(s) < MinSecretLength }
 

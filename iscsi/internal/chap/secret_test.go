@@ -154,3 +154,21 @@ func TestSecretFromEnv(t *testing.T) {
 	require.Error(t, err)
 	require.False(t, errors.Is(err, ErrEmptySecret))
 }
+
+// TestLoadSecretEnvWarnsWeak: a short secret from the environment gets the
+// same warning as a short secret file, naming the variable.
+func TestLoadSecretEnvWarnsWeak(t *testing.T) {
+	t.Setenv("GOMP_TEST_SECRET", "tiny")
+	s, warn, err := LoadSecretEnv("GOMP_TEST_SECRET")
+	require.NoError(t, err)
+	require.Equal(t, "tiny", string(s))
+	require.ErrorIs(t, warn, ErrWeakSecret)
+	require.ErrorContains(t, warn, "$GOMP_TEST_SECRET")
+	t.Setenv("GOMP_TEST_SECRET", "long-enough-secret")
+	_, warn, err = LoadSecretEnv("GOMP_TEST_SECRET")
+	require.NoError(t, err)
+	require.NoError(t, warn)
+	t.Setenv("GOMP_TEST_SECRET", "")
+	_, _, err = LoadSecretEnv("GOMP_TEST_SECRET")
+	require.ErrorIs(t, err, ErrEmptySecret)
+}
