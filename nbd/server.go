@@ -16,6 +16,11 @@ const (
 	DefaultMaxRequest       = 32 << 20
 	DefaultMaxInFlightBytes = 128 << 20
 	DefaultHandshakeTimeout = 30 * time.Second
+	// DefaultMaxConns bounds the connections Serve serves at once.
+	DefaultMaxConns = 64
+	// DefaultMaxTotalInFlightBytes bounds the payload bytes buffered by
+	// all connections together.
+	DefaultMaxTotalInFlightBytes = 512 << 20
 	maxMaxRequest           = 1 << maxClassShift
 )
 
@@ -52,12 +57,24 @@ type Server struct {
 	MaxInFlightBytes int64
 	// HandshakeTimeout bounds option haggling (default 30s; negative: none).
 	HandshakeTimeout time.Duration
+	// MaxConns bounds the connections accepted by Serve and served at
+	// once (default DefaultMaxConns); a connection beyond it is closed at
+	// once and logged. ServeConn and ServeTransmission are not counted.
+	MaxConns int
+	// MaxTotalInFlightBytes bounds the payload bytes buffered by all
+	// connections together (default DefaultMaxTotalInFlightBytes, at
+	// least MaxRequest): a connection whose request would pass it waits
+	// until others release theirs, so that many clients cannot exhaust
+	// memory (each connection alone may hold MaxInFlightBytes).
+	MaxTotalInFlightBytes int64
 
 	pool bufferPool
+	mem  memBudget
 
 	mu        sync.Mutex // guards the following
 	listeners map[net.Listener]struct{}
 	conns     map[*trackedConn]struct{}
+	accepted  int // connections from Serve being served
 	closing   bool
 	drained   chan struct{} // closed when closing and conns is empty
 }
@@ -107,6 +124,21 @@ func (s *Server) maxInFlightBytes() int64 {
 		return DefaultMaxInFlightBytes
 	}
 	return s.MaxInFlightBytes
+}
+
+func (s *Server) maxConns() int {
+	if s.MaxConns <= 0 {
+		return DefaultMaxConns
+	}
+	return s.MaxConns
+}
+
+func (s *Server) maxTotalInFlightBytes() int64 {
+	n := s.MaxTotalInFlightBytes
+	if n <= 0 {
+		n = DefaultMaxTotalInFlightBytes
+	}
+	return max(n, int64(s.maxRequest()))
 }
 
 func (s *Server) handshakeTimeout() time.Duration {
@@ -161,8 +193,76 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			continue
 		}
 		delay = 0
-		go s.ServeConn(ctx, nc)
+		if !s.admit() {
+			s.logger().Warn("nbd: connection refused: too many connections", "peer", peerName(nc), "max", s.maxConns())
+			nc.Close()
+			continue
+		}
+		go func() {
+			defer s.leave()
+			_ = s.ServeConn(ctx, nc)
+		}()
 	}
+}
+
+// admit counts one more connection from Serve, unless MaxConns are served.
+func (s *Server) admit() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.accepted >= s.maxConns() {
+		return false
+	}
+	s.accepted++
+	return true
+}
+
+// leave undoes admit.
+func (s *Server) leave() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.accepted--
+}
+
+// memBudget counts the payload bytes buffered by every connection of a
+// Server against MaxTotalInFlightBytes.
+type memBudget struct {
+	mu   sync.Mutex    // guards the following
+	used int64         // bytes taken
+	wake chan struct{} // closed by give when someone waits; nil otherwise
+}
+
+// tryTake takes n bytes if they fit under limit (or nothing is taken, so
+// that any single request can run). Otherwise it returns a channel closed
+// when bytes are given back.
+func (b *memBudget) tryTake(n, limit int64) (bool, <-chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used == 0 || b.used+n <= limit {
+		b.used += n
+		return true, nil
+	}
+	if b.wake == nil {
+		b.wake = make(chan struct{})
+	}
+	return false, b.wake
+}
+
+// give returns n bytes and wakes the waiters.
+func (b *memBudget) give(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used -= n
+	if b.wake != nil {
+		close(b.wake)
+		b.wake = nil
+	}
+}
+
+// inUse returns the bytes taken.
+func (b *memBudget) inUse() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
 }
 
 // acceptError decides whether Serve goes on after an Accept error (with a

@@ -378,7 +378,8 @@ func (c *txConn) receive(r *request) error {
 }
 
 // acquire takes a free slot, first waiting until n more payload bytes fit in
-// the connection's budget (or nothing else is in flight).
+// the connection's budget (or nothing else is in flight) and in the
+// server's (takeShared).
 func (c *txConn) acquire(n int64) (*request, error) {
 	for n > 0 {
 		in := c.inBytes.Load()
@@ -391,19 +392,49 @@ func (c *txConn) acquire(n int64) (*request, error) {
 			return nil, c.ctx.Err()
 		}
 	}
+	if err := c.takeShared(n); err != nil {
+		return nil, err
+	}
 	select {
 	case r := <-c.free:
 		c.inBytes.Add(n)
 		return r, nil
 	case <-c.ctx.Done():
+		c.s.mem.give(n)
 		return nil, c.ctx.Err()
 	}
+}
+
+// takeShared takes n bytes of the server-wide budget, waiting for other
+// connections to give some back. Replies held by inline mode are written
+// first, so that a connection never waits for bytes it holds itself.
+func (c *txConn) takeShared(n int64) error {
+	limit := c.s.maxTotalInFlightBytes()
+	for n > 0 {
+		ok, wake := c.s.mem.tryTake(n, limit)
+		if ok {
+			return nil
+		}
+		if len(c.pending) > 0 {
+			if err := c.flushPending(); err != nil {
+				return err
+			}
+			continue
+		}
+		select {
+		case <-wake:
+		case <-c.ctx.Done():
+			return c.ctx.Err()
+		}
+	}
+	return nil
 }
 
 // release returns r's buffer and slot.
 func (c *txConn) release(r *request) {
 	if r.buf != nil {
 		c.inBytes.Add(-int64(len(r.buf.b)))
+		c.s.mem.give(int64(len(r.buf.b)))
 		c.s.pool.put(r.buf)
 		r.buf = nil
 		select {
