@@ -21,7 +21,7 @@ const (
 	// DefaultMaxTotalInFlightBytes bounds the payload bytes buffered by
 	// all connections together.
 	DefaultMaxTotalInFlightBytes = 512 << 20
-	maxMaxRequest           = 1 << maxClassShift
+	maxMaxRequest                = 1 << maxClassShift
 )
 
 // Server serves NBD exports. Its zero value has no export; set Backend (the
