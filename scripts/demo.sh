@@ -9,7 +9,21 @@ GOMP=${GOMP:-bin/gomp}
 LAB="bash scripts/lab.sh"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-show() { printf '$ %s\n' "$*"; "$@"; }
+# quote ARG prints ARG as a shell word: as it is when it is plain, else in
+# single quotes.
+quote() {
+	if [[ $1 =~ ^[A-Za-z0-9_./:=@,+%-]+$ ]]; then
+		printf '%s' "$1"
+	else
+		printf "'%s'" "${1//\'/\'\\\'\'}"
+	fi
+}
+show() {
+	local a line=
+	for a in "$@"; do line+=" $(quote "$a")"; done
+	printf '$%s\n' "$line"
+	"$@"
+}
 
 # Stop the lab at the end only if this demo started it.
 was_up=
@@ -18,9 +32,12 @@ cleanup() { [[ -n $was_up ]] || $LAB down >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
 step "build"
-show make --no-print-directory build >/dev/null
+echo "\$ make build"
+make --no-print-directory build >/dev/null
 step "lab: tgtd on 127.0.0.1:3260 and 127.0.0.2:3260"
+echo "\$ scripts/lab.sh up"
 $LAB up | sed -n '1,3p'
+echo "\$ set -a; . $($LAB envfile); set +a   # GOMP_LAB_PORTAL1, GOMP_LAB_TARGET, ..."
 set -a; . "$($LAB envfile)"; set +a
 
 step "discover the targets (like iscsiadm -m discovery -t st)"
@@ -33,9 +50,7 @@ step "CHAP: the same through a target that requires it"
 show "$GOMP" ls --target "$GOMP_LAB_CHAP_TARGET" --portal "$GOMP_LAB_PORTAL1" \
 	--chap-user "$GOMP_LAB_CHAP_USER" --chap-secret-file "$GOMP_LAB_CHAP_SECRET_FILE"
 
-if [[ -x scripts/demo-attach.sh ]]; then
-	step "attach with multipath and export over NBD"
-	bash scripts/demo-attach.sh
-fi
+step "attach with multipath and export over NBD; write, read back, cut a portal, restore, detach"
+bash scripts/demo-attach.sh
 
 step "done"

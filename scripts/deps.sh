@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/deps.sh TARGET... — install the Debian packages a make target needs.
 #
-#   demo    make demo: tgtd, nbdcopy/nbdinfo (the NBD client), nft, ss
+#   demo    make demo: tgtd, nbdcopy/nbdinfo (the NBD client), nft, ss, python3
 #   test    make test: every peer the test suite talks to (see below)
 #   kernel  make test-kernel: QEMU, initramfs tools and busybox for the guest,
 #           and tgtd, whose binary and libraries go into the guest
@@ -24,7 +24,7 @@ PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 # Packages per target. Base tools a Debian system of this kind has (make,
 # git, gcc, iproute2, procps, python3, util-linux) are listed where a
 # target uses them, so a smaller system still gets them.
-pkgs_demo=(tgt libnbd-bin nftables iproute2 util-linux)
+pkgs_demo=(tgt libnbd-bin nftables iproute2 util-linux python3)
 # test: tgtd (lab), nft (path faults), nbdinfo/nbdcopy and nbdsh (NBD
 # interop), qemu-img/qemu-io, fio, promtool (prometheus: metrics format),
 # systemd-analyze (the unit file), ip/tc (network namespaces), gcc and libc
