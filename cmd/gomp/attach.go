@@ -33,6 +33,8 @@ type attachOpts struct {
 	chap        chapFlags
 	nbdDev      string
 	listen      []string
+	nbdMaxConns int // connections to --listen sockets served at once
+	nbdMaxMiB   int // payload MiB buffered by all NBD connections
 	mount       string
 	fstype      string
 	mountOpts   string
@@ -110,6 +112,8 @@ func (o *attachOpts) register(f *pflag.FlagSet) {
 	f.StringVar(&o.noPathRetry, "no-path-retry", "", `with no usable path: "fail", "queue", or a number of checker intervals`)
 	f.StringVar(&o.nbdDev, "nbd", "", "attach to the kernel: /dev/nbdN, or \"auto\" for the first free device")
 	f.StringArrayVar(&o.listen, "listen", nil, "serve NBD on unix:PATH (mode 0600) or tcp:HOST:PORT")
+	f.IntVar(&o.nbdMaxConns, "nbd-max-connections", 16, "NBD client connections served at once on --listen; more are closed")
+	f.IntVar(&o.nbdMaxMiB, "nbd-max-memory", 256, "MiB of request payload all NBD connections may buffer together")
 	f.StringVar(&o.mount, "mount", "", "mount the kernel device on this directory (needs --nbd)")
 	f.StringVar(&o.fstype, "fstype", "ext4", "file system type for --mount")
 	f.StringVar(&o.mountOpts, "mount-options", "", "mount options for --mount")
@@ -127,6 +131,9 @@ func (o *attachOpts) validate() error {
 		return usagef("attach needs --nbd /dev/nbdX and/or --listen unix:PATH")
 	case o.mount != "" && o.nbdDev == "":
 		return usagef("--mount needs --nbd")
+	}
+	if o.nbdMaxConns <= 0 || o.nbdMaxMiB <= 0 {
+		return usagef("--nbd-max-connections and --nbd-max-memory must be positive")
 	}
 	for _, l := range o.listen {
 		if !strings.HasPrefix(l, "unix:") && !strings.HasPrefix(l, "tcp:") {
@@ -254,7 +261,8 @@ func startAttachment(ctx context.Context, g *globalOpts, o *attachOpts) (*attach
 		return nil, err
 	}
 	a := &attachment{dev: dev, log: log, srv: &nbd.Server{Backend: dev, ExportName: dev.Name(),
-		Description: "gomp " + dev.WWID(), Logger: log}, served: &g.served, creds: cfg.CHAP}
+		Description: "gomp " + dev.WWID(), Logger: log, MaxConns: o.nbdMaxConns,
+		MaxTotalInFlightBytes: int64(o.nbdMaxMiB) << 20}, served: &g.served, creds: cfg.CHAP}
 	g.served.add(dev)
 	if err := a.export(ctx, o); err != nil {
 		a.stop()
@@ -446,6 +454,9 @@ func listenNBD(spec, name string, log *slog.Logger) (net.Listener, string, error
 	}
 	if host, _, _ := net.SplitHostPort(addr); !isLoopback(host) {
 		log.Warn("NBD listening beyond loopback: anyone who reaches this address can read and write the device", "listen", addr)
+	} else {
+		log.Warn("NBD on loopback TCP: every local user can read and write the device; --listen unix:PATH (mode 0600) keeps it to this user",
+			"listen", addr)
 	}
 	return ln, "nbd://" + ln.Addr().String() + "/" + name, nil
 }
