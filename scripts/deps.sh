@@ -7,6 +7,7 @@
 #           and tgtd, whose binary and libraries go into the guest
 #   bench   make bench-*: fio, nbdkit, libiscsi, qemu-img/qemu-nbd with
 #           libiscsi (qemu-block-extra)
+#   fresh   scripts/fresh-check.sh: debootstrap
 #
 # Idempotent: with everything installed it prints nothing and exits 0. It
 # installs only the missing packages, with apt-get (root), without
@@ -32,6 +33,7 @@ pkgs_demo=(tgt libnbd-bin nftables iproute2 util-linux python3)
 pkgs_test=("${pkgs_demo[@]}" qemu-utils fio libiscsi-bin tshark gcc libc6-dev python3 python3-libnbd
 	nbdkit prometheus systemd)
 pkgs_kernel=(qemu-system-x86 cpio kmod e2fsprogs busybox-static tgt)
+pkgs_fresh=(debootstrap)
 pkgs_bench=(tgt libnbd-bin fio nbdkit libiscsi-bin qemu-utils qemu-block-extra python3 iproute2 util-linux)
 
 die() {
@@ -40,7 +42,7 @@ die() {
 }
 
 usage() {
-	echo "usage: $0 demo|test|kernel|bench..." >&2
+	echo "usage: $0 demo|test|kernel|bench|fresh..." >&2
 	exit 2
 }
 
@@ -97,6 +99,7 @@ for t in "$@"; do
 	test) want+=("${pkgs_test[@]}") ;;
 	kernel) want+=("${pkgs_kernel[@]}") ;;
 	bench) want+=("${pkgs_bench[@]}") ;;
+	fresh) want+=("${pkgs_fresh[@]}") ;;
 	*) usage ;;
 	esac
 done
