@@ -146,7 +146,9 @@ func parseSendTargets(kvs []pdu.KeyValue, discoveryPortal string) ([]DiscoveredT
 }
 
 // parseTargetAddress parses "domainname[:port][,portal-group-tag]"
-// (RFC 7143 §13.8), IPv6 in brackets.
+// (RFC 7143 §13.8), IPv6 in brackets. The target chooses the value: an
+// address with a space or control byte, or a port that is not 1-65535, is
+// an error.
 func parseTargetAddress(v string) (TargetPortal, error) {
 	tp := TargetPortal{TPGT: -1}
 	addr := v
@@ -160,9 +162,21 @@ func parseTargetAddress(v string) (TargetPortal, error) {
 	if addr == "" {
 		return tp, fmt.Errorf("iscsi: TargetAddress %q: empty address", v)
 	}
+	for i := 0; i < len(addr); i++ {
+		if addr[i] <= ' ' || addr[i] >= 0x7f || addr[i] == ',' {
+			return tp, fmt.Errorf("iscsi: TargetAddress %q: byte %#x in the address", v, addr[i])
+		}
+	}
 	tp.Addr = withPort(addr)
-	if _, _, err := net.SplitHostPort(tp.Addr); err != nil {
+	host, port, err := net.SplitHostPort(tp.Addr)
+	if err != nil {
 		return tp, fmt.Errorf("iscsi: TargetAddress %q: %v", v, err)
+	}
+	if host == "" {
+		return tp, fmt.Errorf("iscsi: TargetAddress %q: empty host", v)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return tp, fmt.Errorf("iscsi: TargetAddress %q: bad port %q", v, port)
 	}
 	return tp, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gomp-dev/gomp/internal/safename"
 	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/spf13/cobra"
 )
@@ -54,7 +55,9 @@ per target portal in iscsiadm's format: IP:PORT,TPGT IQN`,
 }
 
 // discoverOne runs SendTargets discovery at one portal and prints one
-// "IP:PORT,TPGT IQN" line per target portal.
+// "IP:PORT,TPGT IQN" line per target portal. The target chose the names:
+// control bytes in them are escaped (safename.Text), so one target is one
+// line and no escape sequence reaches the terminal.
 func discoverOne(cmd *cobra.Command, g *globalOpts, portal string, creds *iscsi.CHAP) error {
 	ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
 	defer cancel()
@@ -64,7 +67,7 @@ func discoverOne(cmd *cobra.Command, g *globalOpts, portal string, creds *iscsi.
 	}
 	for _, t := range targets {
 		for _, p := range t.Portals {
-			fmt.Fprintf(cmd.OutOrStdout(), "%s,%d %s\n", p.Addr, p.TPGT, t.Name)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s,%d %s\n", safename.Text(p.Addr), p.TPGT, safename.Text(t.Name))
 		}
 	}
 	return nil
