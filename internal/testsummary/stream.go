@@ -11,10 +11,11 @@ type streamer struct {
 	w      io.Writer
 	out    testOutput          // output of running tests, printed if they fail
 	pkgOut map[string][]string // package-level output, printed if it fails
+	ran    map[string]int      // tests ended per package
 }
 
 func newStreamer(w io.Writer) *streamer {
-	return &streamer{w: w, out: testOutput{}, pkgOut: map[string][]string{}}
+	return &streamer{w: w, out: testOutput{}, pkgOut: map[string][]string{}, ran: map[string]int{}}
 }
 
 func (s *streamer) event(ev event) {
@@ -32,6 +33,7 @@ func (s *streamer) event(ev event) {
 		}
 	case "fail":
 		if ev.Test != "" {
+			s.ran[ev.Package]++
 			fmt.Fprint(s.w, strings.Join(s.out[k], ""))
 		} else {
 			s.endPackage(ev)
@@ -40,6 +42,8 @@ func (s *streamer) event(ev event) {
 	case "pass", "skip":
 		if ev.Test == "" {
 			s.endPackage(ev)
+		} else {
+			s.ran[ev.Package]++
 		}
 		delete(s.out, k)
 	}
@@ -55,6 +59,8 @@ func (s *streamer) endPackage(ev event) {
 		fmt.Fprint(s.w, strings.Join(lines, ""))
 	case ev.Action == "skip":
 		fmt.Fprintf(s.w, "?   \t%s\t[no test files]\n", ev.Package)
+	case s.ran[ev.Package] == 0:
+		fmt.Fprintf(s.w, "ok  \t%s\t%.3fs [no tests to run]\n", ev.Package, ev.Elapsed)
 	default:
 		fmt.Fprintf(s.w, "ok  \t%s\t%.3fs\n", ev.Package, ev.Elapsed)
 	}

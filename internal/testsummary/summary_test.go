@@ -85,4 +85,8 @@ func TestStreamPrintsFailuresOnly(t *testing.T) {
 	require.Contains(t, got, "panic: oops\n")
 	require.Contains(t, got, "ok  \tm/a\t0.200s\n")
 	require.NotContains(t, got, "nbdinfo not installed", "a skipped test's output is the report's business")
+
+	out.Reset()
+	require.NoError(t, scan(strings.NewReader(`{"Action":"pass","Package":"m/c","Elapsed":0.01}`+"\n"), st.event))
+	require.Equal(t, "ok  \tm/c\t0.010s [no tests to run]\n", out.String())
 }
