@@ -8,6 +8,12 @@
 #
 #   nbd-ioctl, nbd-netlink  kernelprobe: nbd.Attach both ways, ext4, reconfigure
 #   lab    tgtd, both portals and the nftables cut work in this guest
+#   lio    LIO (the kernel's target, configured through configfs) on both
+#          portals with a fileio LUN, once with emulate_write_cache 0 and
+#          once with 1: gomp reads the cache mode (the kernel gets FLUSH and
+#          FUA only when the LUN offers them), mke2fs, attach --mount, write
+#          files, cut a portal during O_DIRECT I/O, read everything back,
+#          e2fsck; no nbd I/O error in dmesg
 #   gomp   `gomp attach --nbd auto` on both portals: mke2fs through a first
 #          (one-connection) attach; attach --mount and write files; blackhole
 #          one portal, then kill one connection in tgtd, each while O_DIRECT
@@ -165,8 +171,8 @@ gomp_attach() {
 	: >/tmp/gomp.out
 	touch $G_ERR
 	G_ERR0=$(wc -l <$G_ERR) # this attach's stderr starts after line G_ERR0
-	echo "\$ gomp attach --target $LAB_IQN --portal 127.0.0.1 --portal 127.0.0.2 --nbd auto $*"
-	gomp attach --target $LAB_IQN --portal 127.0.0.1 --portal 127.0.0.2 --nbd auto "$@" \
+	echo "\$ gomp attach --target ${G_IQN:-$LAB_IQN} --portal 127.0.0.1 --portal 127.0.0.2 --nbd auto $*"
+	gomp attach --target "${G_IQN:-$LAB_IQN}" --portal 127.0.0.1 --portal 127.0.0.2 --nbd auto "$@" \
 		</dev/null >/tmp/gomp.out 2>>$G_ERR &
 	GOMP_PID=$!
 	t0=$(up)
@@ -482,6 +488,114 @@ test_gomp() {
 	[ $G_FAILS = 0 ]
 }
 
+# ---- lio: LIO, the target of the classic setup, configured through
+# configfs the way targetcli does: a fileio backstore, one TPG with both
+# portals, LUN 0, demo-mode ACLs.
+LIO_IQN=iqn.2026-12.dev.gomp:lio
+CFS=/sys/kernel/config/target
+
+# lio_up WCE: LIO serving a 128 MiB file with emulate_write_cache WCE. The
+# unit serial is what targetcli sets (a UUID): without it LIO reports no
+# NAA designator, so no WWID.
+lio_up() {
+	local b=$CFS/core/fileio_0/lun0 t=$CFS/iscsi/$LIO_IQN/tpgt_1
+	modprobe target_core_file && modprobe iscsi_target_mod || return 1
+	grep -q ' /sys/kernel/config ' /proc/mounts || mount -t configfs configfs /sys/kernel/config || return 1
+	truncate -s 128M /tmp/lio0.img
+	mkdir -p $b &&
+		echo "fd_dev_name=/tmp/lio0.img,fd_dev_size=$((128 << 20))" >$b/control &&
+		echo "$1" >$b/attrib/emulate_write_cache &&
+		echo 1 >$b/enable &&
+		echo 5e1a2c3d-4b5a-4c6d-8e7f-$(printf %012d "$1") >$b/wwn/vpd_unit_serial &&
+		mkdir -p $t/lun/lun_0 &&
+		ln -s $b $t/lun/lun_0/lun0 &&
+		mkdir $t/np/127.0.0.1:3260 $t/np/127.0.0.2:3260 &&
+		for a in generate_node_acls:1 authentication:0 demo_mode_write_protect:0 cache_dynamic_acls:1; do
+			echo ${a#*:} >$t/attrib/${a%:*} || return 1
+		done &&
+		echo 1 >$t/enable || return 1
+	echo "LIO: $LIO_IQN on 127.0.0.1:3260 and 127.0.0.2:3260, fileio LUN 0 (128 MiB)," \
+		"emulate_write_cache=$(cat $b/attrib/emulate_write_cache) emulate_fua_write=$(cat $b/attrib/emulate_fua_write)"
+}
+
+# lio_down: tears LIO's configuration down in reverse order
+lio_down() {
+	local b=$CFS/core/fileio_0/lun0 t=$CFS/iscsi/$LIO_IQN/tpgt_1
+	[ -d $t ] && echo 0 >$t/enable 2>/dev/null
+	rm -f $t/lun/lun_0/lun0
+	rmdir $t/lun/lun_0 $t/np/* $t $CFS/iscsi/$LIO_IQN $b $CFS/core/fileio_0 2>/dev/null
+	rm -f /tmp/lio0.img
+	[ ! -d $CFS/iscsi/$LIO_IQN ] && [ ! -d $b ]
+}
+
+# nbd_queue NAME: /sys/block/nbdN/queue/NAME of the attached device
+nbd_queue() { cat /sys/block/nbd$GOMP_IDX/queue/$1; }
+
+# lio_round WCE: one round of the lio section with emulate_write_cache WCE
+lio_round() {
+	local wce=$1 t0 want_cache want_fua
+	lio_up $wce || { g_fail "LIO configured (emulate_write_cache $wce)"; lio_down; return 1; }
+	G_IQN=$LIO_IQN
+	rm -rf $G_SUMS $G_SRC
+	gomp_attach --connections 1 || { g_fail "attach to LIO came up"; lio_down; return 1; }
+	gomp status "$GOMP_NAME" | grep '^cache: ' >/tmp/lio.status
+	echo "gomp status: $(cat /tmp/lio.status)"
+	echo "kernel: write_cache=$(nbd_queue write_cache) fua=$(nbd_queue fua)"
+	if [ $wce = 1 ]; then
+		want_cache="write back" want_fua=1
+		check "status: write cache enabled, DPO and FUA; offers flush fua" \
+			grep -q 'write cache: enabled, read cache: enabled, supports DPO and FUA; offers: flush fua' /tmp/lio.status
+	else
+		want_cache="write through" want_fua=0
+		check "status: write cache disabled, no FUA; write-through" \
+			grep -q "write cache: disabled, read cache: enabled, doesn't support DPO or FUA; offers: write-through" /tmp/lio.status
+	fi
+	check "kernel queue: write_cache '$want_cache', fua $want_fua" \
+		[ "$(nbd_queue write_cache)" = "$want_cache" -a "$(nbd_queue fua)" = $want_fua ]
+	t0=$(up)
+	$X/mke2fs -q -F -t ext4 -E lazy_itable_init=0,lazy_journal_init=0 $GOMP_DEV
+	check "mke2fs -t ext4 $GOMP_DEV ($(since $t0)s)" [ $? = 0 ]
+	check "mount -t ext4 $GOMP_DEV $G_MNT" mount -t ext4 $GOMP_DEV $G_MNT
+	put a/f20M 20480 && for i in 1 2 3 4; do put a/small/s$i $((i * 7)) || break; done
+	check "20 MiB + 4 small files: sync, read back" verify
+	mkdata b/f8M 8192
+	io_start b/f8M
+	sleep 0.3
+	check "cut portal 127.0.0.2 during O_DIRECT I/O" cut_path 127.0.0.2
+	check "I/O in flight through the cut completed, data OK" io_wait
+	check "gomp status: path 127.0.0.2 failed" wait_path 127.0.0.2 failed 30
+	put b/f4M 4096
+	check "with 127.0.0.2 cut: write 4 MiB, sync, read all back" verify
+	restore_path
+	check "127.0.0.2 restored: path reinstated" wait_path 127.0.0.2 active 60
+	umount $G_MNT
+	check "e2fsck -fn $GOMP_DEV: clean" $X/e2fsck -fn $GOMP_DEV
+	check "gomp detach: exit 0, disconnected" gomp_stop detach
+	G_IQN=
+	lio_down || g_fail "LIO torn down"
+}
+
+test_lio() {
+	local klog0 wce
+	klog0=$(dmesg | wc -l)
+	mkdir -p $G_MNT
+	for wce in 0 1; do
+		echo "-- LIO with emulate_write_cache $wce"
+		lio_round $wce
+	done
+	if kernel_errors $klog0 >/tmp/kerr.out; then
+		g_fail "kernel log: errors on the nbd device:"
+		sed 's/^/    /' /tmp/kerr.out
+	else
+		g_ok "kernel log: no I/O error, request timeout or unexpected reply on the nbd device"
+	fi
+	grep -q " $G_MNT " /proc/mounts && umount -l $G_MNT
+	[ -n "$GOMP_PID" ] && gomp_cleanup
+	lio_down
+	echo "$G_FAILS failure(s)"
+	[ $G_FAILS = 0 ]
+}
+
 # Cold workqueue (kernel 6.1): nbd runs each connection's receive loop as a
 # long-running work item on its WQ_MEM_RECLAIM workqueue. On the first nbd
 # use after boot the unbound high-priority worker pool has one idle worker;
@@ -492,13 +606,14 @@ test_gomp() {
 # reply shows up at disconnect ("Unexpected reply"). A one-connection attach
 # first leaves the pool two idle workers for the next 5 minutes, so the
 # default order starts with nbd-ioctl (one connection).
-sections=${*:-nbd-ioctl nbd-netlink lab gomp}
+sections=${*:-nbd-ioctl nbd-netlink lab gomp lio}
 for s in $sections; do
 	case $s in
 	nbd-netlink) section nbd-netlink test_nbd_netlink ;;
 	nbd-ioctl) section nbd-ioctl test_nbd_ioctl ;;
 	lab) section lab test_lab ;;
 	gomp) section gomp test_gomp ;;
+	lio) section lio test_lio ;;
 	*) fail "unknown section $s" ;;
 	esac
 done
