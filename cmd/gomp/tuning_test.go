@@ -8,9 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/gomp-dev/gomp/internal/chaostest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -95,7 +97,10 @@ func newLabTune(t *testing.T) labTune {
 
 // blackhole drops every packet from src to portal until the test ends
 // (nft; other tests' sessions, from other source addresses, pass).
-func blackhole(t *testing.T, src, portal string) {
+func blackhole(t *testing.T, src, portal string) { blackholeUntil(t, src, portal) }
+
+// blackholeUntil is blackhole, and returns a function that lifts it early.
+func blackholeUntil(t *testing.T, src, portal string) (release func()) {
 	t.Helper()
 	needTool(t, "nft")
 	host, port, err := net.SplitHostPort(portal)
@@ -107,7 +112,10 @@ func blackhole(t *testing.T, src, portal string) {
 		out, err := exec.Command("nft", c...).CombinedOutput()
 		require.NoError(t, err, "nft %v: %s", c, out)
 	}
-	t.Cleanup(func() { _ = exec.Command("nft", "delete", "table", "inet", table).Run() })
+	var once sync.Once
+	release = func() { once.Do(func() { _ = exec.Command("nft", "delete", "table", "inet", table).Run() }) }
+	t.Cleanup(release)
+	return release
 }
 
 // labStatus returns the one device's status.
@@ -228,4 +236,56 @@ func TestLabTimeoutFlags(t *testing.T) {
 	require.Equal(t, "active", pathState(st, p1))
 	out, err := qemuIO(t, sock, "write -P 0x3c 722M 1M", "read -P 0x3c 722M 1M")
 	require.NoError(t, err, out)
+}
+
+// TestLabReplacementTimeoutFlag: a read sent while the only path's session
+// is down (its connection closed by the target, the portal silent) waits
+// for the session to be reinstated with --replacement-timeout 20s, and
+// fails at once with the default 0 (no_path_retry fail: nothing queues).
+func TestLabReplacementTimeoutFlag(t *testing.T) {
+	for _, tc := range []struct {
+		name, timeout, src string
+		waits              bool
+	}{{"20s", "20s", "127.0.0.67", true}, {"0", "0", "127.0.0.68", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLabTune(t)
+			needTool(t, "qemu-io")
+			needTool(t, "tgtadm")
+			_, sock, _, _ := startAttach(t, "--target", l.target, "--portal", l.p1+"@"+tc.src, "--lun", "1",
+				"--no-path-retry", "fail", "--nop-interval", "off", "--login-timeout", "1s",
+				"--replacement-timeout", tc.timeout)
+			release := blackholeUntil(t, tc.src, l.p1)
+			n, err := chaostest.Tgtd{CTL: os.Getenv("GOMP_LAB_CTL"), Target: l.target}.KillFrom(tc.src)
+			require.NoError(t, err)
+			require.Equal(t, 1, n, "one connection from %s", tc.src)
+			time.Sleep(200 * time.Millisecond) // the session sees the close
+
+			done := make(chan string, 1)
+			go func() {
+				out, err := qemuIO(t, sock, "read 734M 64k")
+				done <- fmt.Sprintf("%v: %s", err, out)
+			}()
+			if !tc.waits {
+				select {
+				case out := <-done:
+					require.Contains(t, out, "read failed", "without a replacement timeout the read fails")
+				case <-time.After(10 * time.Second):
+					t.Fatal("the read waits without a replacement timeout")
+				}
+				return
+			}
+			select {
+			case out := <-done:
+				t.Fatalf("the read ended while the session was down: %s", out)
+			case <-time.After(2 * time.Second):
+			}
+			release()
+			select {
+			case out := <-done:
+				require.Contains(t, out, "<nil>: read 65536/65536 bytes", "the read completes once the session is back")
+			case <-time.After(18 * time.Second):
+				t.Fatal("the read did not complete after the session came back")
+			}
+		})
+	}
 }
