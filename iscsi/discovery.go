@@ -147,8 +147,8 @@ func parseSendTargets(kvs []pdu.KeyValue, discoveryPortal string) ([]DiscoveredT
 
 // parseTargetAddress parses "domainname[:port][,portal-group-tag]"
 // (RFC 7143 §13.8), IPv6 in brackets. The target chooses the value: an
-// address with a space or control byte, or a port that is not 1-65535, is
-// an error.
+// empty host, an address with a space, a comma or a control byte, or a
+// port that is not 1-65535, is an error.
 func parseTargetAddress(v string) (TargetPortal, error) {
 	tp := TargetPortal{TPGT: -1}
 	addr := v
