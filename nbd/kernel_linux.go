@@ -74,8 +74,11 @@ type AttachConfig struct {
 	// Connections is the number of sockets, one socketpair per kernel
 	// hardware queue (default 1). More than one needs CAN_MULTI_CONN.
 	Connections int
-	// Timeout is the kernel's per-request timeout, rounded up to seconds;
-	// zero keeps the kernel's default.
+	// Timeout is the kernel's per-request timeout, rounded up to seconds,
+	// at most 4294967 s; zero keeps the kernel's default (30 s). When it
+	// runs out the kernel requeues the request on another connection (or,
+	// with one connection and a zero timeout, waits on): a server that
+	// retries requests itself should give a timeout beyond its own.
 	Timeout time.Duration
 	// DeadConnTimeout (netlink only) is how long the kernel queues I/O
 	// after every socket died, waiting for Reconfigure to hand it new ones,
@@ -136,6 +139,9 @@ func (cfg AttachConfig) resolve(b Backend) (attachParams, error) {
 	var err error
 	if p.timeout, err = seconds("Timeout", cfg.Timeout); err != nil {
 		return p, err
+	}
+	if p.timeout > maxKernelTimeout {
+		return p, fmt.Errorf("nbd: attach: Timeout %v beyond the kernel's limit of %d s", cfg.Timeout, maxKernelTimeout)
 	}
 	if p.deadConn, err = seconds("DeadConnTimeout", cfg.DeadConnTimeout); err != nil {
 		return p, err
@@ -199,6 +205,11 @@ func validKernelBlockSize(v uint32) bool {
 }
 
 // seconds rounds a non-negative duration up to whole seconds.
+// maxKernelTimeout is the largest request timeout, in seconds, that the
+// kernel holds without overflow: it keeps timeout×HZ in 32 bits (at
+// HZ=1000, 49.7 days).
+const maxKernelTimeout = (1<<32 - 1) / 1000
+
 func seconds(name string, d time.Duration) (uint64, error) {
 	if d < 0 {
 		return 0, fmt.Errorf("nbd: attach: negative %s %v", name, d)

@@ -323,7 +323,7 @@ type attachment struct {
 	log       *slog.Logger
 	srv       *nbd.Server
 	listeners []net.Listener
-	kernel    *nbd.Device
+	kernel    *kernelSupervisor // the kernel device, when --nbd
 	mounted   string
 	exports   exportInfo
 	control   *controlServer
@@ -376,13 +376,18 @@ func (a *attachment) attachKernel(ctx context.Context, o *attachOpts) error {
 	}
 	min_, _, _ := a.dev.BlockSize()
 	cfg := nbd.AttachConfig{Index: index, BlockSize: min_, Connections: conns,
-		Timeout: 30 * time.Second, DeadConnTimeout: 120 * time.Second,
+		Timeout: kernelTimeout, DeadConnTimeout: kernelDeadConnTimeout,
 		BackendID: backendID(a.dev.WWID()), Logger: a.log}
 	d, err := a.attachOrReconfigure(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("attach %s: %w", o.nbdDev, err)
 	}
-	a.kernel, a.exports.NBD = d, d.Path()
+	a.kernel = startKernelSupervisor(d, a.log, func(ctx context.Context, index int) (kernelDevice, error) {
+		c := cfg
+		c.Index = index
+		return nbd.Reconfigure(ctx, a.srv, a.dev, c)
+	})
+	a.exports.NBD = d.Path()
 	if o.mount == "" {
 		return nil
 	}
@@ -484,7 +489,7 @@ func (a *attachment) stop() error {
 		errs = append(errs, nbd.Unmount(a.mounted))
 	}
 	if a.kernel != nil {
-		errs = append(errs, a.kernel.Disconnect(ctx))
+		errs = append(errs, a.kernel.stop().Disconnect(ctx))
 	}
 	errs = append(errs, a.srv.Shutdown(ctx))
 	for _, ln := range a.listeners {
