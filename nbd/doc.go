@@ -57,8 +57,27 @@
 // (FUA = 1<<16), which is the same wire layout as the 16-bit flags and type
 // fields of proto.md; only simple replies are sent.
 //
-// Not implemented: oldstyle and non-fixed newstyle negotiation, TLS
-// (NBD_OPT_STARTTLS is answered ERR_UNSUP: "NOTLS mode"), metadata contexts
+// TLS ("TLS support", "NBD_OPT_STARTTLS"): Server.TLS picks one of the
+// protocol's modes. TLSOff is NOTLS (NBD_OPT_STARTTLS fails with
+// NBD_REP_ERR_UNSUP, or NBD_REP_ERR_POLICY when a TLSConfig is set); TLSOn
+// lets each client upgrade or not (SELECTIVETLS with no TLS-only export);
+// TLSRequire is FORCEDTLS: before the upgrade every option but STARTTLS and
+// ABORT fails with NBD_REP_ERR_TLS_REQD, so nothing (not even the export
+// list) is told to a plain-text client, and NBD_OPT_EXPORT_NAME closes the
+// connection. NBD_OPT_STARTTLS is answered NBD_REP_ACK and the TLS
+// handshake follows on the same socket under the handshake timeout; option
+// haggling then starts over inside TLS with no option state kept
+// (structured replies must be asked again), a second STARTTLS or one with
+// data fails with NBD_REP_ERR_INVALID, and a failed handshake closes the
+// connection. Certificates are X.509 only, through a crypto/tls Config
+// (client certificates with ClientAuth and ClientCAs): Go's crypto/tls
+// has no TLS-PSK, so nbdkit's and qemu-nbd's PSK mode is not offered.
+// Transmission over TLS reads and writes the tls.Conn as an ordinary
+// net.Conn (no raw system calls), gathering each batch of replies into
+// records of up to 16 KiB.
+//
+// Not implemented: oldstyle and non-fixed newstyle negotiation, TLS-PSK
+// and per-export TLS policies, metadata contexts
 // and NBD_CMD_BLOCK_STATUS (NBD_OPT_LIST/SET_META_CONTEXT answer ERR_UNSUP,
 // so clients see every block as data), NBD_CMD_CACHE, NBD_CMD_FLAG_FAST_ZERO,
 // NBD_REPLY_TYPE_OFFSET_HOLE (holes are sent as data), the experimental

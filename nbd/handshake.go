@@ -1,6 +1,7 @@
 package nbd
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -27,7 +28,9 @@ const (
 // can be driven by a fuzzer.
 type handshake struct {
 	s          *Server
-	rw         io.ReadWriter
+	rw         io.ReadWriter // conn, or the TLS connection over it after STARTTLS
+	conn       net.Conn      // the socket, for STARTTLS; nil when driven by a byte script
+	tlsConn    *tls.Conn     // set once NBD_OPT_STARTTLS succeeded
 	peer       string
 	stopping   *atomic.Bool // the server is shutting down
 	noZeroes   bool
@@ -43,8 +46,11 @@ func (s *Server) negotiate(conn net.Conn, tc *trackedConn) (*exportState, error)
 	if d := s.handshakeTimeout(); d > 0 {
 		conn.SetDeadline(time.Now().Add(d))
 	}
-	h := &handshake{s: s, rw: conn, peer: peerName(conn), stopping: &tc.stopping}
+	h := &handshake{s: s, rw: conn, conn: conn, peer: peerName(conn), stopping: &tc.stopping}
 	exp, err := h.run()
+	if h.tlsConn != nil {
+		tc.tls = newTLSConn(h.tlsConn)
+	}
 	if err != nil {
 		if tc.stopping.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
 			return nil, ErrServerClosed
@@ -145,6 +151,10 @@ func (h *handshake) handle(opt Option, data []byte, tooBig bool) (*exportState, 
 	case h.stopping != nil && h.stopping.Load():
 		h.fail(opt, RepErrShutdown, "server is shutting down")
 		return nil, false, nil
+	case opt == OptStartTLS:
+		return nil, false, h.startTLS(data, tooBig)
+	case h.tlsRequired():
+		return h.refuseBeforeTLS(opt)
 	case tooBig && h.known(opt):
 		h.fail(opt, RepErrTooBig, "option data too long")
 		return nil, false, nil
@@ -171,7 +181,7 @@ func (h *handshake) handle(opt Option, data []byte, tooBig bool) (*exportState, 
 // known reports whether the server implements opt.
 func (h *handshake) known(opt Option) bool {
 	switch opt {
-	case OptExportName, OptAbort, OptList, OptInfo, OptGo, OptStructuredReply:
+	case OptExportName, OptAbort, OptList, OptInfo, OptGo, OptStructuredReply, OptStartTLS:
 		return true
 	}
 	return false

@@ -2,6 +2,7 @@ package nbd
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -67,6 +68,17 @@ type Server struct {
 	// until others release theirs, so that many clients cannot exhaust
 	// memory (each connection alone may hold MaxInFlightBytes).
 	MaxTotalInFlightBytes int64
+	// TLS is the TLS policy of ServeConn (and Serve): TLSOff (the zero
+	// value), TLSOn or TLSRequire; see TLSMode. ServeTransmission never
+	// uses TLS.
+	TLS TLSMode
+	// TLSConfig is the server's X.509 configuration, needed by TLSOn and
+	// TLSRequire: Certificates, and for client certificate checks
+	// ClientAuth = tls.RequireAndVerifyClientCert with ClientCAs. With
+	// TLSOff, a set TLSConfig makes NBD_OPT_STARTTLS fail with
+	// NBD_REP_ERR_POLICY instead of NBD_REP_ERR_UNSUP. Go's crypto/tls has
+	// no TLS-PSK, so there is no pre-shared key mode.
+	TLSConfig *tls.Config
 
 	pool bufferPool
 	mem  memBudget
@@ -82,6 +94,7 @@ type Server struct {
 // trackedConn is a connection known to Shutdown.
 type trackedConn struct {
 	nc       net.Conn
+	tls      *tlsConn    // over nc after NBD_OPT_STARTTLS; set before transmission
 	stopping atomic.Bool // graceful stop requested: read nothing more
 }
 
@@ -176,6 +189,10 @@ func (s *Server) lookup(name string) (*Export, bool) {
 // returns ctx.Err()) or Shutdown is called (it returns ErrServerClosed).
 // Serve closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if err := s.checkTLS(); err != nil {
+		ln.Close()
+		return err
+	}
 	if !s.addListener(ln) {
 		ln.Close()
 		return ErrServerClosed
@@ -289,6 +306,8 @@ func (s *Server) logEnd(peer string, err error) {
 	switch {
 	case err == nil:
 		s.logger().Debug("nbd: client disconnected", "peer", peer)
+	case errors.Is(err, ErrTLSRequired), errors.Is(err, ErrTLSHandshake):
+		s.logger().Warn("nbd: connection refused: TLS", "peer", peer, "err", err)
 	case errors.Is(err, ErrProtocol):
 		s.logger().Warn("nbd: connection dropped: protocol violation", "peer", peer, "err", err)
 	case errors.Is(err, ErrServerClosed), errors.Is(err, context.Canceled):
@@ -307,13 +326,17 @@ func (s *Server) logEnd(peer string, err error) {
 // it logs how the connection ended on Server.Logger.
 func (s *Server) ServeConn(ctx context.Context, conn net.Conn) (err error) {
 	defer func() { s.logEnd(peerName(conn), err) }()
+	if err := s.checkTLS(); err != nil {
+		conn.Close()
+		return err
+	}
 	tc, ok := s.track(conn)
 	if !ok {
 		conn.Close()
 		return ErrServerClosed
 	}
 	defer s.untrack(tc)
-	defer conn.Close()
+	defer tc.closeConn()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	res, err := s.negotiate(conn, tc)

@@ -56,7 +56,7 @@ type txConn struct {
 	s    *Server
 	tc   *trackedConn
 	nc   net.Conn
-	rw   net.Conn // nc doing its I/O with raw system calls (internal/rawio)
+	rw   net.Conn // nc doing its I/O with raw system calls (internal/rawio), or the TLS conn over nc
 	br   *bufio.Reader
 	exp  *exportState
 	log  *slog.Logger
@@ -109,7 +109,7 @@ func (s *Server) transmit(ctx context.Context, tc *trackedConn, exp *exportState
 func (s *Server) newTxConn(ctx context.Context, tc *trackedConn, exp *exportState) *txConn {
 	n := s.maxInFlight()
 	c := &txConn{
-		s: s, tc: tc, nc: tc.nc, rw: rawio.Wrap(tc.nc), exp: exp, log: s.logger(), peer: peerName(tc.nc),
+		s: s, tc: tc, nc: tc.nc, rw: rawio.Wrap(tc.ioConn()), exp: exp, log: s.logger(), peer: peerName(tc.nc),
 		slots:    make([]request, n),
 		free:     make(chan *request, n),
 		work:     make(chan *request),
