@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/gomp-dev/gomp/internal/serial"
@@ -166,29 +167,105 @@ func (s *Session) abandon(ctx context.Context, c *conn, t *task) error {
 	}
 }
 
-// abortTask sends ABORT TASK for t (RFC 7143 §11.5.1); if the target does
-// not answer within NOPTimeout, the connection is dropped, as open-iscsi
-// escalates.
+// abortTask sends ABORT TASK for t (RFC 7143 §11.5.1), escalating as
+// abortOne does; if the target confirms neither within NOPTimeout, the
+// connection is dropped, as open-iscsi does when its abort times out.
 func (s *Session) abortTask(c *conn, t *task) {
-	timeout := s.cfg.NOPTimeout
-	if timeout <= 0 {
-		timeout = 5 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, timeout)
-	defer cancel()
 	s.mu.Lock()
-	refCmdSN, lun := t.req.CmdSN, t.req.LUN
+	ref := taskRef{t: t, itt: t.itt, cmdSN: t.req.CmdSN, lun: t.req.LUN}
 	s.mu.Unlock()
-	err := s.taskMgmt(ctx, &pdu.TaskMgmtRequest{Function: pdu.TMFAbortTask, LUN: lun,
-		ReferencedTaskTag: t.itt, RefCmdSN: refCmdSN})
-	var re *ResponseError
-	if err != nil && !errors.As(err, &re) && !errors.Is(err, ErrConnection) && s.ctx.Err() == nil {
+	if err := s.abortOne(s.ctx, ref, nil); err != nil && !errors.Is(err, ErrConnection) && s.ctx.Err() == nil {
 		c.fail(fmt.Errorf("ABORT TASK 0x%x: %w", t.itt, err))
-		return
+	}
+}
+
+func (s *Session) tmfTimeout() time.Duration {
+	if s.cfg.NOPTimeout > 0 {
+		return s.cfg.NOPTimeout
+	}
+	return 5 * time.Second
+}
+
+// taskRef names a task in flight as it was when it was picked for an
+// abort: the task may finish, and its ITT be reused, meanwhile.
+type taskRef struct {
+	t     *task
+	itt   uint32
+	cmdSN uint32
+	lun   pdu.LUN
+}
+
+// abortOne makes sure a task can no longer execute at the target: ABORT
+// TASK answered FUNCTION COMPLETE or TASK DOES NOT EXIST, else (function
+// not supported, rejected, no answer) LOGICAL UNIT RESET answered FUNCTION
+// COMPLETE, each given NOPTimeout (5 s when unset). Then the task, if it
+// is still the one picked, fails with ErrAborted (wrapping cause, if any).
+// An error means neither was confirmed: the command may still execute.
+func (s *Session) abortOne(ctx context.Context, ref taskRef, cause error) error {
+	actx, cancel := context.WithTimeout(ctx, s.tmfTimeout())
+	err := s.taskMgmt(actx, &pdu.TaskMgmtRequest{Function: pdu.TMFAbortTask, LUN: ref.lun,
+		ReferencedTaskTag: ref.itt, RefCmdSN: ref.cmdSN})
+	cancel()
+	if !tmfDone(err) {
+		if errors.Is(err, ErrConnection) || ctx.Err() != nil {
+			return fmt.Errorf("ABORT TASK: %w", err)
+		}
+		n, _ := ref.lun.Number()
+		s.cfg.Logger.Warn("iscsi: ABORT TASK not confirmed; resetting the logical unit", "portal", s.cfg.Portal,
+			"itt", ref.itt, "lun", n, "err", err)
+		rctx, cancel := context.WithTimeout(ctx, s.tmfTimeout())
+		rerr := s.LUNReset(rctx, n)
+		cancel()
+		if rerr != nil {
+			return fmt.Errorf("ABORT TASK: %v; LOGICAL UNIT RESET: %w", err, rerr)
+		}
+	}
+	done := ErrAborted
+	if cause != nil {
+		done = fmt.Errorf("%w: %w", ErrAborted, cause)
 	}
 	s.mu.Lock()
-	s.finish(t, ErrAborted) // the target will not answer the aborted task
+	if s.tasks[ref.itt] == ref.t && ref.t.req.CmdSN == ref.cmdSN {
+		s.finish(ref.t, done)
+	}
 	s.mu.Unlock()
+	return nil
+}
+
+// tmfDone reports whether a task management answer means the task can no
+// longer execute: FUNCTION COMPLETE, or TASK DOES NOT EXIST.
+func tmfDone(err error) bool {
+	var re *ResponseError
+	return err == nil || errors.As(err, &re) && re.tmf && re.TMF == pdu.TMFTaskDoesNotExist
+}
+
+// AbortInFlight ends every SCSI command in flight on the session so that
+// none can still execute at the target, for a caller about to retry them
+// elsewhere (multipath's stall watchdog): each is aborted as abortOne does
+// (ABORT TASK, else LOGICAL UNIT RESET) and fails with ErrAborted wrapping
+// cause. An error means the target confirmed neither for some command:
+// the caller must drop the connection, so that the session's reinstatement
+// (RFC 7143 §6.3.5) clears them, before it retries them.
+func (s *Session) AbortInFlight(ctx context.Context, cause error) error {
+	s.mu.Lock()
+	var refs []taskRef
+	for _, t := range s.tasks {
+		if t.kind == kindSCSI && !t.finished {
+			refs = append(refs, taskRef{t: t, itt: t.itt, cmdSN: t.req.CmdSN, lun: t.req.LUN})
+		}
+	}
+	s.mu.Unlock()
+	errs := make([]error, len(refs))
+	var wg sync.WaitGroup
+	for i, ref := range refs {
+		wg.Go(func() { errs[i] = s.abortOne(ctx, ref, cause) })
+	}
+	wg.Wait()
+	if len(refs) > 0 {
+		s.cfg.Logger.Info("iscsi: commands in flight aborted", "portal", s.cfg.Portal, "commands", len(refs),
+			"err", errors.Join(errs...))
+	}
+	return errors.Join(errs...)
 }
 
 // LUNReset sends LOGICAL UNIT RESET for lun and waits for its response.

@@ -172,8 +172,9 @@ func TestAbortWriteBetweenR2Ts(t *testing.T) {
 	})
 }
 
-// A target that never answers ABORT TASK loses the connection after
-// NOPTimeout, as open-iscsi escalates.
+// A target that answers neither ABORT TASK nor the LOGICAL UNIT RESET that
+// follows loses the connection after NOPTimeout each, as Linux's SCSI error
+// handling escalates.
 func TestAbortUnanswered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := &tmfs{drop: true}
@@ -185,14 +186,18 @@ func TestAbortUnanswered(t *testing.T) {
 		require.ErrorIs(t, err, ErrAborted)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		start := time.Now()
-		time.Sleep(5*time.Second - time.Nanosecond)
+		time.Sleep(10*time.Second - time.Nanosecond)
 		synctest.Wait()
 		require.Equal(t, StateLoggedIn, s.State())
 		time.Sleep(time.Nanosecond)
 		synctest.Wait()
 		require.Equal(t, StateClosed, s.State())
-		require.ErrorContains(t, s.LastError(), "ABORT TASK")
-		require.Equal(t, 5*time.Second, time.Since(start))
+		require.ErrorContains(t, s.LastError(), "LOGICAL UNIT RESET")
+		require.Equal(t, 10*time.Second, time.Since(start))
+		reqs := rec.requests()
+		require.Len(t, reqs, 2)
+		require.Equal(t, pdu.TMFAbortTask, reqs[0].Function)
+		require.Equal(t, pdu.TMFLogicalUnitReset, reqs[1].Function)
 	})
 }
 

@@ -250,6 +250,12 @@ func (d *Device) dampedLocked(p *Path, now time.Time) bool {
 
 // watchdog fails over the I/O of a path that stopped completing commands
 // while keeping its connection alive. It is owned by the path's checker.
+// The I/O is retried elsewhere only once the original commands cannot run
+// any more: they are aborted (ABORT TASK, else LOGICAL UNIT RESET, see
+// iscsi.Session.AbortInFlight); only when the target confirms neither is
+// the connection dropped (and the session reinstated, which clears them at
+// the target), as Linux's SCSI error handling escalates before
+// dm-multipath retries a timed-out command.
 type watchdog struct {
 	progress uint64
 	since    time.Time
@@ -268,7 +274,11 @@ func (w *watchdog) check(d *Device, p *Path) {
 	w.since = now
 	d.mu.Lock()
 	d.emitLocked(Event{Kind: EventPathStalled, Portal: p.portal, State: p.state, Err: errIOTimeout,
-		Msg: "dropping the connection to retry its I/O elsewhere"})
+		Msg: "aborting its commands to retry them elsewhere"})
 	d.mu.Unlock()
-	p.io.Reset(errIOTimeout)
+	if err := p.io.AbortInFlight(d.ctx, errIOTimeout); err != nil {
+		d.log.Warn("multipath: the target confirmed no abort; dropping the connection", "device", d.name,
+			"portal", p.portal, "err", err)
+		p.io.Reset(errIOTimeout)
+	}
 }

@@ -515,6 +515,25 @@ func TestWatchdogMovesStalledIO(t *testing.T) {
 		el := time.Since(start)
 		require.GreaterOrEqual(t, el, 3*time.Second)
 		require.LessOrEqual(t, el, 5*time.Second)
+		require.Equal(t, 1, p0.aborts, "aborted at the target first")
+		require.Zero(t, p0.resets, "the abort was confirmed: the connection stays")
+	})
+}
+
+// The target confirms no abort: the connection is dropped before the I/O
+// is retried elsewhere.
+func TestWatchdogDropsConnectionWhenAbortFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		disk := newFakeDisk()
+		p0, p1 := newFake(disk), newFake(disk)
+		cfg := testConfig(Settings{GroupingPolicy: GroupFailover})
+		cfg.IOTimeout = 3 * time.Second
+		d := openFakes(t, cfg, p0, p1)
+		defer closeDev(t, d)
+		p0.set(func(f *fakePath) { f.stalled, f.abortErr = true, errors.New("no TMF answer") })
+		_, err := d.WriteAt(context.Background(), make([]byte, 512), 0, false)
+		require.NoError(t, err)
+		require.Zero(t, p0.aborts)
 		require.Equal(t, 1, p0.resets)
 	})
 }

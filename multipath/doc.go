@@ -61,11 +61,31 @@
 // session has reconnected; healthy paths start at polling_interval and
 // back off to max_polling_interval (default 4×). Priorities are refreshed
 // on every check of a usable path. A path whose I/O makes no progress for
-// Config.IOTimeout has its connection dropped so that the I/O moves on
-// (the SCSI command timer). Flapping paths are damped like
+// Config.IOTimeout (the SCSI command timer) has its commands aborted so
+// that the I/O moves on. Flapping paths are damped like
 // san_path_err_threshold / _forget_rate / _recovery_time (default 5
 // failures in 60 s hold the path back for 60 s; never the only usable
 // path).
+//
+// # When a write is retried elsewhere
+//
+// An acknowledged write must never be overwritten later by an older copy
+// of itself, so a write that failed on one path is retried on another only
+// once the original cannot land any more:
+//   - its connection is closed, abortively (SO_LINGER 0: the kernel drops
+//     what it had not sent), after a reset, a NOP timeout or an error; or
+//   - on a session that is still logged in (the I/O watchdog), the target
+//     confirmed ABORT TASK (FUNCTION COMPLETE or TASK DOES NOT EXIST), or
+//     else a LOGICAL UNIT RESET; when it confirms neither, the connection
+//     is dropped and the session reinstated (RFC 7143 §6.3.5: the target
+//     clears the old session's tasks).
+//
+// One window remains, as it does for dm-multipath over open-iscsi: a
+// command the target had already taken off a connection that then died
+// (a blackholed link, a reset) may still run at the target after the
+// retry on another path. The kernel's SCSI error handling cannot reach the
+// target either; it fails the command once the session is given up
+// (replacement_timeout or fast_io_fail_tmo) and dm-multipath retries it.
 //
 // Without a usable path, I/O queues for no_path_retry N checker intervals
 // (default 12), then fails with ErrNoPath; "fail" fails it at once;

@@ -58,6 +58,8 @@ type fakePath struct {
 	gate      chan struct{} // non-nil: I/O blocks until closed (then fails) or ctx ends
 	stalled   bool          // I/O blocks until Reset (connection alive)
 	resets    int
+	aborts    int   // AbortInFlight calls that released stalled I/O
+	abortErr  error // AbortInFlight's answer; non-nil: nothing is released
 	closed    bool
 
 	ios, turs atomic.Int64
@@ -101,7 +103,7 @@ func (f *fakePath) restore() {
 func (f *fakePath) enter(ctx context.Context) error {
 	f.ios.Add(1)
 	f.mu.Lock()
-	gate, stalled, resets := f.gate, f.stalled, f.resets
+	gate, stalled, resets, aborts := f.gate, f.stalled, f.resets, f.aborts
 	err := f.ioErr
 	if err != nil && f.ioErrLeft > 0 {
 		if f.ioErrLeft--; f.ioErrLeft == 0 {
@@ -121,18 +123,21 @@ func (f *fakePath) enter(ctx context.Context) error {
 			return fmt.Errorf("%w: %w", iscsi.ErrAborted, ctx.Err())
 		}
 	case stalled:
-		return f.waitReset(ctx, resets)
+		return f.waitReset(ctx, resets, aborts)
 	}
 	return err
 }
 
-func (f *fakePath) waitReset(ctx context.Context, resets int) error {
+func (f *fakePath) waitReset(ctx context.Context, resets, aborts int) error {
 	for {
 		f.mu.Lock()
-		r := f.resets
+		r, a := f.resets, f.aborts
 		f.mu.Unlock()
 		if r != resets {
 			return errFakeConn
+		}
+		if a != aborts {
+			return fmt.Errorf("%w: aborted by the fake", iscsi.ErrAborted)
 		}
 		select {
 		case <-ctx.Done():
@@ -227,6 +232,16 @@ func (f *fakePath) Connected() bool {
 }
 
 func (f *fakePath) Reset(error) { f.set(func(f *fakePath) { f.resets++ }) }
+
+func (f *fakePath) AbortInFlight(context.Context, error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.abortErr != nil {
+		return f.abortErr
+	}
+	f.aborts++
+	return nil
+}
 
 func (f *fakePath) Close(context.Context) error {
 	f.set(func(f *fakePath) { f.closed = true })

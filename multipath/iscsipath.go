@@ -211,6 +211,14 @@ func (p *iscsiPath) Reset(error) {
 	}
 }
 
+func (p *iscsiPath) AbortInFlight(ctx context.Context, cause error) error {
+	l, err := p.handle()
+	if err != nil {
+		return err
+	}
+	return l.Session().AbortInFlight(ctx, cause)
+}
+
 func (p *iscsiPath) Close(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -36,6 +36,11 @@ type pathIO interface {
 	// Reset drops the transport so that commands in flight fail with a
 	// connection error; the transport reconnects by itself.
 	Reset(cause error)
+	// AbortInFlight ends the commands in flight so that none can still
+	// run at the target, failing them with an iscsi.ErrAborted error; an
+	// error means that could not be confirmed (see
+	// iscsi.Session.AbortInFlight).
+	AbortInFlight(ctx context.Context, cause error) error
 	// Close logs out for good.
 	Close(ctx context.Context) error
 }

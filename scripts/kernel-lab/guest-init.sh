@@ -25,7 +25,7 @@ ip link set lo up
 
 args=$(sed -n 's/.*klab\.args=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
 # busybox timeout sends one signal: KILL, so a stuck test cannot hang the guest
-timeout -s KILL 700 sh /guest-test.sh $args
+timeout -s KILL 1000 sh /guest-test.sh $args
 rc=$?
 echo "kernel-lab: guest-test.sh exit $rc at uptime $(cut -d' ' -f1 /proc/uptime)s"
 if [ $rc = 0 ]; then echo "KERNEL-LAB-RESULT: PASS"; else echo "KERNEL-LAB-RESULT: FAIL (exit $rc)"; fi

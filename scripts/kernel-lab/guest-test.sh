@@ -14,6 +14,15 @@
 #          FUA only when the LUN offers them), mke2fs, attach --mount, write
 #          files, cut a portal during O_DIRECT I/O, read everything back,
 #          e2fsck; no nbd I/O error in dmesg
+#   outage every path down (issue: one owner of time on the kernel path):
+#          (A) --no-path-retry queue, ext4 mounted, O_DIRECT write and read
+#          in flight, both portals blackholed for OUTAGE s (default 180,
+#          kernel command line klab.outage=N): the I/O waits, then
+#          completes; every checksum, e2fsck clean, no nbd error, timeout
+#          or unexpected reply in dmesg; (B) --no-path-retry 3: a write
+#          fails with EIO after about 3 polling intervals, nothing stays in
+#          D state; (C) queueing, then `gomp queueing disable`: the queued
+#          write fails at once
 #   gomp   `gomp attach --nbd auto` on both portals: mke2fs through a first
 #          (one-connection) attach; attach --mount and write files; blackhole
 #          one portal, then kill one connection in tgtd, each while O_DIRECT
@@ -596,6 +605,140 @@ test_lio() {
 	[ $G_FAILS = 0 ]
 }
 
+# ---- outage: every path down
+
+cut_all() { cut_path 127.0.0.1 && cut_path 127.0.0.2; }
+
+# dstate: processes in uninterruptible sleep (D), one "PID NAME" a line
+dstate() {
+	for f in /proc/[0-9]*/status; do
+		awk '/^Name:/{n=$2} /^State:/{s=$2} END{if (s == "D") print FILENAME, n}' "$f" 2>/dev/null
+	done | sed 's|/proc/\([0-9]*\)/status|\1|'
+}
+
+# raw_write_start: an O_DIRECT 4 KiB write to the raw device in the
+# background; RAW_W its pid, /tmp/raw.rc its exit code when done
+raw_write_start() {
+	rm -f /tmp/raw.rc
+	(
+		dd if=/dev/urandom of=$GOMP_DEV bs=4k count=1 seek=100 oflag=direct 2>/tmp/raw.err
+		echo $? >/tmp/raw.rc
+	) &
+	RAW_W=$!
+}
+
+# raw_write_wait SECONDS: waits that long at most for the raw write to
+# end; prints its exit code (or "running")
+raw_write_wait() {
+	local i=0
+	while alive $RAW_W && [ $i -lt $(($1 * 10)) ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if alive $RAW_W; then echo running; else wait $RAW_W 2>/dev/null; cat /tmp/raw.rc; fi
+}
+
+outage_queue() { # (A)
+	local t_cut t_back t_done i nlog klog
+	klog=$(dmesg | wc -l)
+	gomp_attach --mount $G_MNT --fstype ext4 --no-path-retry queue || { g_fail "attach --mount --no-path-retry queue"; return 1; }
+	put a/f20M 20480 && put a/f1M 1024
+	check "20 MiB + 1 MiB written, read back" verify
+	mkdata b/f32M 32768
+	io_start b/f32M
+	sleep 0.5
+	check "both portals blackholed (nftables drop) during O_DIRECT write + read" cut_all
+	t_cut=$(up)
+	wait_path 127.0.0.1 failed 30 && wait_path 127.0.0.2 failed 30 || g_fail "both paths failed"
+	i=0
+	while [ $(awk "BEGIN{print int($(up)-$t_cut)}") -lt $OUTAGE ]; do
+		if ! alive $IO_W && ! alive $IO_R; then break; fi
+		sleep 5
+		i=$((i + 5))
+		[ $((i % 60)) = 0 ] && echo "outage: $(since $t_cut)s, writer $(alive $IO_W && echo waiting || echo ended), D state: $(dstate | tr '\n' ' ')"
+	done
+	check "the writer still waits after $(since $t_cut)s of outage (not failed)" alive $IO_W
+	g_status
+	restore_path
+	t_back=$(up)
+	echo "portals restored after $(since $t_cut)s"
+	check "I/O in flight through the outage completed, data OK" io_wait
+	t_done=$(up)
+	echo "outage $(awk "BEGIN{printf \"%.1f\", $t_back-$t_cut}")s; I/O done $(awk "BEGIN{printf \"%.1f\", $t_done-$t_back}")s after the restore; longest stall $(awk "BEGIN{printf \"%.1f\", $t_done-$t_cut}")s"
+	check "after the outage: every file's checksum" verify
+	check "both paths active again" wait_path 127.0.0.1 active 60
+	wait_path 127.0.0.2 active 60 || g_fail "127.0.0.2 active again"
+	check "gomp detach: exit 0, unmounted" gomp_stop detach
+	nlog=$(dmesg | tail -n +$((klog + 1)) | grep -c nbd)
+	echo "kernel log lines about nbd during (A): $nlog"
+	dmesg | tail -n +$((klog + 1)) | grep -E 'nbd|EXT4|blocked for' | head -n 20 | sed 's/^/    /'
+	if kernel_errors $klog >/tmp/kerr.out; then
+		g_fail "(A) kernel log: errors on the nbd device:"
+		sed 's/^/    /' /tmp/kerr.out
+	else
+		g_ok "(A) kernel log: no I/O error, request timeout or unexpected reply"
+	fi
+}
+
+outage_retry3() { # (B)
+	local t0 rc took
+	gomp_attach --no-path-retry 3 || { g_fail "attach --no-path-retry 3"; return 1; }
+	check "e2fsck -fn $GOMP_DEV after the outage: clean" $X/e2fsck -fn $GOMP_DEV
+	cut_all
+	t0=$(up)
+	raw_write_start
+	rc=$(raw_write_wait 60)
+	took=$(since $t0)
+	echo "--no-path-retry 3 (polling interval 5 s): the write ended ($rc) $took s after the cut: $(cat /tmp/raw.err | head -n 1)"
+	check "(B) the write failed with an I/O error" [ "$rc" != running -a "$rc" != 0 ]
+	check "(B) after 3 polling intervals +- one: 10 s <= $took s <= 25 s" awk "BEGIN{exit !($took >= 10 && $took <= 25)}"
+	check "(B) nothing in D state" [ -z "$(dstate)" ]
+	restore_path
+	check "paths back" wait_path 127.0.0.1 active 60
+	check "gomp detach: exit 0" gomp_stop detach
+}
+
+outage_disable() { # (C)
+	local t0 rc
+	gomp_attach --no-path-retry queue || { g_fail "attach --no-path-retry queue"; return 1; }
+	cut_all
+	raw_write_start
+	wait_path 127.0.0.1 failed 30 && wait_path 127.0.0.2 failed 30
+	sleep 5
+	check "(C) the write is queued ($(gomp status --json $GOMP_NAME | grep -o '"queued_ios": *[0-9]*'))" alive $RAW_W
+	t0=$(up)
+	gomp queueing disable "$GOMP_NAME"
+	rc=$(raw_write_wait 10)
+	echo "gomp queueing disable: the queued write ended ($rc) $(since $t0)s later: $(head -n 1 /tmp/raw.err)"
+	check "(C) the queued write failed at once" [ "$rc" != running -a "$rc" != 0 ]
+	check "(C) nothing in D state" [ -z "$(dstate)" ]
+	restore_path
+	gomp queueing restore "$GOMP_NAME"
+	check "paths back" wait_path 127.0.0.1 active 60
+	check "gomp detach: exit 0" gomp_stop detach
+}
+
+test_outage() {
+	OUTAGE=$(sed -n 's/.*klab\.outage=\([0-9]*\).*/\1/p' /proc/cmdline)
+	OUTAGE=${OUTAGE:-180}
+	lab_up 256M || { cat /tmp/tgtd.log; return 1; }
+	rm -rf $G_SUMS $G_ERR $G_SRC
+	mkdir -p $G_MNT
+	gomp_attach --connections 1 || g_abort "attach (no mount) came up" || return 1
+	$X/mke2fs -q -F -t ext4 -E lazy_itable_init=0,lazy_journal_init=0 $GOMP_DEV
+	check "mke2fs -t ext4 $GOMP_DEV" [ $? = 0 ]
+	check "gomp detach" gomp_stop detach-dev
+	echo "-- (A) queue_if_no_path through a ${OUTAGE}s outage of every path, ext4 mounted"
+	outage_queue
+	echo "-- (B) --no-path-retry 3"
+	outage_retry3
+	echo "-- (C) gomp queueing disable while I/O is queued"
+	outage_disable
+	gomp_cleanup
+	echo "$G_FAILS failure(s)"
+	[ $G_FAILS = 0 ]
+}
+
 # Cold workqueue (kernel 6.1): nbd runs each connection's receive loop as a
 # long-running work item on its WQ_MEM_RECLAIM workqueue. On the first nbd
 # use after boot the unbound high-priority worker pool has one idle worker;
@@ -606,7 +749,7 @@ test_lio() {
 # reply shows up at disconnect ("Unexpected reply"). A one-connection attach
 # first leaves the pool two idle workers for the next 5 minutes, so the
 # default order starts with nbd-ioctl (one connection).
-sections=${*:-nbd-ioctl nbd-netlink lab gomp lio}
+sections=${*:-nbd-ioctl nbd-netlink lab gomp lio outage}
 for s in $sections; do
 	case $s in
 	nbd-netlink) section nbd-netlink test_nbd_netlink ;;
@@ -614,6 +757,7 @@ for s in $sections; do
 	lab) section lab test_lab ;;
 	gomp) section gomp test_gomp ;;
 	lio) section lio test_lio ;;
+	outage) section outage test_outage ;;
 	*) fail "unknown section $s" ;;
 	esac
 done

@@ -20,7 +20,7 @@
 #
 # Env knobs:
 #   KLAB_CACHE=/var/tmp/gomp-kernel-lab   debs + extracted kernel (reused)
-#   KLAB_TIMEOUT=760    seconds before the guest is killed
+#   KLAB_TIMEOUT=1060   seconds before the guest is killed
 #   KLAB_SMP=2 KLAB_MEM=1G
 #   KLAB_KPKG=linux-image-6.1.0-N-amd64   (default: linux-image-amd64's dependency)
 #   KLAB_KEEP=1         keep the work dir (initramfs, serial log)
@@ -31,7 +31,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 CACHE=${KLAB_CACHE:-/var/tmp/gomp-kernel-lab}
-TIMEOUT=${KLAB_TIMEOUT:-760}
+TIMEOUT=${KLAB_TIMEOUT:-1060}
 SMP=${KLAB_SMP:-2}
 MEM=${KLAB_MEM:-1G}
 KEEP=${KLAB_KEEP:-0}

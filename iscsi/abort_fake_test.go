@@ -1,0 +1,112 @@
+package iscsi
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/iscsi/scsi"
+	"github.com/gomp-dev/gomp/pdu"
+)
+
+var errStall = errors.New("stalled")
+
+// answerTMF makes the target answer every task management request of
+// function fn with resp instead of what it would say.
+func answerTMF(fn *pdu.TMFunction, resp pdu.TMFResponse) func(*target.Conn, pdu.PDU) target.Action {
+	return func(_ *target.Conn, p pdu.PDU) target.Action {
+		if r, ok := p.(*pdu.TaskMgmtResponse); ok && *fn == pdu.TMFAbortTask {
+			r.Response = resp
+		}
+		return target.Continue
+	}
+}
+
+// abortCase runs a held WRITE, then AbortInFlight; it returns the Do
+// error (nil while Do still waits), AbortInFlight's error and the task
+// management functions the target saw.
+func abortCase(t *testing.T, rec *tmfs, before func(*target.Conn, pdu.PDU) target.Action) (doErr, abortErr error, fns []pdu.TMFunction, f *fake) {
+	f = newFake(t, target.Config{Hooks: target.Hooks{OnReceive: rec.hook, BeforeSend: before,
+		HoldCommand: holdOnce(scsi.OpWrite16)}})
+	s := f.dial(t, func(c *Config) { c.NOPTimeout = 2 * time.Second })
+	done := make(chan error, 1)
+	go func() { done <- s.Do(context.Background(), writeCmd(8, pattern(4096, 9))) }()
+	synctest.Wait()
+	abortErr = s.AbortInFlight(context.Background(), errStall)
+	synctest.Wait()
+	select {
+	case doErr = <-done:
+	default:
+	}
+	for _, r := range rec.requests() {
+		fns = append(fns, r.Function)
+	}
+	return doErr, abortErr, fns, f
+}
+
+// ABORT TASK answered FUNCTION COMPLETE: the command fails with ErrAborted
+// wrapping the cause, and it never ran.
+func TestAbortInFlightComplete(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		doErr, abortErr, fns, f := abortCase(t, &tmfs{}, nil)
+		require.NoError(t, abortErr)
+		require.ErrorIs(t, doErr, ErrAborted)
+		require.ErrorIs(t, doErr, errStall)
+		require.Equal(t, []pdu.TMFunction{pdu.TMFAbortTask}, fns)
+		require.Equal(t, make([]byte, 4096), f.atTarget(t, 8*fakeBlockSize, 4096), "the aborted write never ran")
+	})
+}
+
+// ABORT TASK answered TASK DOES NOT EXIST counts as done too; any other
+// answer (function not supported, rejected) escalates to LOGICAL UNIT RESET.
+func TestAbortInFlightEscalates(t *testing.T) {
+	for _, tc := range []struct {
+		resp pdu.TMFResponse
+		want []pdu.TMFunction
+	}{
+		{pdu.TMFTaskDoesNotExist, []pdu.TMFunction{pdu.TMFAbortTask}},
+		{pdu.TMFNotSupported, []pdu.TMFunction{pdu.TMFAbortTask, pdu.TMFLogicalUnitReset}},
+		{pdu.TMFRejected, []pdu.TMFunction{pdu.TMFAbortTask, pdu.TMFLogicalUnitReset}},
+	} {
+		t.Run(tc.resp.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rec := &tmfs{}
+				fn := pdu.TMFAbortTask
+				// the hook answers only ABORT TASK falsely: it sees the
+				// request's function through rec
+				before := func(c *target.Conn, p pdu.PDU) target.Action {
+					if reqs := rec.requests(); len(reqs) > 0 {
+						fn = reqs[len(reqs)-1].Function
+					}
+					return answerTMF(&fn, tc.resp)(c, p)
+				}
+				doErr, abortErr, fns, _ := abortCase(t, rec, before)
+				require.NoError(t, abortErr)
+				require.ErrorIs(t, doErr, ErrAborted)
+				require.Equal(t, tc.want, fns)
+			})
+		})
+	}
+}
+
+// A target that answers neither: AbortInFlight fails after NOPTimeout for
+// each step and the command is not failed, so that the caller drops the
+// connection first; then it fails with a connection error.
+func TestAbortInFlightUnconfirmed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &tmfs{drop: true}
+		start := time.Now()
+		doErr, abortErr, fns, f := abortCase(t, rec, nil)
+		require.Error(t, abortErr)
+		require.Equal(t, 4*time.Second, time.Since(start))
+		require.NoError(t, doErr, "the command still waits")
+		require.Equal(t, []pdu.TMFunction{pdu.TMFAbortTask, pdu.TMFLogicalUnitReset}, fns)
+		f.conn(t).Reset()
+		synctest.Wait()
+	})
+}
