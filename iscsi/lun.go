@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/gomp-dev/gomp/internal/safename"
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 )
 
@@ -148,6 +149,10 @@ func (s *Session) identify(ctx context.Context, info *LUNInfo, pages map[scsi.VP
 		return fmt.Errorf("iscsi: VPD 0x83 LUN %d: %w", info.LUN, err)
 	}
 	info.WWID, _ = scsi.WWID(info.Designators)
+	if raw, _ := scsi.RawWWID(info.Designators); raw != info.WWID {
+		s.cfg.Logger.Warn("iscsi: the LUN's identifier holds characters unsafe in a name; using a sanitized WWID",
+			"portal", s.cfg.Portal, "lun", info.LUN, "designator", safename.Text(raw), "wwid", info.WWID)
+	}
 	return nil
 }
 

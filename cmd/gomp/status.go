@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/gomp-dev/gomp/internal/safename"
 	"github.com/gomp-dev/gomp/multipath"
 	"github.com/spf13/cobra"
 )
@@ -92,7 +93,7 @@ func printEach[T any](w io.Writer, all []T, asJSON bool, print func(io.Writer, T
 // printStatus prints one device the way multipath -ll does.
 func printStatus(w io.Writer, st controlStatus) {
 	d := st.Device
-	fmt.Fprintf(w, "%s (%s) %s,%s\n", d.Name, d.WWID, d.Vendor, d.Product)
+	fmt.Fprintf(w, "%s (%s) %s,%s\n", d.Name, d.WWID, safename.Text(d.Vendor), safename.Text(d.Product))
 	fmt.Fprintf(w, "size=%s block=%d selector='%s' policy=%s failback=%s no_path_retry=%s queueing=%v queued=%d\n",
 		humanBytes(d.Size), d.BlockSize, d.Selector, d.Policy, d.Failback, d.NoPathRetry, d.Queueing, d.QueuedIOs)
 	var ex []string

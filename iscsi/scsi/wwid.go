@@ -53,6 +53,14 @@ const wwidMax = 128
 // SCSI name designator holding "/", a line break, an escape sequence, "#"
 // or non-ASCII bytes is not.
 func WWID(ds []Designator) (wwid string, ok bool) {
+	raw, ok := RawWWID(ds)
+	return safename.Name(raw), ok
+}
+
+// RawWWID is WWID before the name rule: the designator's text as the
+// device sent it, cut to multipath-tools' length. It is for telling the
+// user what a device sent (escape it before printing); names use WWID.
+func RawWWID(ds []Designator) (wwid string, ok bool) {
 	best, prio := -1, 0
 	for i, d := range ds {
 		if p := wwidPriority(d); p > prio {
@@ -66,7 +74,7 @@ func WWID(ds []Designator) (wwid string, ok bool) {
 	if len(s) >= wwidMax {
 		s = s[:wwidMax-1]
 	}
-	return safename.Name(s), true
+	return s, true
 }
 
 // wwidPriority returns the designator's rank under multipath-tools' rule,
