@@ -41,6 +41,7 @@ type attachOpts struct {
 	controlDir  string
 	connections int
 	tune        tuningFlags // digests and timers
+	tls         tlsFlags    // NBD TLS on the --listen sockets
 
 	// Node records: not part of a record themselves.
 	node     string
@@ -121,6 +122,7 @@ func (o *attachOpts) register(f *pflag.FlagSet) {
 	f.IntVar(&o.connections, "connections", 0, "NBD connections to the kernel (default: CPUs, at most 4)")
 	o.chap.registerFlags(f)
 	o.tune.registerFlags(f)
+	o.tls.registerFlags(f)
 }
 
 func (o *attachOpts) validate() error {
@@ -244,6 +246,10 @@ func startAttachment(ctx context.Context, g *globalOpts, o *attachOpts) (*attach
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
+	tlsMode, tlsCfg, err := o.tls.server()
+	if err != nil {
+		return nil, err
+	}
 	log := g.logger()
 	cfg, err := o.mpConfig(g, log)
 	if err != nil {
@@ -262,7 +268,8 @@ func startAttachment(ctx context.Context, g *globalOpts, o *attachOpts) (*attach
 	}
 	a := &attachment{dev: dev, log: log, srv: &nbd.Server{Backend: dev, ExportName: dev.Name(),
 		Description: "gomp " + dev.WWID(), Logger: log, MaxConns: o.nbdMaxConns,
-		MaxTotalInFlightBytes: int64(o.nbdMaxMiB) << 20}, served: &g.served, creds: cfg.CHAP}
+		MaxTotalInFlightBytes: int64(o.nbdMaxMiB) << 20, TLS: tlsMode, TLSConfig: tlsCfg},
+		served: &g.served, creds: cfg.CHAP}
 	g.served.add(dev)
 	if err := a.export(ctx, o); err != nil {
 		a.stop()
@@ -349,7 +356,7 @@ func (a *attachment) readyTarget() string {
 // export starts the NBD listeners and the kernel device.
 func (a *attachment) export(ctx context.Context, o *attachOpts) error {
 	for _, l := range o.listen {
-		ln, uri, err := listenNBD(l, a.dev.Name(), a.log)
+		ln, uri, err := listenNBD(l, a.dev.Name(), a.srv, a.log)
 		if err != nil {
 			return err
 		}
@@ -444,26 +451,22 @@ func (a *attachment) attachOrReconfigure(ctx context.Context, cfg nbd.AttachConf
 }
 
 // listenNBD opens an NBD listener for unix:PATH or tcp:HOST:PORT.
-func listenNBD(spec, name string, log *slog.Logger) (net.Listener, string, error) {
+func listenNBD(spec, name string, srv *nbd.Server, log *slog.Logger) (net.Listener, string, error) {
 	if path, ok := strings.CutPrefix(spec, "unix:"); ok {
 		ln, err := listenUnix(path, log)
 		if err != nil {
 			return nil, "", fmt.Errorf("--listen %s: %w", spec, err)
 		}
-		return ln, "nbd+unix:///" + name + "?socket=" + safename.Text(path), nil
+		return ln, uriScheme(srv, true) + ":///" + name + "?socket=" + safename.Text(path), nil
 	}
 	addr := strings.TrimPrefix(spec, "tcp:")
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, "", fmt.Errorf("--listen %s: %w", spec, err)
 	}
-	if host, _, _ := net.SplitHostPort(addr); !isLoopback(host) {
-		log.Warn("NBD listening beyond loopback: anyone who reaches this address can read and write the device", "listen", addr)
-	} else {
-		log.Warn("NBD on loopback TCP: every local user can read and write the device; --listen unix:PATH (mode 0600) keeps it to this user",
-			"listen", addr)
-	}
-	return ln, "nbd://" + ln.Addr().String() + "/" + name, nil
+	host, _, _ := net.SplitHostPort(addr)
+	warnTCP(log, addr, isLoopback(host), srv)
+	return ln, uriScheme(srv, false) + "://" + ln.Addr().String() + "/" + name, nil
 }
 
 func isLoopback(host string) bool {

@@ -35,7 +35,7 @@ var notRecorded = map[string]bool{"node": true, "all": true, "state-dir": true, 
 // pathFlags hold file names, which a record stores absolute: a service
 // does not run in the directory "gomp node add" ran in.
 var pathFlags = map[string]bool{"config": true, "chap-secret-file": true, "mutual-secret-file": true,
-	"mount": true, "control-dir": true}
+	"mount": true, "control-dir": true, "tls-certificates": true}
 
 // recordFlagSet returns the attach flags a record can hold, bound to o.
 func recordFlagSet(o *attachOpts) *pflag.FlagSet {
