@@ -4,8 +4,9 @@
 # Builds a bare Debian root with debootstrap (minbase bookworm, from the mirror
 # in /etc/apt/sources.list.d/debian.sources), copies in the Go toolchain,
 # /etc/apt (package access as on this host) and /etc/ssl/certs (the host's
-# certificate authorities, which the Go module proxy needs), bind-mounts /proc,
-# /sys and /dev with a tmpfs on /dev/shm, installs only what a base image of
+# certificate authorities, which the Go module proxy needs), mounts the root on
+# itself (so that / is a mount point), /proc, /sys, /dev (bound) with a tmpfs on
+# /dev/shm and a tmpfs on /run, installs only what a base image of
 # this kind has (make git ca-certificates iproute2 procps python3 curl gcc
 # libc6-dev xz-utils net-tools kmod; never a test peer), clones this
 # repository's HEAD and runs, in `chroot DIR`, `make demo` and then `make test`
@@ -104,6 +105,11 @@ rm -rf "$DIR/etc/ssl/certs"
 cp -aL /etc/ssl/certs "$DIR/etc/ssl/certs"
 cp -L /etc/resolv.conf "$DIR/etc/resolv.conf"
 
+# The root is a mount point of its own, as / is on a machine: "ip netns exec"
+# and "ip -n" remount / (mount --make-rslave /), which fails on a plain
+# directory. Private, so that nothing mounted below reaches the host.
+mount --bind "$DIR" "$DIR"
+mount --make-private "$DIR"
 mount -t proc proc "$DIR/proc"
 mount -t sysfs sysfs "$DIR/sys"
 mount --bind /dev "$DIR/dev"
