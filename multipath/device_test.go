@@ -500,42 +500,38 @@ func TestCheckerBacksOffOnHealthyPaths(t *testing.T) {
 	})
 }
 
+// A path whose commands stall (NOPs answered, commands never) has them
+// aborted at the target after IOTimeout and the I/O moves on; only when
+// the target confirms no abort is the connection dropped first.
 func TestWatchdogMovesStalledIO(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		disk := newFakeDisk()
-		p0, p1 := newFake(disk), newFake(disk)
-		cfg := testConfig(Settings{GroupingPolicy: GroupFailover})
-		cfg.IOTimeout = 3 * time.Second
-		d := openFakes(t, cfg, p0, p1)
-		defer closeDev(t, d)
-		p0.set(func(f *fakePath) { f.stalled = true }) // NOPs answered, commands never
-		start := time.Now()
-		_, err := d.WriteAt(context.Background(), make([]byte, 512), 0, false)
-		require.NoError(t, err)
-		el := time.Since(start)
-		require.GreaterOrEqual(t, el, 3*time.Second)
-		require.LessOrEqual(t, el, 5*time.Second)
-		require.Equal(t, 1, p0.aborts, "aborted at the target first")
-		require.Zero(t, p0.resets, "the abort was confirmed: the connection stays")
-	})
-}
-
-// The target confirms no abort: the connection is dropped before the I/O
-// is retried elsewhere.
-func TestWatchdogDropsConnectionWhenAbortFails(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		disk := newFakeDisk()
-		p0, p1 := newFake(disk), newFake(disk)
-		cfg := testConfig(Settings{GroupingPolicy: GroupFailover})
-		cfg.IOTimeout = 3 * time.Second
-		d := openFakes(t, cfg, p0, p1)
-		defer closeDev(t, d)
-		p0.set(func(f *fakePath) { f.stalled, f.abortErr = true, errors.New("no TMF answer") })
-		_, err := d.WriteAt(context.Background(), make([]byte, 512), 0, false)
-		require.NoError(t, err)
-		require.Zero(t, p0.aborts)
-		require.Equal(t, 1, p0.resets)
-	})
+	for _, tc := range []struct {
+		name           string
+		abortErr       error
+		aborts, resets int
+	}{
+		{"abort confirmed: the connection stays", nil, 1, 0},
+		{"abort not confirmed: the connection is dropped", errors.New("no TMF answer"), 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				disk := newFakeDisk()
+				p0, p1 := newFake(disk), newFake(disk)
+				cfg := testConfig(Settings{GroupingPolicy: GroupFailover})
+				cfg.IOTimeout = 3 * time.Second
+				d := openFakes(t, cfg, p0, p1)
+				defer closeDev(t, d)
+				p0.set(func(f *fakePath) { f.stalled, f.abortErr = true, tc.abortErr })
+				start := time.Now()
+				_, err := d.WriteAt(context.Background(), make([]byte, 512), 0, false)
+				require.NoError(t, err)
+				el := time.Since(start)
+				require.GreaterOrEqual(t, el, 3*time.Second)
+				require.LessOrEqual(t, el, 5*time.Second)
+				require.Equal(t, tc.aborts, p0.aborts)
+				require.Equal(t, tc.resets, p0.resets)
+			})
+		})
+	}
 }
 
 func TestEventsAreDeliveredInOrder(t *testing.T) {
