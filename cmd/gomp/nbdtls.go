@@ -25,25 +25,43 @@ const (
 // tlsFlags are attach's TLS flags for the --listen sockets, spelled as
 // nbdkit's.
 type tlsFlags struct {
-	mode       string
+	mode       nbd.TLSMode
 	certDir    string
 	verifyPeer bool
 }
 
 func (t *tlsFlags) registerFlags(f *pflag.FlagSet) {
-	f.StringVar(&t.mode, "tls", "off", "TLS on --listen sockets (NBD_OPT_STARTTLS, X.509): off, on (each client chooses) or require")
+	f.Var(tlsModeValue{&t.mode}, "tls", "TLS on --listen sockets (NBD_OPT_STARTTLS, X.509): off, on (each client chooses) or require")
 	f.StringVar(&t.certDir, "tls-certificates", "", "directory holding server-cert.pem, server-key.pem and ca-cert.pem (nbdkit's and qemu-nbd's layout)")
 	f.BoolVar(&t.verifyPeer, "tls-verify-peer", false, "accept only clients whose certificate ca-cert.pem signed")
 }
+
+// tlsModeValue is --tls as a flag value: off, on or require.
+type tlsModeValue struct{ m *nbd.TLSMode }
+
+func (v tlsModeValue) String() string {
+	if v.m == nil {
+		return nbd.TLSOff.String()
+	}
+	return v.m.String()
+}
+
+func (v tlsModeValue) Set(s string) error {
+	m, err := nbd.ParseTLSMode(s)
+	if err != nil {
+		return errors.New("want off, on or require")
+	}
+	*v.m = m
+	return nil
+}
+
+func (v tlsModeValue) Type() string { return "off|on|require" }
 
 // server returns the NBD server's TLS policy and configuration. Flags that
 // make no sense together are usage errors; unreadable certificates name
 // the file.
 func (t *tlsFlags) server() (nbd.TLSMode, *tls.Config, error) {
-	mode, err := nbd.ParseTLSMode(t.mode)
-	if err != nil {
-		return nbd.TLSOff, nil, usagef("--tls %q: want off, on or require", t.mode)
-	}
+	mode := t.mode
 	switch {
 	case mode == nbd.TLSOff:
 		return mode, nil, nil
