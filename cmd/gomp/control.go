@@ -36,7 +36,7 @@ type controlStatus struct {
 // exportInfo lists where an attached device is exported.
 type exportInfo struct {
 	NBD    string `json:"nbd,omitempty"`    // /dev/nbdN
-	URI    string `json:"uri,omitempty"`    // nbd+unix:///?socket=… or nbd://host:port
+	URI    string `json:"uri,omitempty"`    // nbd+unix:///?socket=… or nbd://host:port (nbds… under --tls require)
 	Mount  string `json:"mount,omitempty"`  // mount point
 	Listen string `json:"listen,omitempty"` // the --listen value
 	Node   string `json:"node,omitempty"`   // the node record attached (--node, --all)

@@ -33,6 +33,11 @@
 // /group/switch?index=I (0-based, as active_group in the status),
 // /queueing/disable|restore and /detach, which the commands above call.
 //
+// attach's NBD sockets (--listen) take nbdkit's TLS flags: --tls
+// off|on|require, --tls-certificates DIR (server-cert.pem, server-key.pem,
+// ca-cert.pem) and --tls-verify-peer (client certificates signed by
+// ca-cert.pem); X.509 only, since Go's crypto/tls has no TLS-PSK.
+//
 // Exit codes: 0 success, 1 failure, 2 bad command line. CHAP secrets come
 // from files or the GOMP_CHAP_SECRET and GOMP_MUTUAL_SECRET environment
 // variables, never from the command line.
