@@ -238,3 +238,25 @@ func TestTLSErrorsAreTyped(t *testing.T) {
 	require.True(t, errors.As(err, &ce))
 	require.Equal(t, "test", ce.Peer)
 }
+
+// TestTLSShutdownInTransmission: Shutdown stops a TLS connection in
+// transmission gracefully (the read deadline reaches the socket under the
+// TLS connection): the request in flight is answered, then the client
+// sees the end of the stream.
+func TestTLSShutdownInTransmission(t *testing.T) {
+	dir := certDir(t)
+	srv := tlsServer(t, TLSRequire, dir, false)
+	rc := dialRaw(t, startServer(t, srv))
+	rc.greet(ClientFixedNewstyle | ClientNoZeroes)
+	require.NoError(t, rc.startTLS(dir))
+	rc.option(OptGo, infoData("disk"))
+	for rc.optReply().typ != RepAck {
+	}
+	rc.request(Request{Type: CmdRead, Cookie: 1, Length: 4096}, nil)
+	r, _ := rc.simple(4096)
+	require.Equal(t, SimpleReply{Cookie: 1}, r)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, srv.Shutdown(ctx))
+	rc.expectClosed()
+}
