@@ -4,7 +4,7 @@
 #   demo    make demo: tgtd, nbdcopy/nbdinfo (the NBD client), nft, ss, python3
 #   test    make test: every peer the test suite talks to (see below)
 #   kernel  make test-kernel: QEMU, initramfs tools and busybox for the guest,
-#           and tgtd, whose binary and libraries go into the guest
+#           and tgtd and nft, whose binaries and libraries go into the guest
 #   bench   make bench-*: fio, nbdkit, libiscsi, qemu-img/qemu-nbd with
 #           libiscsi (qemu-block-extra)
 #   fresh   scripts/fresh-check.sh: debootstrap
@@ -32,7 +32,7 @@ pkgs_demo=(tgt libnbd-bin nftables iproute2 util-linux python3)
 # headers (-race needs cgo), tshark and iscsi-perf (the independent judges).
 pkgs_test=("${pkgs_demo[@]}" qemu-utils fio libiscsi-bin tshark gcc libc6-dev python3 python3-libnbd
 	nbdkit prometheus systemd)
-pkgs_kernel=(qemu-system-x86 cpio kmod e2fsprogs busybox-static tgt)
+pkgs_kernel=(qemu-system-x86 cpio kmod e2fsprogs busybox-static tgt nftables)
 pkgs_fresh=(debootstrap)
 pkgs_bench=(tgt libnbd-bin fio nbdkit libiscsi-bin qemu-utils qemu-block-extra python3 iproute2 util-linux)
 
