@@ -72,8 +72,12 @@ type Config struct {
 	Portal string
 	// TargetName is the target IQN; empty for a discovery session.
 	TargetName string
-	// InitiatorName defaults to iqn.2026-11.dev.gomp:<hostname>.
+	// InitiatorName defaults to iqn.2026-11.dev.gomp:<hostname>; a host
+	// should pass its one identity (see ReadInitiatorName), since arrays
+	// map LUNs to initiator names.
 	InitiatorName string
+	// InitiatorAlias, when set, is declared at login (RFC 7143 §13.6).
+	InitiatorAlias string
 	// CHAP enables authentication; nil offers AuthMethod=None only.
 	CHAP *CHAP
 	// Negotiation holds the operational proposals.

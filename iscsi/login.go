@@ -96,6 +96,9 @@ func (l *login) run(ctx context.Context) (*loginResult, error) {
 // leadingKeys are sent in the first Login Request (RFC 7143 §13.1).
 func (l *login) leadingKeys(auth string) []pdu.KeyValue {
 	kvs := []pdu.KeyValue{{Key: "InitiatorName", Value: l.cfg.InitiatorName}}
+	if l.cfg.InitiatorAlias != "" {
+		kvs = append(kvs, pdu.KeyValue{Key: "InitiatorAlias", Value: l.cfg.InitiatorAlias})
+	}
 	if l.discovery {
 		kvs = append(kvs, pdu.KeyValue{Key: "SessionType", Value: "Discovery"})
 	} else {

@@ -305,10 +305,12 @@ type Config struct {
 	Portals []string
 	// LUN is the logical unit number (0 is valid).
 	LUN uint16
-	// CHAP and InitiatorName are passed to every session.
-	CHAP          *iscsi.CHAP
-	InitiatorName string
-	Negotiation   iscsi.Negotiation
+	// CHAP, InitiatorName and InitiatorAlias are passed to every
+	// session: the host's identity, which arrays map LUNs to.
+	CHAP           *iscsi.CHAP
+	InitiatorName  string
+	InitiatorAlias string
+	Negotiation    iscsi.Negotiation
 	// NOPInterval and NOPTimeout tune the sessions' NOP pings for fast
 	// failover: defaults 1 s and 2 s, so a silent path is failed within
 	// 3 s. Negative disables pings.
@@ -376,6 +378,9 @@ func (c Config) validate() error {
 // withDefaults fills the non-multipath defaults; Settings are resolved
 // once the LUN's identity is known (resolve).
 func (c Config) withDefaults() Config {
+	if c.InitiatorName == "" {
+		c.InitiatorName = iscsi.DefaultInitiatorName()
+	}
 	if c.NOPInterval == 0 {
 		c.NOPInterval = time.Second
 	}

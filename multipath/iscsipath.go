@@ -39,7 +39,7 @@ func newISCSIPath(c Config, portal string) *iscsiPath {
 	}
 	p.bind = bind
 	p.cfg = iscsi.Config{Portal: addr, Bind: bind, TargetName: c.Target, InitiatorName: c.InitiatorName,
-		CHAP: c.CHAP, Negotiation: c.Negotiation, ISID: iscsi.RandomISID(),
+		InitiatorAlias: c.InitiatorAlias, CHAP: c.CHAP, Negotiation: c.Negotiation, ISID: iscsi.RandomISID(),
 		LoginTimeout: c.loginTimeout(), NOPInterval: c.NOPInterval, NOPTimeout: c.NOPTimeout,
 		ReplacementTimeout: max(c.ReplacementTimeout, 0), Recover: true, MaxRecoveryBackoff: c.reconnectBackoff(),
 		Logger: c.Logger, Dial: p.dialTCP}

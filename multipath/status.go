@@ -14,6 +14,7 @@ type Status struct {
 	Name             string        `json:"name"`
 	WWID             string        `json:"wwid"`
 	Target           string        `json:"target"`
+	InitiatorName    string        `json:"initiator_name,omitempty"` // the host's identity at the target
 	LUN              uint16        `json:"lun"`
 	Vendor           string        `json:"vendor"`
 	Product          string        `json:"product"`
@@ -72,7 +73,7 @@ type PathStatus struct {
 func (d *Device) Snapshot() Status {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := Status{Name: d.name, WWID: d.wwid, Target: d.cfg.Target, LUN: d.cfg.LUN,
+	s := Status{Name: d.name, WWID: d.wwid, Target: d.cfg.Target, InitiatorName: d.cfg.InitiatorName, LUN: d.cfg.LUN,
 		Vendor: d.info.Vendor, Product: d.info.Product, Revision: d.info.Revision,
 		Size: d.info.Size(), BlockSize: d.info.BlockSize, Selector: d.sel.Name(),
 		Policy: string(d.policy), Failback: d.set.Failback.String(),

@@ -31,6 +31,7 @@ type attachOpts struct {
 	alias       string
 	noPathRetry string
 	chap        chapFlags
+	id          identityFlags // the host's initiator name
 	nbdDev      string
 	listen      []string
 	nbdMaxConns int // connections to --listen sockets served at once
@@ -121,6 +122,7 @@ func (o *attachOpts) register(f *pflag.FlagSet) {
 	f.StringVar(&o.controlDir, "control-dir", defaultControlDir, "directory of the control sockets")
 	f.IntVar(&o.connections, "connections", 0, "NBD connections to the kernel (default: CPUs, at most 4)")
 	o.chap.registerFlags(f)
+	o.id.registerFlags(f)
 	o.tune.registerFlags(f)
 	o.tls.registerFlags(f)
 }
@@ -168,6 +170,12 @@ func (o *attachOpts) mpConfig(g *globalOpts, log *slog.Logger) (multipath.Config
 		return multipath.Config{}, err
 	}
 	cfg := multipath.Config{Target: o.target, Portals: o.portals, CHAP: creds, Logger: log}
+	id, err := o.id.resolve(o.stateDir, log)
+	if err != nil {
+		clearCHAP(creds)
+		return cfg, err
+	}
+	cfg.InitiatorName, cfg.InitiatorAlias = id.Name, id.Alias
 	path := o.config
 	if path == "" {
 		if _, err := os.Stat("/etc/multipath.conf"); err == nil {
@@ -255,7 +263,7 @@ func startAttachment(ctx context.Context, g *globalOpts, o *attachOpts) (*attach
 	if err != nil {
 		return nil, err
 	}
-	if cfg.LUN, err = o.pickLUN(ctx, g, cfg.CHAP); err != nil {
+	if cfg.LUN, err = o.pickLUN(ctx, g, cfg); err != nil {
 		clearCHAP(cfg.CHAP)
 		return nil, err
 	}
@@ -286,7 +294,7 @@ func startAttachment(ctx context.Context, g *globalOpts, o *attachOpts) (*attach
 }
 
 // pickLUN returns --lun, or the first disk LUN the target reports.
-func (o *attachOpts) pickLUN(ctx context.Context, g *globalOpts, creds *iscsi.CHAP) (uint16, error) {
+func (o *attachOpts) pickLUN(ctx context.Context, g *globalOpts, cfg multipath.Config) (uint16, error) {
 	if o.lun >= 0 {
 		if o.lun > 16383 {
 			return 0, usagef("--lun %d: at most 16383", o.lun)
@@ -295,7 +303,7 @@ func (o *attachOpts) pickLUN(ctx context.Context, g *globalOpts, creds *iscsi.CH
 	}
 	var errs []error
 	for _, portal := range o.portals {
-		lun, err := firstDiskLUN(ctx, g, o.target, portal, creds)
+		lun, err := firstDiskLUN(ctx, g, cfg, portal)
 		if err == nil {
 			return lun, nil
 		}
@@ -304,10 +312,12 @@ func (o *attachOpts) pickLUN(ctx context.Context, g *globalOpts, creds *iscsi.CH
 	return 0, errors.Join(errs...)
 }
 
-func firstDiskLUN(ctx context.Context, g *globalOpts, target, portal string, creds *iscsi.CHAP) (uint16, error) {
+func firstDiskLUN(ctx context.Context, g *globalOpts, cfg multipath.Config, portal string) (uint16, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
-	s, err := iscsi.Dial(ctx, iscsi.Config{Portal: portal, TargetName: target, CHAP: creds, NOPInterval: -1})
+	target := cfg.Target
+	s, err := iscsi.Dial(ctx, iscsi.Config{Portal: portal, TargetName: target, CHAP: cfg.CHAP, NOPInterval: -1,
+		InitiatorName: cfg.InitiatorName, InitiatorAlias: cfg.InitiatorAlias})
 	if err != nil {
 		return 0, err
 	}

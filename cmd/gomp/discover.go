@@ -14,6 +14,7 @@ import (
 func newDiscoverCmd(g *globalOpts) *cobra.Command {
 	var (
 		chap  chapFlags
+		id    identityFlags
 		iface string
 	)
 	cmd := &cobra.Command{
@@ -26,6 +27,10 @@ per target portal in iscsiadm's format: IP:PORT,TPGT IQN`,
 		RunE: func(cmd *cobra.Command, portals []string) error {
 			if len(portals) == 0 {
 				return usagef("discover needs at least one PORTAL")
+			}
+			ident, err := id.resolve(defaultStateDir(), g.logger())
+			if err != nil {
+				return err
 			}
 			creds, err := chap.credentials()
 			if err != nil {
@@ -42,7 +47,7 @@ per target portal in iscsiadm's format: IP:PORT,TPGT IQN`,
 				if err := checkPortals([]string{portal}); err != nil {
 					return err
 				}
-				if err := discoverOne(cmd, g, portal, creds); err != nil {
+				if err := discoverOne(cmd, g, portal, ident, creds); err != nil {
 					return err
 				}
 			}
@@ -50,6 +55,7 @@ per target portal in iscsiadm's format: IP:PORT,TPGT IQN`,
 		},
 	}
 	chap.register(cmd)
+	id.registerFlags(cmd.Flags())
 	cmd.Flags().StringVar(&iface, "iface", "", "discover through this network interface or source address (like PORTAL@IFACE)")
 	return cmd
 }
@@ -58,10 +64,11 @@ per target portal in iscsiadm's format: IP:PORT,TPGT IQN`,
 // "IP:PORT,TPGT IQN" line per target portal. The target chose the names:
 // control bytes in them are escaped (safename.Text), so one target is one
 // line and no escape sequence reaches the terminal.
-func discoverOne(cmd *cobra.Command, g *globalOpts, portal string, creds *iscsi.CHAP) error {
+func discoverOne(cmd *cobra.Command, g *globalOpts, portal string, id iscsi.Identity, creds *iscsi.CHAP) error {
 	ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
 	defer cancel()
-	targets, err := iscsi.Discover(ctx, iscsi.Config{Portal: portal, CHAP: creds, Logger: g.logger()})
+	targets, err := iscsi.Discover(ctx, iscsi.Config{Portal: portal, CHAP: creds, Logger: g.logger(),
+		InitiatorName: id.Name, InitiatorAlias: id.Alias})
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ func newLsCmd(g *globalOpts) *cobra.Command {
 		target  string
 		portals []string
 		chap    chapFlags
+		id      identityFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "ls --target IQN --portal PORTAL [--portal PORTAL...]",
@@ -34,22 +35,29 @@ size, and the portals that reach it. It logs out before it exits.`,
 			if err := checkPortals(portals); err != nil {
 				return err
 			}
+			ident, err := id.resolve(defaultStateDir(), g.logger())
+			if err != nil {
+				return err
+			}
 			creds, err := chap.credentials()
 			if err != nil {
 				return err
 			}
 			defer clearCHAP(creds)
-			luns, err := listLUNs(cmd.Context(), g, target, portals, creds)
+			base := iscsi.Config{TargetName: target, CHAP: creds, Logger: g.logger(), NOPInterval: -1,
+				InitiatorName: ident.Name, InitiatorAlias: ident.Alias}
+			luns, err := listLUNs(cmd.Context(), g, base, portals)
 			if err != nil {
 				return err
 			}
-			printLUNs(cmd.OutOrStdout(), target, luns)
+			printLUNs(cmd.OutOrStdout(), target, ident.Name, luns)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&target, "target", "", "target IQN")
 	cmd.Flags().StringArrayVar(&portals, "portal", nil, "portal HOST[:PORT][@IFACE|@SOURCE_IP]; repeat for each path")
 	chap.register(cmd)
+	id.registerFlags(cmd.Flags())
 	return cmd
 }
 
@@ -61,10 +69,10 @@ type lunEntry struct {
 
 // listLUNs logs in through each portal in turn and returns the disk LUNs
 // found, merged by WWID and sorted by LUN number.
-func listLUNs(ctx context.Context, g *globalOpts, target string, portals []string, creds *iscsi.CHAP) ([]*lunEntry, error) {
+func listLUNs(ctx context.Context, g *globalOpts, base iscsi.Config, portals []string) ([]*lunEntry, error) {
 	byKey := map[string]*lunEntry{}
 	for _, portal := range portals {
-		if err := listPortal(ctx, g, target, portal, creds, byKey); err != nil {
+		if err := listPortal(ctx, g, base, portal, byKey); err != nil {
 			return nil, err
 		}
 	}
@@ -79,11 +87,12 @@ func listLUNs(ctx context.Context, g *globalOpts, target string, portals []strin
 // listPortal logs in through one portal, inquires every LUN that REPORT
 // LUNS lists and adds the disk LUNs to byKey (keyed by WWID, or "lunN"
 // without one).
-func listPortal(ctx context.Context, g *globalOpts, target, portal string, creds *iscsi.CHAP, byKey map[string]*lunEntry) error {
+func listPortal(ctx context.Context, g *globalOpts, base iscsi.Config, portal string, byKey map[string]*lunEntry) error {
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
-	s, err := iscsi.Dial(ctx, iscsi.Config{Portal: portal, TargetName: target, CHAP: creds,
-		Logger: g.logger(), NOPInterval: -1})
+	cfg := base
+	cfg.Portal = portal
+	s, err := iscsi.Dial(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -114,9 +123,11 @@ func listPortal(ctx context.Context, g *globalOpts, target, portal string, creds
 	return nil
 }
 
-// printLUNs prints the LUNs of target, one entry each.
-func printLUNs(w io.Writer, target string, luns []*lunEntry) {
+// printLUNs prints the LUNs of target that initiator sees, one entry
+// each.
+func printLUNs(w io.Writer, target, initiator string, luns []*lunEntry) {
 	fmt.Fprintf(w, "Target: %s\n", target)
+	fmt.Fprintf(w, "Initiator: %s\n", initiator)
 	if len(luns) == 0 {
 		fmt.Fprintln(w, "  (no disk LUNs)")
 	}

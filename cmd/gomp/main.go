@@ -75,7 +75,9 @@ func cliHint(err error) string {
 	case le.Status == pdu.LoginAuthenticationFailure:
 		return "; check --chap-user and --chap-secret-file"
 	case le.Status == pdu.LoginNotFound:
-		return "; gomp discover PORTAL lists the targets"
+		return "; gomp discover PORTAL lists the targets (arrays hide a target from initiator names it is not mapped to: check --initiator-name)"
+	case le.Status == pdu.LoginAuthorizationFailure:
+		return "; the target does not map this initiator name: check --initiator-name"
 	}
 	return ""
 }

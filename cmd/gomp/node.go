@@ -72,7 +72,11 @@ func (o *attachOpts) fromNode(cmdline *pflag.FlagSet) (*attachOpts, error) {
 	if err != nil {
 		return nil, err
 	}
-	return optsFromRecord(rec, cmdline)
+	ro, err := optsFromRecord(rec, cmdline)
+	if ro != nil {
+		ro.stateDir = o.stateDir // where a generated initiator name is kept
+	}
+	return ro, err
 }
 
 // optsFromRecord builds attach options from a record; flags changed on
@@ -139,6 +143,7 @@ func runAttachAll(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
 		}
 		ro, err := optsFromRecord(rec, cmd.Flags())
 		if err == nil {
+			ro.stateDir = o.stateDir
 			var a *attachment
 			if a, err = startAttachment(ctx, g, ro); err == nil {
 				atts = append(atts, a)

@@ -103,6 +103,9 @@ func printStatus(w io.Writer, st controlStatus) {
 		}
 	}
 	fmt.Fprintf(w, "export: %s\n", strings.Join(ex, " "))
+	if d.InitiatorName != "" {
+		fmt.Fprintf(w, "initiator: %s\n", safename.Text(d.InitiatorName))
+	}
 	fmt.Fprintf(w, "cache: %s; offers: %s\n", d.Capabilities.CacheMode, offers(d.Capabilities))
 	for gi, g := range d.Groups {
 		branch, pipe := "|-+-", "| "
