@@ -49,26 +49,46 @@ func (i *LUNInfo) IsDisk() bool { return i.DeviceType == scsi.TypeDisk }
 // Size returns the LUN's capacity in bytes.
 func (i *LUNInfo) Size() int64 { return int64(i.Blocks) * int64(i.BlockSize) }
 
+// reportLUNsMax bounds the REPORT LUNS answer gomp accepts: 64 Ki LUNs.
+const reportLUNsMax = 8 + 8<<16
+
 // ReportLUNs returns the LUN numbers the target exposes (REPORT LUNS,
-// SPC-4 §6.33), LUN 0 first as the target lists them.
+// SPC-4 §6.33), in the target's order. A list longer than the first
+// allocation (256 LUNs) is asked again with the length the target
+// reports, up to 64 Ki LUNs; LUNs in addressing methods other than
+// peripheral and flat are left out.
 func (s *Session) ReportLUNs(ctx context.Context) ([]uint16, error) {
-	buf := make([]byte, 16+8*256)
-	cdb := scsi.ReportLUNs(scsi.SelectLogicalUnits, uint32(len(buf)))
-	cmd := &Command{LUN: 0, CDB: cdb[:], Read: buf}
-	if err := s.Do(ctx, cmd); err != nil {
-		return nil, err
+	size := 16 + 8*256
+	for range 3 { // the list may grow between two requests
+		buf := make([]byte, size)
+		cdb := scsi.ReportLUNs(scsi.SelectLogicalUnits, uint32(len(buf)))
+		cmd := &Command{LUN: 0, CDB: cdb[:], Read: buf}
+		if err := s.Do(ctx, cmd); err != nil {
+			return nil, err
+		}
+		luns, err := scsi.ParseReportLUNs(buf[:len(buf)-max(cmd.Residual, 0)])
+		var te *scsi.TruncatedError
+		if errors.As(err, &te) && te.Need > size && te.Need <= reportLUNsMax {
+			size = te.Need
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("iscsi: REPORT LUNS via %s: %w", s.cfg.Portal, err)
+		}
+		return lunNumbers(luns), nil
 	}
-	luns, err := scsi.ParseReportLUNs(buf[:len(buf)-max(cmd.Residual, 0)])
-	if err != nil {
-		return nil, err
-	}
-	var out []uint16
+	return nil, fmt.Errorf("iscsi: REPORT LUNS via %s: the LUN list keeps growing", s.cfg.Portal)
+}
+
+// lunNumbers returns the single-level LUN numbers of a REPORT LUNS list.
+func lunNumbers(luns []uint64) []uint16 {
+	out := make([]uint16, 0, len(luns))
 	for _, l := range luns {
 		if n, ok := scsi.LUNNumber(l); ok {
 			out = append(out, n)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // inquire runs INQUIRY (standard or a VPD page) and returns the bytes the
