@@ -120,7 +120,7 @@ func (o *attachOpts) register(f *pflag.FlagSet) {
 	f.StringVar(&o.fstype, "fstype", "ext4", "file system type for --mount")
 	f.StringVar(&o.mountOpts, "mount-options", "", "mount options for --mount")
 	f.StringVar(&o.controlDir, "control-dir", defaultControlDir, "directory of the control sockets")
-	f.IntVar(&o.connections, "connections", 0, "NBD connections to the kernel (default: CPUs, at most 4)")
+	f.IntVar(&o.connections, "connections", 1, "NBD connections to the kernel; more than 1 trades crash recovery for parallelism (see README)")
 	o.chap.registerFlags(f)
 	o.id.registerFlags(f)
 	o.tune.registerFlags(f)
@@ -387,13 +387,14 @@ func (a *attachment) attachKernel(ctx context.Context, o *attachOpts) error {
 			return usagef("--nbd %q: want /dev/nbdN or auto", o.nbdDev)
 		}
 	}
-	conns := o.connections
-	if conns <= 0 {
-		conns = min(4, max(1, runtime.NumCPU()))
+	conns := max(o.connections, 1)
+	if conns > 1 {
+		a.log.Warn("more than one kernel connection: the kernel is given a 30-day request timeout instead of none,"+
+			" so a request in flight when gomp is killed waits that long after a restart", "connections", conns)
 	}
 	min_, _, _ := a.dev.BlockSize()
 	cfg := nbd.AttachConfig{Index: index, BlockSize: min_, Connections: conns,
-		Timeout: kernelTimeout, DeadConnTimeout: kernelDeadConnTimeout,
+		Timeout: kernelTimeoutFor(conns), DeadConnTimeout: kernelDeadConnTimeout,
 		BackendID: backendID(a.dev.WWID()), Logger: a.log}
 	d, err := a.attachOrReconfigure(ctx, cfg)
 	if err != nil {

@@ -16,13 +16,21 @@ import (
 // on a stalled session. Two copies of one write, the older one landing
 // last, can overwrite newer data. So gomp owns time on the kernel path: its
 // own policies (no_path_retry, the checker, the I/O watchdog, command
-// timeouts) decide when a request fails, and the kernel is given a timeout
-// far beyond any of them.
+// timeouts) decide when a request fails.
+//
+// The default is one connection with timeout 0: the kernel then never
+// fails or requeues a request while its socket is the same; every 30 s it
+// logs "Possible stuck request" for one still waiting, and once the socket
+// was replaced (NBD_CMD_RECONFIGURE after a gomp restart) it requeues the
+// request on the new one (Linux 5.7 and later). With more connections no
+// timeout is safe from requeueing, so the kernel gets one far beyond
+// gomp's policies; the price is that requests in flight when gomp dies are
+// resent only when that timeout runs out.
 const (
-	// kernelTimeout is 30 days: beyond any outage a queue_if_no_path user
-	// rides out, and below the 2^32 jiffies the kernel stores it in (at
-	// HZ=1000, 49.7 days).
-	kernelTimeout = 30 * 24 * time.Hour
+	// kernelLongTimeout is 30 days: beyond any outage a queue_if_no_path
+	// user rides out, and below the 2^32 jiffies the kernel stores it in
+	// (at HZ=1000, 49.7 days).
+	kernelLongTimeout = 30 * 24 * time.Hour
 	// kernelDeadConnTimeout is how long the kernel keeps the device, its
 	// I/O queued, once every connection died (a crashed gomp restarted by
 	// systemd reconfigures it within that time).
@@ -30,6 +38,15 @@ const (
 	// reconfigureBackoff spaces attempts to hand the kernel new sockets.
 	reconfigureBackoff = time.Second
 )
+
+// kernelTimeoutFor returns the kernel request timeout for a device with
+// conns connections: none (0) for one, kernelLongTimeout for more.
+func kernelTimeoutFor(conns int) time.Duration {
+	if conns > 1 {
+		return kernelLongTimeout
+	}
+	return 0
+}
 
 // kernelDevice is what the supervisor needs of an *nbd.Device.
 type kernelDevice interface {
