@@ -50,7 +50,7 @@ func TestMaxTotalInFlightBytes(t *testing.T) {
 	a.request(Request{Type: CmdRead, Cookie: 1, Offset: 0, Length: size}, nil)
 	require.Eventually(t, func() bool { return started.Load() == 1 }, 10*time.Second, 5*time.Millisecond)
 	b.request(Request{Type: CmdRead, Cookie: 2, Offset: size, Length: size}, nil)
-	time.Sleep(100 * time.Millisecond) // b's reader would have taken its buffer by now
+	require.Eventually(t, srv.mem.waiting, 10*time.Second, 5*time.Millisecond, "b's read waits for the budget")
 	require.Equal(t, int32(1), started.Load(), "the second read must wait for the budget")
 	require.Equal(t, int64(size), srv.mem.inUse())
 	close(release)

@@ -264,6 +264,13 @@ func (b *memBudget) tryTake(n, limit int64) (bool, <-chan struct{}) {
 	return false, b.wake
 }
 
+// waiting reports whether a taker is waiting for bytes to be given back.
+func (b *memBudget) waiting() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.wake != nil
+}
+
 // give returns n bytes and wakes the waiters.
 func (b *memBudget) give(n int64) {
 	b.mu.Lock()
