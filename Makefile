@@ -7,6 +7,7 @@
 #                    two-path aggregation test without -race, a short fuzz run,
 #                    and a summary of passed / failed / skipped tests
 #   make test-kernel /dev/nbdN under QEMU (scripts/kernel-lab)
+#   make bench-kernel /dev/nbdN vs dm-multipath vs /dev/sdX in that guest
 #   make deps-demo | deps-test | deps-kernel | deps-bench
 #                    install the Debian packages a target needs (scripts/deps.sh)
 #   make lab-up | lab-down | lab-status
@@ -38,7 +39,7 @@ TESTFLAGS ?=
 LAB := bash scripts/lab.sh
 SUBMAKE := $(MAKE) --no-print-directory
 
-.PHONY: all build vet lint fmt-check test test-kernel demo deps-demo deps-test deps-kernel deps-bench lab-up lab-down lab-status fuzz fuzz-smoke bench bench-iscsi bench-nbd bench-stack bench-aggregation chaos clean
+.PHONY: all build vet lint fmt-check test test-kernel bench-kernel demo deps-demo deps-test deps-kernel deps-bench lab-up lab-down lab-status fuzz fuzz-smoke bench bench-iscsi bench-nbd bench-stack bench-aggregation chaos clean
 
 all: build
 
@@ -119,6 +120,12 @@ deps-demo deps-test deps-kernel deps-bench:
 # initramfs; see scripts/kernel-lab/run.sh (KLAB_* settings) and guest.conf.
 test-kernel: deps-kernel
 	bash scripts/kernel-lab/run.sh
+
+# gomp attach's /dev/nbdN vs the classic stack (open-iscsi + dm-multipath)
+# vs one /dev/sdX, fio in one boot of that guest, interleaved rounds; see
+# scripts/kernel-lab/bench-kernel.sh (ROUNDS, BENCHTIME, BENCH_* settings).
+bench-kernel: deps-kernel
+	bash scripts/kernel-lab/bench-kernel.sh
 
 # The README's first command: the main job on the embedded lab target.
 demo: deps-demo

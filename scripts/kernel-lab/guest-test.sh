@@ -31,6 +31,9 @@
 #          NAME`, `gomp detach /dev/nbdN` and SIGTERM (exit 0, unmounted,
 #          disconnected); re-attach and check every file; e2fsck; no nbd
 #          error or request timeout in dmesg
+#   bench  not in the default list: `make bench-kernel` (bench-kernel.sh)
+#          puts /bench-kernel-guest.sh, fio, open-iscsi and multipath-tools
+#          into the guest and selects it; see that file
 #
 # Lab helpers for tests of `gomp attach` against tgtd inside the guest:
 #   lab_up [SIZE]     tgtd on 127.0.0.1:3260 and 127.0.0.2:3260, target
@@ -739,6 +742,12 @@ test_outage() {
 	[ $G_FAILS = 0 ]
 }
 
+test_bench() {
+	[ -f /bench-kernel-guest.sh ] || { echo "no /bench-kernel-guest.sh in this guest: run make bench-kernel"; return 1; }
+	. /bench-kernel-guest.sh
+	bench_main
+}
+
 # Cold workqueue (kernel 6.1): nbd runs each connection's receive loop as a
 # long-running work item on its WQ_MEM_RECLAIM workqueue. On the first nbd
 # use after boot the unbound high-priority worker pool has one idle worker;
@@ -758,6 +767,7 @@ for s in $sections; do
 	gomp) section gomp test_gomp ;;
 	lio) section lio test_lio ;;
 	outage) section outage test_outage ;;
+	bench) section bench test_bench ;;
 	*) fail "unknown section $s" ;;
 	esac
 done

@@ -26,6 +26,9 @@
 #   KLAB_KEEP=1         keep the work dir (initramfs, serial log)
 #   KLAB_APPEND=...     extra kernel command line
 #   KLAB_GUEST_ARGS=... passed to guest-test.sh (kernel command line klab.args=)
+#   KLAB_CONF_EXTRA=FILE sourced after guest.conf, to add to its lists
+#   KLAB_OVERLAY=DIR    its files are copied over the initramfs root last
+#                       (make bench-kernel uses these two: bench-kernel.sh)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -38,6 +41,10 @@ KEEP=${KLAB_KEEP:-0}
 export PATH=$PATH:/usr/local/go/bin:/usr/sbin:/sbin
 # shellcheck source=guest.conf
 . "$HERE/guest.conf"
+if [ -n "${KLAB_CONF_EXTRA:-}" ]; then
+	# shellcheck disable=SC1090
+	. "$KLAB_CONF_EXTRA"
+fi
 
 T0=$(date +%s.%N)
 log() { printf '[kernel-lab %5.1fs] %s\n' "$(awk -v s="$T0" -v n="$(date +%s.%N)" 'BEGIN{print n-s}')" "$*" >&2; }
@@ -189,6 +196,7 @@ build_initramfs() {
 	for f in "${GUEST_ETC[@]}"; do [ -f "$f" ] && cp "$f" "$R/etc/"; done
 	install -m755 "$HERE/guest-init.sh" "$R/init"
 	install -m755 "$HERE/guest-test.sh" "$R/guest-test.sh"
+	[ -z "${KLAB_OVERLAY:-}" ] || cp -a "$KLAB_OVERLAY/." "$R/"
 	(cd "$R" && find . -print0 | cpio --null -o -H newc -R 0:0 --quiet | gzip -1) >"$WORK/initrd.cpio.gz"
 	log "initramfs $(du -h "$WORK/initrd.cpio.gz" | cut -f1) (unpacked $(du -sh "$R" | cut -f1)); $(tr '\n' ' ' <"$R/etc/kernel-lab.env")"
 }
