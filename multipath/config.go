@@ -305,6 +305,14 @@ type Config struct {
 	Portals []string
 	// LUN is the logical unit number (0 is valid).
 	LUN uint16
+	// PortalLUNs, when not nil, gives the LUN number behind each entry
+	// of Portals (same length), for a target that numbers one logical
+	// unit differently per portal; LUN is then the first one (see Scan).
+	PortalLUNs []uint16
+	// Pool, when set, shares the sessions with the other devices opened
+	// with it: one session per portal for every LUN of the target (see
+	// SessionPool). nil gives the device sessions of its own.
+	Pool *SessionPool
 	// CHAP, InitiatorName and InitiatorAlias are passed to every
 	// session: the host's identity, which arrays map LUNs to.
 	CHAP           *iscsi.CHAP
@@ -362,6 +370,9 @@ func (c Config) validate() error {
 	if len(c.Portals) == 0 {
 		return errors.New("multipath: Config.Portals is empty")
 	}
+	if c.PortalLUNs != nil && len(c.PortalLUNs) != len(c.Portals) {
+		return fmt.Errorf("multipath: %d PortalLUNs for %d Portals", len(c.PortalLUNs), len(c.Portals))
+	}
 	seen := map[string]bool{}
 	for _, p := range c.Portals {
 		if _, _, err := iscsi.ParsePortal(p); err != nil {
@@ -373,6 +384,14 @@ func (c Config) validate() error {
 		seen[p] = true
 	}
 	return nil
+}
+
+// lunAt returns the LUN number behind Portals[i].
+func (c Config) lunAt(i int) uint16 {
+	if c.PortalLUNs != nil {
+		return c.PortalLUNs[i]
+	}
+	return c.LUN
 }
 
 // withDefaults fills the non-multipath defaults; Settings are resolved

@@ -101,7 +101,7 @@ func Open(ctx context.Context, cfg Config) (*Device, error) {
 	pcfg.Logger, name = pathLogger(cfg.Logger)
 	ios := make([]pathIO, len(cfg.Portals))
 	for i, portal := range cfg.Portals {
-		ios[i] = newISCSIPath(pcfg, portal)
+		ios[i] = newISCSIPath(pcfg, portal, cfg.lunAt(i))
 	}
 	d, err := open(ctx, cfg, ios)
 	if err == nil {

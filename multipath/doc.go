@@ -15,6 +15,20 @@
 // cannot be reached is kept as a failed path for the checker to retry.
 // Open fails only when no path works.
 //
+// # Every LUN of a target, over shared sessions
+//
+// With Config.Pool the devices of a process share their sessions, as
+// open-iscsi does: one session per (initiator name, target, portal and
+// binding) carrying every LUN attached through it, reference-counted and
+// logged out with its last device (SessionPool; its ISID hook keeps a
+// portal's ISID stable across restarts). A path is then (session, LUN):
+// the checker's TUR goes to its own LUN, and a session failure fails
+// every device's path through it. OpenAll does what iscsiadm -m node -l
+// and multipathd do together: it logs in to each portal once, lists the
+// LUNs (REPORT LUNS), inquires them, groups them by WWID across portals
+// (a portal may number a LUN differently: Config.PortalLUNs) and opens
+// one device per WWID; Scan is its first half.
+//
 // Paths are grouped by path_grouping_policy: failover (one path per
 // group), multibus (one group), group_by_prio (one group per priority),
 // group_by_tpg (one per ALUA target port group); group_by_serial and
@@ -179,7 +193,6 @@
 // GROUPS), per-path selector arguments (repeat_count, relative
 // throughput), marginal_path_* and delay_*_checks, the historical-
 // service-time selector, reloading a configuration into a running
-// device, capacity changes, sharing sessions between devices of one
-// target, and per-path block devices (so blacklist devnode/property are
+// device, capacity changes, and per-path block devices (so blacklist devnode/property are
 // ignored).
 package multipath

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
 
@@ -14,60 +13,41 @@ import (
 
 var errNotConnected = errors.New("not logged in yet")
 
-// iscsiPath is a path over one iscsi.Session to one portal. The session
-// reinstates itself after a connection loss (Recover; with the default
-// zero ReplacementTimeout commands fail at once meanwhile); a portal
-// unreachable at Open is dialled again by the checker's TUR.
+// iscsiPath is a path to one LUN over an iSCSI session to one portal:
+// the path's own session, or one shared with the other LUNs of the
+// target through Config.Pool. The session reinstates itself after a
+// connection loss (Recover; with the default zero ReplacementTimeout
+// commands fail at once meanwhile); a portal unreachable at Open is
+// dialled again by the checker's TUR.
 type iscsiPath struct {
-	cfg  iscsi.Config
 	lun  uint16
-	dial func(ctx context.Context, network, addr string) (net.Conn, error)
-	bind iscsi.Binding // used when dial is nil
+	sess *sharedSession
 
-	h    atomic.Pointer[iscsi.LUN]   // nil until the first login
-	conn atomic.Pointer[net.TCPConn] // the current connection, for Reset
+	h atomic.Pointer[iscsi.LUN] // nil until the first login
 
 	mu     sync.Mutex // serialises connect and Close
 	closed bool
 }
 
-func newISCSIPath(c Config, portal string) *iscsiPath {
-	p := &iscsiPath{lun: c.LUN, dial: c.Dial}
+// newISCSIPath returns the path to lun through portal, its session from
+// c.Pool when set.
+func newISCSIPath(c Config, portal string, lun uint16) *iscsiPath {
 	addr, bind, err := iscsi.ParsePortal(portal)
 	if err != nil { // Config.validate refused it already
 		addr = portal
 	}
-	p.bind = bind
-	p.cfg = iscsi.Config{Portal: addr, Bind: bind, TargetName: c.Target, InitiatorName: c.InitiatorName,
-		InitiatorAlias: c.InitiatorAlias, CHAP: c.CHAP, Negotiation: c.Negotiation, ISID: iscsi.RandomISID(),
+	cfg := iscsi.Config{Portal: addr, Bind: bind, TargetName: c.Target, InitiatorName: c.InitiatorName,
+		InitiatorAlias: c.InitiatorAlias, CHAP: c.CHAP, Negotiation: c.Negotiation,
 		LoginTimeout: c.loginTimeout(), NOPInterval: c.NOPInterval, NOPTimeout: c.NOPTimeout,
 		ReplacementTimeout: max(c.ReplacementTimeout, 0), Recover: true, MaxRecoveryBackoff: c.reconnectBackoff(),
-		Logger: c.Logger, Dial: p.dialTCP}
-	return p
-}
-
-// dialTCP opens the session's TCP connections with TCP_NODELAY and an
-// abortive close (SO_LINGER 0): when a failed connection is closed, the
-// kernel must discard unsent commands rather than keep retransmitting
-// them, or a write already retried on another path could reach the
-// target later, over newer data.
-func (p *iscsiPath) dialTCP(ctx context.Context, network, addr string) (net.Conn, error) {
-	var c net.Conn
-	var err error
-	if p.dial != nil {
-		c, err = p.dial(ctx, network, addr)
+		Logger: c.Logger}
+	p := &iscsiPath{lun: lun}
+	if c.Pool != nil {
+		p.sess = c.Pool.acquire(cfg, c.Dial)
 	} else {
-		c, err = p.bind.DialContext(ctx, network, addr)
+		p.sess = newSharedSession(cfg, c.Dial)
 	}
-	if err != nil {
-		return nil, err
-	}
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-		_ = tc.SetLinger(0)
-		p.conn.Store(tc)
-	}
-	return c, nil
+	return p
 }
 
 // handle returns the LUN, or a connection error before the first login.
@@ -75,10 +55,11 @@ func (p *iscsiPath) handle() (*iscsi.LUN, error) {
 	if l := p.h.Load(); l != nil {
 		return l, nil
 	}
-	return nil, &iscsi.ConnError{Portal: p.cfg.Portal, Err: errNotConnected}
+	return nil, &iscsi.ConnError{Portal: p.sess.cfg.Portal, Err: errNotConnected}
 }
 
-// connect logs in when the path has no session, or its session ended.
+// connect opens the LUN when the path has none, or its session ended
+// (logging in again when no other LUN did so already).
 func (p *iscsiPath) connect(ctx context.Context) (*iscsi.LUN, bool, error) {
 	if l := p.h.Load(); l != nil && l.Session().State() != iscsi.StateClosed {
 		return l, false, nil
@@ -86,21 +67,17 @@ func (p *iscsiPath) connect(ctx context.Context) (*iscsi.LUN, bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return nil, false, &iscsi.ConnError{Portal: p.cfg.Portal, Err: iscsi.ErrSessionClosed}
+		return nil, false, &iscsi.ConnError{Portal: p.sess.cfg.Portal, Err: iscsi.ErrSessionClosed}
 	}
-	if l := p.h.Load(); l != nil {
-		if l.Session().State() != iscsi.StateClosed {
-			return l, false, nil
-		}
-		_ = l.Session().Close(ctx)
+	if l := p.h.Load(); l != nil && l.Session().State() != iscsi.StateClosed {
+		return l, false, nil
 	}
-	s, err := iscsi.Dial(ctx, p.cfg)
+	s, err := p.sess.connect(ctx)
 	if err != nil {
 		return nil, false, err
 	}
 	l, err := s.OpenLUN(ctx, p.lun)
 	if err != nil {
-		_ = s.Close(ctx)
 		return nil, false, err
 	}
 	p.h.Store(l)
@@ -203,13 +180,10 @@ func (p *iscsiPath) Connected() bool {
 	return l != nil && l.Session().State() == iscsi.StateLoggedIn
 }
 
-// Reset drops the current TCP connection; the session fails its commands
-// with connection errors and reconnects.
-func (p *iscsiPath) Reset(error) {
-	if c := p.conn.Load(); c != nil {
-		_ = c.Close()
-	}
-}
+// Reset drops the session's current TCP connection; the session fails
+// its commands (those of every LUN it carries) with connection errors and
+// reconnects.
+func (p *iscsiPath) Reset(error) { p.sess.reset() }
 
 func (p *iscsiPath) AbortInFlight(ctx context.Context, cause error) error {
 	l, err := p.handle()
@@ -219,12 +193,14 @@ func (p *iscsiPath) AbortInFlight(ctx context.Context, cause error) error {
 	return l.Session().AbortInFlight(ctx, cause)
 }
 
+// Close ends the path; its session is logged out once no other path
+// uses it.
 func (p *iscsiPath) Close(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.closed = true
-	if l := p.h.Load(); l != nil {
-		return l.Session().Close(ctx)
+	if p.closed {
+		return nil
 	}
-	return nil
+	p.closed = true
+	return p.sess.release(ctx)
 }
