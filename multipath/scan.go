@@ -51,13 +51,15 @@ func OpenAll(ctx context.Context, cfg Config, want func(FoundLUN) bool) ([]*Devi
 			todo = append(todo, f)
 		}
 	}
-	devs, openErr := openFound(ctx, cfg, todo)
+	devs, openErr := OpenFound(ctx, cfg, todo)
 	return devs, errors.Join(err, openErr)
 }
 
-// openFound opens the devices of found concurrently, at most
-// maxParallelOpens at once; the result keeps found's order.
-func openFound(ctx context.Context, cfg Config, found []FoundLUN) ([]*Device, error) {
+// OpenFound opens the device of each FoundLUN of Scan (Config(cfg))
+// concurrently, at most 16 at once, and returns those that opened, in
+// found's order, with the errors of the others joined. cfg.Alias, when
+// set, names every device: leave it empty for more than one.
+func OpenFound(ctx context.Context, cfg Config, found []FoundLUN) ([]*Device, error) {
 	devs := make([]*Device, len(found))
 	errs := make([]error, len(found))
 	sem := make(chan struct{}, maxParallelOpens)

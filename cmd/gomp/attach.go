@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gomp-dev/gomp/internal/safename"
@@ -25,7 +26,7 @@ import (
 type attachOpts struct {
 	target      string
 	portals     []string
-	lun         int
+	luns        []int // --lun; empty: every disk LUN
 	selector    string
 	config      string
 	alias       string
@@ -107,7 +108,7 @@ func setProcs(n int, log *slog.Logger) {
 func (o *attachOpts) register(f *pflag.FlagSet) {
 	f.StringVar(&o.target, "target", "", "target IQN")
 	f.StringArrayVar(&o.portals, "portal", nil, "portal HOST[:PORT][@IFACE|@SOURCE_IP]; repeat for each path")
-	f.IntVar(&o.lun, "lun", -1, "LUN number (default: the target's first disk LUN)")
+	f.IntSliceVar(&o.luns, "lun", nil, "LUN numbers to attach, N[,M...] (default: every disk LUN the target maps to this host, one device each)")
 	f.StringVar(&o.selector, "selector", "", "path selector: round-robin, queue-length or service-time (default service-time)")
 	f.StringVar(&o.config, "config", "", "multipath.conf to read (default /etc/multipath.conf when present)")
 	f.StringVar(&o.alias, "alias", "", "device name (default: alias from the config, else the WWID)")
@@ -141,7 +142,12 @@ func (o *attachOpts) validate() error {
 	}
 	for _, l := range o.listen {
 		if !strings.HasPrefix(l, "unix:") && !strings.HasPrefix(l, "tcp:") {
-			return usagef("--listen %q: want unix:PATH or tcp:HOST:PORT", l)
+			return usagef("--listen %q: want unix:PATH, unix:DIR/ or tcp:HOST:PORT", l)
+		}
+	}
+	for _, n := range o.luns {
+		if n < 0 || n > 16383 {
+			return usagef("--lun %d: want 0 to 16383", n)
 		}
 	}
 	return checkPortals(o.portals)
@@ -230,108 +236,22 @@ func runAttach(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
 		o = rec
 	}
 	ctx := cmd.Context()
-	a, err := startAttachment(ctx, g, o)
+	atts, err := startAttachments(ctx, g, o)
 	if err != nil {
 		return err
 	}
-	defer a.stop()
-	name, where := safename.Text(a.dev.Name()), safename.Text(a.readyTarget())
-	fmt.Fprintf(cmd.OutOrStdout(), "ready: %s %s\n", name, where)
-	notify(a.log, "READY=1\nSTATUS=attached "+name+" "+where)
-	select {
-	case <-ctx.Done():
-		a.log.Info("signal received, detaching", "device", a.dev.Name())
-	case <-a.control.detach:
-		a.log.Info("detach requested", "device", a.dev.Name())
-	}
-	notify(a.log, "STOPPING=1\nSTATUS=detaching "+name)
-	return a.stop()
-}
-
-// startAttachment logs in, builds the device, exports it and opens its
-// control socket.
-func startAttachment(ctx context.Context, g *globalOpts, o *attachOpts) (*attachment, error) {
-	if err := o.validate(); err != nil {
-		return nil, err
-	}
-	tlsMode, tlsCfg, err := o.tls.server()
-	if err != nil {
-		return nil, err
+	var names, readies []string
+	for _, a := range atts {
+		name, where := safename.Text(a.dev.Name()), safename.Text(a.readyTarget())
+		fmt.Fprintf(cmd.OutOrStdout(), "ready: %s %s\n", name, where)
+		names = append(names, name)
+		readies = append(readies, name+" "+where)
 	}
 	log := g.logger()
-	cfg, err := o.mpConfig(g, log)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.LUN, err = o.pickLUN(ctx, g, cfg); err != nil {
-		clearCHAP(cfg.CHAP)
-		return nil, err
-	}
-	openCtx, cancel := context.WithTimeout(ctx, g.timeout)
-	dev, err := multipath.Open(openCtx, cfg)
-	cancel()
-	if err != nil {
-		clearCHAP(cfg.CHAP)
-		return nil, err
-	}
-	a := &attachment{dev: dev, log: log, srv: &nbd.Server{Backend: dev, ExportName: dev.Name(),
-		Description: "gomp " + dev.WWID(), Logger: log, MaxConns: o.nbdMaxConns,
-		MaxTotalInFlightBytes: int64(o.nbdMaxMiB) << 20, TLS: tlsMode, TLSConfig: tlsCfg},
-		served: &g.served, creds: cfg.CHAP}
-	g.served.add(dev)
-	if err := a.export(ctx, o); err != nil {
-		a.stop()
-		return nil, err
-	}
-	a.exports.Node = o.node
-	cs, err := startControl(o.controlDir, dev.Name(), dev, a.exports, log)
-	if err != nil {
-		a.stop()
-		return nil, err
-	}
-	a.control = cs
-	return a, nil
-}
-
-// pickLUN returns --lun, or the first disk LUN the target reports.
-func (o *attachOpts) pickLUN(ctx context.Context, g *globalOpts, cfg multipath.Config) (uint16, error) {
-	if o.lun >= 0 {
-		if o.lun > 16383 {
-			return 0, usagef("--lun %d: at most 16383", o.lun)
-		}
-		return uint16(o.lun), nil
-	}
-	var errs []error
-	for _, portal := range o.portals {
-		lun, err := firstDiskLUN(ctx, g, cfg, portal)
-		if err == nil {
-			return lun, nil
-		}
-		errs = append(errs, err)
-	}
-	return 0, errors.Join(errs...)
-}
-
-func firstDiskLUN(ctx context.Context, g *globalOpts, cfg multipath.Config, portal string) (uint16, error) {
-	ctx, cancel := context.WithTimeout(ctx, g.timeout)
-	defer cancel()
-	target := cfg.Target
-	s, err := iscsi.Dial(ctx, iscsi.Config{Portal: portal, TargetName: target, CHAP: cfg.CHAP, NOPInterval: -1,
-		InitiatorName: cfg.InitiatorName, InitiatorAlias: cfg.InitiatorAlias})
-	if err != nil {
-		return 0, err
-	}
-	defer s.Close(ctx)
-	luns, err := s.ReportLUNs(ctx)
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range luns {
-		if info, err := s.Inquire(ctx, l); err == nil && info.IsDisk() {
-			return l, nil
-		}
-	}
-	return 0, fmt.Errorf("%s via %s: no disk LUN", target, portal)
+	notify(log, "READY=1\nSTATUS=attached "+strings.Join(readies, ", "))
+	return serveAttachments(ctx, log, atts, func() {
+		notify(log, "STOPPING=1\nSTATUS=detaching "+strings.Join(names, ", "))
+	})
 }
 
 // attachment is one running export of a device.
@@ -346,7 +266,8 @@ type attachment struct {
 	control   *controlServer
 	served    *deviceSet // where its metrics are served from
 	stopped   bool
-	creds     *iscsi.CHAP // cleared once the device is closed
+	creds     *iscsi.CHAP   // cleared once the last device using it is closed
+	credUsers *atomic.Int32 // the attachments sharing creds
 }
 
 func (a *attachment) readyTarget() string {
@@ -365,7 +286,7 @@ func (a *attachment) readyTarget() string {
 
 // export starts the NBD listeners and the kernel device.
 func (a *attachment) export(ctx context.Context, o *attachOpts) error {
-	for _, l := range o.listen {
+	for _, l := range o.listenFor(a.dev.Name()) {
 		ln, uri, err := listenNBD(l, a.dev.Name(), a.srv, a.log)
 		if err != nil {
 			return err
@@ -510,7 +431,9 @@ func (a *attachment) stop() error {
 		ln.Close() // a unix listener removes its socket
 	}
 	errs = append(errs, a.dev.Close(ctx))
-	clearCHAP(a.creds) // no session logs in again
+	if a.credUsers == nil || a.credUsers.Add(-1) == 0 {
+		clearCHAP(a.creds) // no session logs in again
+	}
 	if a.control != nil {
 		a.control.close()
 	}

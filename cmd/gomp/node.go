@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"text/tabwriter"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -137,6 +136,7 @@ func runAttachAll(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
 		log.Error("node record not read", "err", err)
 	}
 	var atts []*attachment
+	attached := 0
 	for _, rec := range recs {
 		if rec.Startup != node.StartupAutomatic {
 			continue
@@ -144,10 +144,13 @@ func runAttachAll(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
 		ro, err := optsFromRecord(rec, cmd.Flags())
 		if err == nil {
 			ro.stateDir = o.stateDir
-			var a *attachment
-			if a, err = startAttachment(ctx, g, ro); err == nil {
-				atts = append(atts, a)
-				fmt.Fprintf(cmd.OutOrStdout(), "ready: %s %s (node %s)\n", a.dev.Name(), a.readyTarget(), rec.Name)
+			var as []*attachment
+			if as, err = startAttachments(ctx, g, ro); err == nil {
+				for _, a := range as {
+					fmt.Fprintf(cmd.OutOrStdout(), "ready: %s %s (node %s)\n", a.dev.Name(), a.readyTarget(), rec.Name)
+				}
+				atts = append(atts, as...)
+				attached++
 				continue
 			}
 		}
@@ -161,22 +164,9 @@ func runAttachAll(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
 		}
 		return errors.Join(failed...)
 	}
-	notify(log, fmt.Sprintf("READY=1\nSTATUS=attached %d of %d automatic nodes", len(atts), len(atts)+len(failed)))
-	var wg sync.WaitGroup
-	errs := make([]error, len(atts))
-	for i, a := range atts {
-		wg.Go(func() {
-			select {
-			case <-ctx.Done():
-			case <-a.control.detach:
-				log.Info("detach requested", "device", a.dev.Name())
-			}
-			errs[i] = a.stop()
-		})
-	}
-	wg.Wait()
-	notify(log, "STOPPING=1")
-	return errors.Join(append(failed, errs...)...)
+	notify(log, fmt.Sprintf("READY=1\nSTATUS=attached %d of %d automatic nodes", attached, attached+len(failed)))
+	err := serveAttachments(ctx, log, atts, func() { notify(log, "STOPPING=1") })
+	return errors.Join(append(failed, err)...)
 }
 
 // newNodeCmd builds "gomp node add|ls|show|rm".

@@ -138,7 +138,7 @@ func TestOptsFromRecordCommandLineWins(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "iqn.x", o.target)
 	require.Equal(t, []string{"198.18.9.9"}, o.portals, "the command line's portals replace the record's")
-	require.Equal(t, 4, o.lun)
+	require.Equal(t, []int{4}, o.luns)
 	require.Equal(t, "/dev/nbd3", o.nbdDev)
 	require.Equal(t, "lab", o.node)
 

@@ -8,6 +8,7 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/gomp-dev/gomp/multipath"
 	"github.com/spf13/cobra"
 )
 
@@ -23,6 +24,9 @@ type globalOpts struct {
 	daemon bool      // a long-running command: logs state changes (Info)
 	logOut io.Writer // the command's stderr
 	served deviceSet // devices this process serves (--metrics-listen)
+	// sessions are the iSCSI sessions of this process, shared by every
+	// device it attaches: one per target portal.
+	sessions multipath.SessionPool
 }
 
 // startProfile starts a CPU profile to --cpuprofile, if set.
