@@ -4,7 +4,7 @@
 //
 //	gomp discover PORTAL...                   SendTargets discovery
 //	gomp ls --target IQN --portal P...        log in and list the disk LUNs
-//	gomp attach --target IQN --portal P...    build the multipath device, export it
+//	gomp attach --target IQN --portal P...    one multipath device per LUN, exported
 //	gomp attach --node NAME | --all           attach from node records
 //	gomp node add|ls|show|rm                  node records (iscsiadm -m node)
 //	gomp status [--json] [--watch] [NAME]     devices and paths, like multipath -ll
@@ -42,9 +42,7 @@
 // from files or the GOMP_CHAP_SECRET and GOMP_MUTUAL_SECRET environment
 // variables, never from the command line.
 //
-// Not implemented: attaching every LUN of a target in one attach (one LUN
-// per attach or node record: --lun, default the target's first disk LUN),
-// reloading a changed multipath.conf or node record into a running
-// attach, an iSNS or SLP discovery, and builds for systems other than
-// Linux.
+// Not implemented: reloading a changed multipath.conf or node record into
+// a running attach, iSNS or SLP discovery, and builds for systems other
+// than Linux.
 package main
