@@ -98,3 +98,29 @@ func TestOpenAllFilterAndDeadPortal(t *testing.T) {
 	require.Equal(t, l2.Serial(), devs[0].Info().Serial)
 	require.NoError(t, devs[0].Close(ctx))
 }
+
+// The pool's ISID hook names each session's ISID (a restarted process
+// reinstates its sessions), one call per session.
+func TestSessionPoolISIDHook(t *testing.T) {
+	const name = "iqn.2026-11.dev.gomp:pool3"
+	tg, a := serveTarget(t, target.Config{Name: name, LUNs: map[uint16]*target.LUN{
+		1: target.NewLUN(8192, 512).SetIdentity(11), 2: target.NewLUN(8192, 512).SetIdentity(12)}})
+	want := [6]byte{0x80, 1, 2, 3, 4, 5}
+	var calls []string
+	pool := &SessionPool{ISID: func(initiator, tgt, portal string) [6]byte {
+		calls = append(calls, initiator+" "+tgt+" "+portal)
+		return want
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	devs, err := OpenAll(ctx, Config{Target: name, Portals: []string{a}, Pool: pool, InitiatorName: "iqn.2026-11.dev.gomp:h",
+		LoginTimeout: 2 * time.Second, Settings: Settings{PollingInterval: time.Second}}, nil)
+	require.NoError(t, err)
+	require.Len(t, devs, 2)
+	require.Equal(t, []string{"iqn.2026-11.dev.gomp:h " + name + " " + a}, calls)
+	waitConns(t, tg, 1)
+	require.Equal(t, want, [6]byte(tg.Conns()[0].Params().ISID))
+	for _, d := range devs {
+		require.NoError(t, d.Close(ctx))
+	}
+}

@@ -225,6 +225,9 @@ func runAttach(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
 		return err
 	}
 	defer ms.close()
+	isids := &isidStore{dir: o.stateDir, log: g.logger()}
+	g.sessions.ISID = isids.isid
+	defer isids.close()
 	switch {
 	case o.all:
 		return runAttachAll(cmd, g, o)
