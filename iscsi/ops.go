@@ -247,10 +247,23 @@ func tmfDone(err error) bool {
 // the caller must drop the connection, so that the session's reinstatement
 // (RFC 7143 §6.3.5) clears them, before it retries them.
 func (s *Session) AbortInFlight(ctx context.Context, cause error) error {
+	return s.abortInFlight(ctx, cause, func(pdu.LUN) bool { return true })
+}
+
+// AbortInFlight is Session.AbortInFlight for the commands of this LUN
+// only: a session shared by several LUNs keeps the others' commands.
+func (l *LUN) AbortInFlight(ctx context.Context, cause error) error {
+	lun := pdu.MakeLUN(l.info.LUN)
+	return l.s.abortInFlight(ctx, cause, func(x pdu.LUN) bool { return x == lun })
+}
+
+// abortInFlight aborts the SCSI commands in flight whose LUN match
+// accepts.
+func (s *Session) abortInFlight(ctx context.Context, cause error, match func(pdu.LUN) bool) error {
 	s.mu.Lock()
 	var refs []taskRef
 	for _, t := range s.tasks {
-		if t.kind == kindSCSI && !t.finished {
+		if t.kind == kindSCSI && !t.finished && match(t.req.LUN) {
 			refs = append(refs, taskRef{t: t, itt: t.itt, cmdSN: t.req.CmdSN, lun: t.req.LUN})
 		}
 	}

@@ -190,7 +190,7 @@ func (p *iscsiPath) AbortInFlight(ctx context.Context, cause error) error {
 	if err != nil {
 		return err
 	}
-	return l.Session().AbortInFlight(ctx, cause)
+	return l.AbortInFlight(ctx, cause) // this LUN's commands: the session may carry others
 }
 
 // Close ends the path; its session is logged out once no other path
