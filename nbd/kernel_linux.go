@@ -92,6 +92,14 @@ type AttachConfig struct {
 	// disconnected; DisconnectOnClose disconnects it when its last opener
 	// closes it.
 	DestroyOnDisconnect, DisconnectOnClose bool
+	// MaxIO is the largest read or write the kernel sends in one request,
+	// in bytes, set as queue/max_sectors_kb once the device runs (rounded
+	// down to KiB, capped by max_hw_sectors_kb). Default: what the block
+	// layer gives a SCSI disk, 1280 KiB, capped by the backend's maximum
+	// block size and the server's MaxRequest. The nbd driver starts every
+	// device at 128 KiB, which splits a 1 MiB I/O into eight requests,
+	// each a round trip through the server.
+	MaxIO uint32
 	// Mode picks netlink or the ioctls (default AttachAuto).
 	Mode AttachMode
 	// SysRoot and DevRoot replace "/sys" and "/dev" (for tests).
@@ -111,6 +119,7 @@ type attachParams struct {
 	deadConn    uint64 // seconds
 	backendID   string
 	clientFlags nbdClientFlags
+	maxIO       uint32 // bytes; capped by the server's MaxRequest at attach
 	sysRoot     string
 	devRoot     string
 }
@@ -149,7 +158,42 @@ func (cfg AttachConfig) resolve(b Backend) (attachParams, error) {
 	if err := p.checkShape(cfg, b); err != nil {
 		return p, err
 	}
+	p.maxIO = resolveMaxIO(cfg.MaxIO, b)
 	return p, nil
+}
+
+// defaultMaxIO is BLK_DEF_MAX_SECTORS, the block layer's default largest
+// request for a SCSI disk (2560 sectors).
+const defaultMaxIO = 1280 << 10
+
+// resolveMaxIO is cfg's MaxIO or the default, capped by the backend's
+// maximum block size.
+func resolveMaxIO(v uint32, b Backend) uint32 {
+	if v == 0 {
+		v = defaultMaxIO
+	}
+	if bs, ok := b.(BlockSizer); ok {
+		if _, _, mx := bs.BlockSize(); mx > 0 {
+			v = min(v, mx)
+		}
+	}
+	return v
+}
+
+// limitRequests sets the device's largest request (queue/max_sectors_kb)
+// to p.maxIO capped by srv's MaxRequest; best effort, logged.
+func (d *Device) limitRequests(srv *Server) {
+	kb := uint64(min(d.p.maxIO, srv.maxRequest())) >> 10
+	if kb == 0 {
+		return
+	}
+	got, err := setMaxSectorsKB(d.p.sysRoot, d.index, kb)
+	if err != nil {
+		d.log.Warn("nbd: cannot set the largest request size; the kernel splits I/O at its default",
+			"dev", d.path, "max_sectors_kb", kb, "err", err)
+		return
+	}
+	d.log.Debug("nbd: largest request size", "dev", d.path, "max_sectors_kb", got)
 }
 
 // checkShape resolves and checks index, block size, size and connections.
@@ -320,7 +364,12 @@ func Attach(ctx context.Context, srv *Server, b Backend, cfg AttachConfig) (*Dev
 	if err := LoadModule(p.sysRoot); err != nil {
 		return nil, err
 	}
-	return attachMode(ctx, srv, b, p, cfg.Mode, loggerOr(cfg.Logger), kernelGenl(), ioctlSys{})
+	d, err := attachMode(ctx, srv, b, p, cfg.Mode, loggerOr(cfg.Logger), kernelGenl(), ioctlSys{})
+	if err != nil {
+		return nil, err
+	}
+	d.limitRequests(srv)
+	return d, nil
 }
 
 // attachMode attaches by mode with the given kernel interfaces.
@@ -380,7 +429,12 @@ func Reconfigure(ctx context.Context, srv *Server, b Backend, cfg AttachConfig) 
 	if srv == nil {
 		return nil, errors.New("nbd: reconfigure: nil Server")
 	}
-	return reconfigure(ctx, srv, b, p, loggerOr(cfg.Logger), kernelGenl())
+	d, err := reconfigure(ctx, srv, b, p, loggerOr(cfg.Logger), kernelGenl())
+	if err != nil {
+		return nil, err
+	}
+	d.limitRequests(srv) // a device attached by an older build keeps its limits
+	return d, nil
 }
 
 func reconfigure(ctx context.Context, srv *Server, b Backend, p attachParams, log *slog.Logger, g genlClient) (*Device, error) {

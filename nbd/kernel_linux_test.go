@@ -673,6 +673,7 @@ func TestResolve(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, attachParams{
 		index: 0, size: 1 << 20, blockSize: 512, conns: 1, backendID: "gomp", sysRoot: "/sys", devRoot: "/dev",
+		maxIO: 1280 << 10,
 		flags: FlagHasFlags | FlagSendFlush | FlagSendFUA | FlagSendTrim | FlagSendWriteZeroes | FlagCanMultiConn,
 	}, p)
 
@@ -725,6 +726,49 @@ func TestResolve(t *testing.T) {
 	require.Error(t, err)
 	_, err = Attach(context.Background(), nil, mem, AttachConfig{})
 	require.Error(t, err)
+}
+
+func TestLimitRequests(t *testing.T) {
+	bare := kernBare{NewMemory(1 << 20)}
+	cases := []struct {
+		name  string
+		cfg   AttachConfig
+		b     Backend
+		maxRq uint32 // the server's MaxRequest
+		hw    string // queue/max_hw_sectors_kb, "" for none
+		want  string
+	}{
+		{"default", AttachConfig{}, bare, 0, "32768", "1280"},
+		{"max_hw_sectors_kb", AttachConfig{}, bare, 0, "512", "512"},
+		{"no max_hw_sectors_kb", AttachConfig{MaxIO: 4 << 20}, bare, 0, "", "4096"},
+		{"backend maximum", AttachConfig{}, kernBS{bare, 512}, 0, "32768", "1024"},
+		{"server MaxRequest", AttachConfig{MaxIO: 8 << 20}, bare, 256 << 10, "32768", "256"},
+	}
+	for _, tc := range cases {
+		root := t.TempDir()
+		tc.cfg.SysRoot, tc.cfg.Index = root, 3
+		if tc.hw != "" {
+			writeSys(t, root, 3, "queue/max_hw_sectors_kb", tc.hw)
+		}
+		writeSys(t, root, 3, "queue/max_sectors_kb", "128")
+		p, err := tc.cfg.resolve(tc.b)
+		require.NoError(t, err, tc.name)
+		d := newDevice(context.Background(), AttachNetlink, p, discard())
+		d.setIndex(3)
+		d.limitRequests(&Server{MaxRequest: tc.maxRq})
+		got, err := os.ReadFile(filepath.Join(blockDir(root, 3), "queue", "max_sectors_kb"))
+		require.NoError(t, err, tc.name)
+		require.Equal(t, tc.want, string(got), tc.name)
+	}
+	// no such device: logged, nothing created
+	root := t.TempDir()
+	p, err := AttachConfig{SysRoot: root, Index: 7}.resolve(bare)
+	require.NoError(t, err)
+	d := newDevice(context.Background(), AttachNetlink, p, discard())
+	d.setIndex(7)
+	d.limitRequests(&Server{})
+	_, err = os.Stat(blockDir(root, 7))
+	require.ErrorIs(t, err, fs.ErrNotExist)
 }
 
 func TestSysfs(t *testing.T) {

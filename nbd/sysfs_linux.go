@@ -123,3 +123,18 @@ func IdleDevices(sysRoot string) ([]int, error) {
 	}
 	return idle, nil
 }
+
+// setMaxSectorsKB writes kb, capped by queue/max_hw_sectors_kb when that is
+// readable, to queue/max_sectors_kb of nbd<index> under sysRoot and returns
+// the value written.
+func setMaxSectorsKB(sysRoot string, index int, kb uint64) (uint64, error) {
+	q := filepath.Join(blockDir(sysRoot, index), "queue")
+	if hw, err := readUint(filepath.Join(q, "max_hw_sectors_kb")); err == nil && hw > 0 {
+		kb = min(kb, hw)
+	}
+	name := filepath.Join(q, "max_sectors_kb")
+	if err := os.WriteFile(name, []byte(strconv.FormatUint(kb, 10)), 0o644); err != nil {
+		return 0, err
+	}
+	return kb, nil
+}

@@ -1,7 +1,7 @@
 # scripts/kernel-lab/bench-kernel-guest.sh — the kernel-path benchmark inside
 # the kernel-lab guest (`make bench-kernel`). Sourced by guest-test.sh's bench
-# section (busybox sh), whose lab helpers it uses (lab_up, gomp_attach,
-# gomp_stop). bench-kernel.sh on the host puts it, fio, open-iscsi and
+# section (busybox sh), whose lab helpers it uses (lab_up, lab_down, alive,
+# up, since). bench-kernel.sh on the host puts it, fio, open-iscsi and
 # multipath-tools into the initramfs.
 #
 # Three block devices on one LUN of the guest's tgtd, reached over two
@@ -11,6 +11,10 @@
 #        per portal, and a dm-multipath map over both /dev/sdX made by
 #        multipath (multipathd running), path_grouping_policy multibus
 #   sd   one of those /dev/sdX alone (one path, no dm)
+#   base (when bench-kernel.sh was given BENCH_BASE=REV) gomp built at REV,
+#        attached the same way: the build before a change, side by side
+#   nbd128  (when asked for) a second gomp attach whose
+#        queue/max_sectors_kb is put back to the nbd driver's 128 KiB
 # Every workload runs on the three devices one after the other, in an order
 # that rotates each round; rounds repeat the whole set. fio, libaio,
 # O_DIRECT, time_based. Guest CPU (every CPU busy in /proc/stat: user, nice,
@@ -234,16 +238,19 @@ b_report() {
 	}
 	END {
 		nd = split(devs, D, " "); nw = split(wls, W, " ")
-		hasdm = devs ~ /dm/; hassd = devs ~ /sd/; hasnbd = devs ~ /nbd/
+		hasdm = (" " devs " ") ~ / dm /; hassd = (" " devs " ") ~ / sd /; hasnbd = (" " devs " ") ~ / nbd /
+		has128 = hasnbd && (" " devs " ") ~ / nbd128 /; hasbase = hasnbd && (" " devs " ") ~ / base /
 		printf "BENCH| workload |"
-		for (i = 1; i <= nd; i++) printf " %s |", (D[i] == "nbd" ? "gomp /dev/nbdN" : D[i] == "dm" ? "dm-multipath" : "one /dev/sdX")
+		for (i = 1; i <= nd; i++) printf " %s |", (D[i] == "nbd" ? "gomp /dev/nbdN" : D[i] == "dm" ? "dm-multipath" : D[i] == "sd" ? "one /dev/sdX" : D[i])
 		if (hasnbd && hasdm) printf " nbd/dm |"
 		if (hasnbd && hassd) printf " nbd/sd |"
 		if (hasdm && hassd) printf " dm/sd |"
+		if (hasbase) printf " nbd/base |"
+		if (has128) printf " nbd/nbd128 |"
 		printf " guest CPU µs per MB or per I/O, "
 		for (i = 1; i <= nd; i++) printf "%s%s", (i > 1 ? " / " : ""), D[i]
 		print " |"
-		printf "BENCH|---|"; for (i = 1; i <= nd + hasnbd * hasdm + hasnbd * hassd + hasdm * hassd + 1; i++) printf "---|"; print ""
+		printf "BENCH|---|"; for (i = 1; i <= nd + hasnbd * hasdm + hasnbd * hassd + hasdm * hassd + hasbase + has128 + 1; i++) printf "---|"; print ""
 		for (k = 1; k <= nw; k++) {
 			w = W[k]
 			printf "BENCH| %s |", w
@@ -251,6 +258,8 @@ b_report() {
 			if (hasnbd && hasdm) printf " %s |", ratio(w, "nbd", "dm")
 			if (hasnbd && hassd) printf " %s |", ratio(w, "nbd", "sd")
 			if (hasdm && hassd) printf " %s |", ratio(w, "dm", "sd")
+			if (hasbase) printf " %s |", ratio(w, "nbd", "base")
+			if (has128) printf " %s |", ratio(w, "nbd", "nbd128")
 			printf " "
 			for (i = 1; i <= nd; i++) printf "%s%s", (i > 1 ? " / " : ""), showcpu(w, D[i])
 			print " |"
@@ -261,16 +270,77 @@ b_report() {
 # b_device NAME: the block device of NAME
 b_device() {
 	case $1 in
-	nbd) echo "$GOMP_DEV" ;;
+	nbd) echo "$NBD_DEV" ;;
+	base) echo "$BASE_DEV" ;;
+	nbd128) echo "$N128_DEV" ;;
 	dm) echo "$DM_DEV" ;;
 	sd) echo "/dev/$SD1" ;;
 	esac
 }
 
+# b_attach VAR BIN ARGS...: `BIN attach` of the lab LUN on both portals
+# with --nbd auto (and ARGS) in the background; waits, 60 s at most, for
+# its ready line; sets ${VAR}_PID and ${VAR}_DEV.
+b_attach() {
+	local var=$1 bin=$2 i=0 pid
+	shift 2
+	echo "\$ $bin attach --target $LAB_IQN --portal 127.0.0.1 --portal 127.0.0.2 --nbd auto $*"
+	: >/tmp/$var.out
+	$bin attach --target $LAB_IQN --portal 127.0.0.1 --portal 127.0.0.2 --nbd auto "$@" \
+		</dev/null >/tmp/$var.out 2>/tmp/$var.err &
+	pid=$!
+	while ! grep -q '^ready: ' /tmp/$var.out; do
+		alive $pid || { echo "$bin attach exited:"; tail -n 20 /tmp/$var.err; return 1; }
+		[ $i -lt 600 ] || { echo "$bin attach: no ready line in 60s"; return 1; }
+		sleep 0.1
+		i=$((i + 1))
+	done
+	cat /tmp/$var.out
+	set -- $(cat /tmp/$var.out) # ready: NAME /dev/nbdN
+	eval "${var}_PID=$pid ${var}_DEV=$3"
+}
+
+# b_detach VAR: stops ${VAR}_PID (SIGTERM: detach and log out)
+b_detach() {
+	local pid i=0
+	eval "pid=\${${1}_PID}"
+	[ -n "$pid" ] || return 0
+	kill -TERM $pid 2>/dev/null
+	while alive $pid && [ $i -lt 600 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	alive $pid && kill -9 $pid
+	wait $pid 2>/dev/null
+	eval "${1}_PID="
+}
+
 bench_cleanup() {
-	[ -n "$GOMP_PID" ] && alive $GOMP_PID && gomp_stop detach >/dev/null 2>&1
+	b_detach NBD
+	b_detach BASE
+	b_detach N128
 	classic_down
 	lab_down
+}
+
+# b_gomp_up: the gomp devices asked for
+b_gomp_up() {
+	case " $B_DEVS " in *" nbd "* | *" base "* | *" nbd128 "*) ;; *) return 0 ;; esac
+	# one-connection attach first: see "cold workqueue" in guest-test.sh
+	b_attach WARM gomp --connections 1 --alias warm-up >/dev/null && b_detach WARM ||
+		{ echo "warm-up attach failed"; return 1; }
+	case " $B_DEVS " in *" nbd "*) b_attach NBD gomp --alias nbd $B_GOMPARGS || return 1 ;; esac
+	case " $B_DEVS " in *" base "*)
+		[ -x /usr/local/bin/gomp-base ] || { echo "no gomp-base: give bench-kernel.sh BENCH_BASE=REV"; return 1; }
+		gomp-base version
+		b_attach BASE gomp-base --alias base $B_GOMPARGS || return 1
+		;;
+	esac
+	case " $B_DEVS " in *" nbd128 "*)
+		b_attach N128 gomp --alias nbd128 $B_GOMPARGS || return 1
+		echo 128 >/sys/block/${N128_DEV#/dev/}/queue/max_sectors_kb
+		;;
+	esac
 }
 
 bench_main() {
@@ -291,14 +361,7 @@ bench_main() {
 	# a written LUN: reads move data, not holes
 	dd if=/dev/urandom of=/tmp/lun1.img bs=1M count=256 conv=notrunc 2>/dev/null
 	case " $B_DEVS " in *" dm "* | *" sd "*) classic_up || { bench_cleanup; return 1; } ;; esac
-	case " $B_DEVS " in
-	*" nbd "*)
-		# one-connection attach first: see "cold workqueue" in guest-test.sh
-		gomp_attach --connections 1 >/dev/null && gomp_stop detach-dev >/dev/null ||
-			{ echo "warm-up attach failed"; bench_cleanup; return 1; }
-		gomp_attach $B_GOMPARGS || { bench_cleanup; return 1; }
-		;;
-	esac
+	b_gomp_up || { bench_cleanup; return 1; }
 	for d in $B_DEVS; do echo "$d: $(b_device $d): $(b_queue "$(b_device $d)")"; done
 	n=0
 	for d in $B_DEVS; do n=$((n + 1)); done
@@ -327,9 +390,9 @@ bench_main() {
 		r=$((r + 1))
 	done
 	b_report
-	if [ -n "$GOMP_PID" ]; then
+	if [ -n "$NBD_PID" ]; then
 		echo "gomp status:"
-		gomp status 2>&1 | sed 's/^/    /'
+		gomp status nbd 2>&1 | sed 's/^/    /'
 	fi
 	bench_cleanup
 }

@@ -18,7 +18,9 @@
 #
 # Env knobs: BENCHTIME=S seconds per run (default 5), ROUNDS=N (default 3),
 # BENCH_WORKLOADS="seqread1 ..." and BENCH_DEVICES="nbd dm sd" (subsets),
-# BENCH_GOMPARGS="--connections 1" (extra gomp attach arguments), plus
+# BENCH_GOMPARGS="--connections 1" (extra gomp attach arguments),
+# BENCH_BASE=REV (also gomp built at git revision REV, as device "base":
+# before and after a change in one boot), plus
 # run.sh's KLAB_* (KLAB_CACHE, KLAB_KEEP, KLAB_APPEND, ...). The serial
 # console goes to bin/bench-kernel.log; the tables are printed at the end.
 set -euo pipefail
@@ -102,6 +104,17 @@ build_overlay() {
 		GUEST_BINS_OPTIONAL+=(fio dmsetup)
 		GUEST_MODULES+=(iscsi_tcp sd_mod dm_multipath dm_round_robin dm_service_time)
 	EOF
+	[ -z "${BENCH_BASE:-}" ] || build_base "$BENCH_BASE"
+}
+
+# build_base REV: gomp at git revision REV as /usr/local/bin/gomp-base
+build_base() {
+	local src="$WORK/base-src"
+	mkdir -p "$src" "$OVL/usr/local/bin"
+	git -C "$ROOT" archive "$1" | tar -x -C "$src" || die "git archive $1 failed"
+	log "go build gomp at $1 ($(git -C "$ROOT" rev-parse --short "$1")) -> gomp-base"
+	(cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$OVL/usr/local/bin/gomp-base" ./cmd/gomp)
+	B_DEVICES_DEFAULT="nbd base dm sd"
 }
 
 # knob NAME VALUE: " klab.NAME=VALUE" with spaces as commas, or nothing
@@ -115,14 +128,14 @@ main() {
 	build_overlay
 	local append out rc=0
 	append="${KLAB_APPEND:-}$(knob benchtime "$BENCHTIME")$(knob rounds "$ROUNDS")"
-	append="$append$(knob workloads "${BENCH_WORKLOADS:-}")$(knob devices "${BENCH_DEVICES:-}")"
+	append="$append$(knob workloads "${BENCH_WORKLOADS:-}")$(knob devices "${BENCH_DEVICES:-${B_DEVICES_DEFAULT:-}}")"
 	append="$append$(knob gompargs "${BENCH_GOMPARGS:-}")"
 	mkdir -p "$ROOT/bin"
 	out="$ROOT/bin/bench-kernel.log"
 	log "rounds $ROUNDS, ${BENCHTIME}s per run; serial console in $out"
 	KLAB_CONF_EXTRA="$WORK/guest-extra.conf" KLAB_OVERLAY="$OVL" KLAB_GUEST_ARGS=bench \
 		KLAB_APPEND="$append" bash "$HERE/run.sh" >"$out" 2>&1 || rc=$?
-	grep -a 'kernel-lab\] \|\[bench\] \(rounds\|nbd:\|dm:\|sd:\|round\|open-iscsi\|dm-multipath\)' "$out" |
+	grep -a 'kernel-lab\] \|\[bench\] \(rounds\|nbd:\|base:\|nbd128:\|dm:\|sd:\|round\|open-iscsi\|dm-multipath\|ready\)' "$out" |
 		grep -av BENCH || true
 	echo
 	grep -a '\[bench\] BENCH|' "$out" | sed 's/.*BENCH|/|/' || true
