@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -296,6 +297,8 @@ func newSocketPairs(n int) ([]socketPair, error) {
 			closePairs(pairs)
 			return nil, fmt.Errorf("nbd: socketpair: %w", err)
 		}
+		forceSocketBuffers(fds[0])
+		forceSocketBuffers(fds[1])
 		f := os.NewFile(uintptr(fds[0]), "nbd-server")
 		conn, err := net.FileConn(f) // dups the fd
 		f.Close()
@@ -307,6 +310,37 @@ func newSocketPairs(n int) ([]socketPair, error) {
 		pairs = append(pairs, socketPair{kernelFD: fds[1], conn: conn})
 	}
 	return pairs, nil
+}
+
+// forceSocketBuffers gives a socket send and receive buffers of
+// socketBufferSize beyond net.core.wmem_max and rmem_max (SO_SNDBUFFORCE,
+// SO_RCVBUFFORCE: CAP_NET_ADMIN, which an attach as root has); best
+// effort. On a unix stream socket the sender's buffer bounds what is queued
+// for the reader: with the default maximum (~200 KiB) a 1 MiB reply or
+// write payload crosses the socketpair in several rounds of sleeping
+// writer and waking reader, costly in a VM.
+func forceSocketBuffers(fd int) {
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, socketBufferSize)
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, socketBufferSize)
+}
+
+// buffersSized reports whether nc's send buffer already holds
+// socketBufferSize (forced by newSocketPairs), which SetWriteBuffer would
+// cut back to the system's maximum.
+func buffersSized(nc net.Conn) bool {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	v := 0
+	raw.Control(func(fd uintptr) {
+		v, err = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF)
+	})
+	return err == nil && v >= socketBufferSize
 }
 
 // closeKernelEnds closes our copies of the kernel's ends: after a successful

@@ -998,3 +998,25 @@ func TestMountErrors(t *testing.T) {
 	require.Error(t, Mount(filepath.Join(dir, "no-such-device"), dir, "ext4", "ro"))
 	require.Error(t, Unmount(dir)) // nothing mounted there
 }
+
+func TestSocketPairBuffers(t *testing.T) {
+	pairs, err := newSocketPairs(1)
+	require.NoError(t, err)
+	defer closePairs(pairs)
+	if os.Geteuid() != 0 {
+		t.Skip("SO_SNDBUFFORCE needs CAP_NET_ADMIN")
+	}
+	for _, opt := range []int{unix.SO_SNDBUF, unix.SO_RCVBUF} {
+		v, err := unix.GetsockoptInt(pairs[0].kernelFD, unix.SOL_SOCKET, opt)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, v, socketBufferSize, "kernel end, option %d", opt)
+	}
+	require.True(t, buffersSized(pairs[0].conn))
+	sizeSocketBuffers(pairs[0].conn) // must not cut them back to wmem_max
+	require.True(t, buffersSized(pairs[0].conn))
+
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	require.False(t, buffersSized(a)) // no socket
+}

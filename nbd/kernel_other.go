@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime"
 	"time"
 )
@@ -46,10 +47,15 @@ type AttachConfig struct {
 	Timeout, DeadConnTimeout               time.Duration
 	BackendID                              string
 	DestroyOnDisconnect, DisconnectOnClose bool
+	MaxIO                                  uint32
 	Mode                                   AttachMode
 	SysRoot, DevRoot                       string
 	Logger                                 *slog.Logger
 }
+
+// buffersSized: socket buffers are forced for kernel socketpairs only, on
+// Linux.
+func buffersSized(net.Conn) bool { return false }
 
 // Device is a kernel nbd device (Linux only).
 type Device struct{}

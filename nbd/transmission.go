@@ -25,8 +25,12 @@ const readBufferSize = 16 << 10
 const socketBufferSize = 4 << 20
 
 // sizeSocketBuffers enlarges the socket buffers of TCP and unix sockets,
-// best effort.
+// best effort, leaving alone those already as large (a kernel socketpair's,
+// forced beyond the system's maximum).
 func sizeSocketBuffers(nc net.Conn) {
+	if buffersSized(nc) {
+		return
+	}
 	if s, ok := nc.(interface {
 		SetReadBuffer(int) error
 		SetWriteBuffer(int) error

@@ -13,6 +13,9 @@
 #   sd   one of those /dev/sdX alone (one path, no dm)
 #   base (when bench-kernel.sh was given BENCH_BASE=REV) gomp built at REV,
 #        attached the same way: the build before a change, side by side
+#   mem  (when asked for) internal/kernelbench: an in-memory export on
+#        /dev/nbdN served by gomp's NBD server, nothing behind it: what the
+#        kernel's nbd driver and the socketpair cost alone
 #   nbd128  (when asked for) a second gomp attach whose
 #        queue/max_sectors_kb is put back to the nbd driver's 128 KiB
 # Every workload runs on the three devices one after the other, in an order
@@ -25,7 +28,8 @@
 # klab.rounds=N (default 3), klab.workloads=W,W... (default all of
 # seqread1 seqread16 seqwrite1 seqwrite16 randread1 randread32 randwrite1
 # randwrite32), klab.devices=D,D... (default nbd dm sd), klab.gompargs=A,A...
-# (extra gomp attach arguments, e.g. --connections,1).
+# (extra gomp attach arguments, e.g. --connections,1), klab.baseargs=A,A...
+# (more of them for the base device only).
 #
 # Each result is a line "BENCH-RESULT round dev workload bytes ios jiffies
 # seconds" (bytes, I/Os and seconds as fio counts them; busy jiffies of the
@@ -240,6 +244,7 @@ b_report() {
 		nd = split(devs, D, " "); nw = split(wls, W, " ")
 		hasdm = (" " devs " ") ~ / dm /; hassd = (" " devs " ") ~ / sd /; hasnbd = (" " devs " ") ~ / nbd /
 		has128 = hasnbd && (" " devs " ") ~ / nbd128 /; hasbase = hasnbd && (" " devs " ") ~ / base /
+		hasmem = hasdm && (" " devs " ") ~ / mem /
 		printf "BENCH| workload |"
 		for (i = 1; i <= nd; i++) printf " %s |", (D[i] == "nbd" ? "gomp /dev/nbdN" : D[i] == "dm" ? "dm-multipath" : D[i] == "sd" ? "one /dev/sdX" : D[i])
 		if (hasnbd && hasdm) printf " nbd/dm |"
@@ -247,10 +252,11 @@ b_report() {
 		if (hasdm && hassd) printf " dm/sd |"
 		if (hasbase) printf " nbd/base |"
 		if (has128) printf " nbd/nbd128 |"
+		if (hasmem) printf " mem/dm |"
 		printf " guest CPU µs per MB or per I/O, "
 		for (i = 1; i <= nd; i++) printf "%s%s", (i > 1 ? " / " : ""), D[i]
 		print " |"
-		printf "BENCH|---|"; for (i = 1; i <= nd + hasnbd * hasdm + hasnbd * hassd + hasdm * hassd + hasbase + has128 + 1; i++) printf "---|"; print ""
+		printf "BENCH|---|"; for (i = 1; i <= nd + hasnbd * hasdm + hasnbd * hassd + hasdm * hassd + hasbase + has128 + hasmem + 1; i++) printf "---|"; print ""
 		for (k = 1; k <= nw; k++) {
 			w = W[k]
 			printf "BENCH| %s |", w
@@ -260,6 +266,7 @@ b_report() {
 			if (hasdm && hassd) printf " %s |", ratio(w, "dm", "sd")
 			if (hasbase) printf " %s |", ratio(w, "nbd", "base")
 			if (has128) printf " %s |", ratio(w, "nbd", "nbd128")
+			if (hasmem) printf " %s |", ratio(w, "mem", "dm")
 			printf " "
 			for (i = 1; i <= nd; i++) printf "%s%s", (i > 1 ? " / " : ""), showcpu(w, D[i])
 			print " |"
@@ -273,6 +280,7 @@ b_device() {
 	nbd) echo "$NBD_DEV" ;;
 	base) echo "$BASE_DEV" ;;
 	nbd128) echo "$N128_DEV" ;;
+	mem) echo "$MEM_DEV" ;;
 	dm) echo "$DM_DEV" ;;
 	sd) echo "/dev/$SD1" ;;
 	esac
@@ -319,13 +327,14 @@ bench_cleanup() {
 	b_detach NBD
 	b_detach BASE
 	b_detach N128
+	b_detach MEM
 	classic_down
 	lab_down
 }
 
 # b_gomp_up: the gomp devices asked for
 b_gomp_up() {
-	case " $B_DEVS " in *" nbd "* | *" base "* | *" nbd128 "*) ;; *) return 0 ;; esac
+	case " $B_DEVS " in *" nbd "* | *" base "* | *" nbd128 "* | *" mem "*) ;; *) return 0 ;; esac
 	# one-connection attach first: see "cold workqueue" in guest-test.sh
 	b_attach WARM gomp --connections 1 --alias warm-up >/dev/null && b_detach WARM ||
 		{ echo "warm-up attach failed"; return 1; }
@@ -333,7 +342,20 @@ b_gomp_up() {
 	case " $B_DEVS " in *" base "*)
 		[ -x /usr/local/bin/gomp-base ] || { echo "no gomp-base: give bench-kernel.sh BENCH_BASE=REV"; return 1; }
 		gomp-base version
-		b_attach BASE gomp-base --alias base $B_GOMPARGS || return 1
+		b_attach BASE gomp-base --alias base $B_GOMPARGS $B_BASEARGS || return 1
+		;;
+	esac
+	case " $B_DEVS " in *" mem "*)
+		kernelbench >/tmp/MEM.out 2>/tmp/MEM.err &
+		MEM_PID=$!
+		i=0
+		while ! grep -q '^ready: ' /tmp/MEM.out; do
+			alive $MEM_PID && [ $i -lt 300 ] || { echo "kernelbench:"; cat /tmp/MEM.err; return 1; }
+			sleep 0.1
+			i=$((i + 1))
+		done
+		MEM_DEV=$(awk '{print $3}' /tmp/MEM.out)
+		echo "kernelbench: in-memory export on $MEM_DEV"
 		;;
 	esac
 	case " $B_DEVS " in *" nbd128 "*)
@@ -354,6 +376,7 @@ bench_main() {
 	B_DEVS=$(b_arg devices)
 	B_DEVS=${B_DEVS:-nbd dm sd}
 	B_GOMPARGS=$(b_arg gompargs)
+	B_BASEARGS=$(b_arg baseargs)
 	[ -x $B_FIO ] || { echo "no fio in the guest"; return 1; }
 	: >$B_RES
 	echo "rounds $B_ROUNDS, ${B_TIME}s per run, workloads: $B_WLS; devices: $B_DEVS"

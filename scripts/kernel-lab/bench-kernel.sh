@@ -20,7 +20,9 @@
 # BENCH_WORKLOADS="seqread1 ..." and BENCH_DEVICES="nbd dm sd" (subsets),
 # BENCH_GOMPARGS="--connections 1" (extra gomp attach arguments),
 # BENCH_BASE=REV (also gomp built at git revision REV, as device "base":
-# before and after a change in one boot), plus
+# before and after a change in one boot) with BENCH_BASEARGS (more attach
+# arguments for it alone), BENCH_DEVICES may add "mem" (an in-memory export
+# on /dev/nbdN, internal/kernelbench: NBD's own cost) and "nbd128", plus
 # run.sh's KLAB_* (KLAB_CACHE, KLAB_KEEP, KLAB_APPEND, ...). The serial
 # console goes to bin/bench-kernel.log; the tables are printed at the end.
 set -euo pipefail
@@ -103,6 +105,7 @@ build_overlay() {
 	cat >"$WORK/guest-extra.conf" <<-'EOF'
 		GUEST_BINS_OPTIONAL+=(fio dmsetup)
 		GUEST_MODULES+=(iscsi_tcp sd_mod dm_multipath dm_round_robin dm_service_time)
+		GUEST_GO+=(kernelbench=./internal/kernelbench)
 	EOF
 	[ -z "${BENCH_BASE:-}" ] || build_base "$BENCH_BASE"
 }
@@ -129,13 +132,14 @@ main() {
 	local append out rc=0
 	append="${KLAB_APPEND:-}$(knob benchtime "$BENCHTIME")$(knob rounds "$ROUNDS")"
 	append="$append$(knob workloads "${BENCH_WORKLOADS:-}")$(knob devices "${BENCH_DEVICES:-${B_DEVICES_DEFAULT:-}}")"
-	append="$append$(knob gompargs "${BENCH_GOMPARGS:-}")"
+	append="$append$(knob gompargs "${BENCH_GOMPARGS:-}")$(knob baseargs "${BENCH_BASEARGS:-}")"
 	mkdir -p "$ROOT/bin"
 	out="$ROOT/bin/bench-kernel.log"
 	log "rounds $ROUNDS, ${BENCHTIME}s per run; serial console in $out"
-	KLAB_CONF_EXTRA="$WORK/guest-extra.conf" KLAB_OVERLAY="$OVL" KLAB_GUEST_ARGS=bench \
+	# 2 GiB: the LUN (tmpfs) and the in-memory export each take 256 MiB
+	KLAB_MEM=${KLAB_MEM:-2G} KLAB_CONF_EXTRA="$WORK/guest-extra.conf" KLAB_OVERLAY="$OVL" KLAB_GUEST_ARGS=bench \
 		KLAB_APPEND="$append" bash "$HERE/run.sh" >"$out" 2>&1 || rc=$?
-	grep -a 'kernel-lab\] \|\[bench\] \(rounds\|nbd:\|base:\|nbd128:\|dm:\|sd:\|round\|open-iscsi\|dm-multipath\|ready\)' "$out" |
+	grep -a 'kernel-lab\] \|\[bench\] \(rounds\|nbd:\|base:\|nbd128:\|mem:\|kernelbench\|dm:\|sd:\|round\|open-iscsi\|dm-multipath\|ready\)' "$out" |
 		grep -av BENCH || true
 	echo
 	grep -a '\[bench\] BENCH|' "$out" | sed 's/.*BENCH|/|/' || true
