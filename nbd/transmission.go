@@ -106,8 +106,23 @@ func (s *Server) transmit(ctx context.Context, tc *trackedConn, exp *exportState
 	c.wg.Add(1)
 	go c.writeLoop()
 	err := c.readLoop()
+	if c.abandoned(err) {
+		c.cancel()
+	}
 	c.drain()
 	return c.result(err)
+}
+
+// abandoned reports whether the read loop ended with the client gone
+// without NBD_CMD_DISC (EOF, a reset, a protocol error): its requests in
+// flight are cancelled, not finished, since nobody can be told their
+// outcome. The kernel gives a socket up this way when it resends the
+// socket's requests on another one, and a copy finished later (a write
+// queued for a path, say) could land after the resent copy and newer data
+// on the same blocks. After NBD_CMD_DISC or a graceful stop the requests
+// are finished and answered, as the protocol requires.
+func (c *txConn) abandoned(err error) bool {
+	return !errors.Is(err, errDisconnect) && !c.tc.stopping.Load()
 }
 
 func (s *Server) newTxConn(ctx context.Context, tc *trackedConn, exp *exportState) *txConn {
