@@ -11,6 +11,7 @@ import (
 
 	"github.com/gomp-dev/gomp/iscsi/internal/chap"
 	"github.com/gomp-dev/gomp/iscsi/internal/negotiate"
+	"github.com/gomp-dev/gomp/iscsi/scsi"
 	"github.com/gomp-dev/gomp/pdu"
 )
 
@@ -109,6 +110,13 @@ type Config struct {
 	MaxRecoveryBackoff time.Duration
 	// Logger receives state changes; nil discards.
 	Logger *slog.Logger
+
+	// OnUnitAttention, when set, is called with the LUN and additional
+	// sense code of every UNIT ATTENTION a command meets (before Do
+	// retries it), e.g. 0x3F0E REPORTED LUNS DATA HAS CHANGED or 0x2A09
+	// CAPACITY DATA HAS CHANGED. It runs on the goroutine of the command
+	// and must not block.
+	OnUnitAttention func(lun uint16, code scsi.AdditionalSense)
 }
 
 func (c Config) withDefaults() Config {

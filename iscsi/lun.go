@@ -28,6 +28,8 @@ type LUNInfo struct {
 	BlockSize   uint32
 	Blocks      uint64 // number of logical blocks
 	ALUA        bool   // TPGS: implicit or explicit asymmetric access
+	// ExplicitALUA: the LUN takes SET TARGET PORT GROUPS (TPGS explicit).
+	ExplicitALUA bool
 
 	// Thin provisioning and limits (VPD 0xB0, 0xB2; READ CAPACITY(16)).
 	CanUnmap       bool   // LBPME and LBPU
@@ -119,7 +121,7 @@ func (s *Session) Inquire(ctx context.Context, lun uint16) (*LUNInfo, error) {
 		return nil, fmt.Errorf("iscsi: INQUIRY LUN %d: %w", lun, err)
 	}
 	info := &LUNInfo{LUN: lun, Vendor: std.Vendor, Product: std.Product, Revision: std.Revision,
-		DeviceType: std.DeviceType, ALUA: std.TPGS != 0}
+		DeviceType: std.DeviceType, ALUA: std.TPGS != 0, ExplicitALUA: std.TPGS&scsi.TPGSExplicit != 0}
 	pages := s.supportedPages(ctx, lun)
 	if err := s.identify(ctx, info, pages); err != nil {
 		return nil, err
@@ -234,6 +236,7 @@ type LUN struct {
 	caps    atomic.Uint32 // cap* bits the LUN reported
 	refused atomic.Uint32 // cap* bits the target refused
 	gen     atomic.Uint64 // Session.capGen when caps were read
+	blocks  atomic.Uint64 // capacity: info.Blocks, or the last ReadCapacity
 
 	mu        sync.Mutex // guards the following
 	cache     scsi.CacheMode
@@ -261,6 +264,7 @@ func newLUN(s *Session, info *LUNInfo, gen uint64) *LUN {
 	}
 	m -= m % int(info.BlockSize)
 	l := &LUN{s: s, info: *info, max: max(m, int(info.BlockSize))}
+	l.blocks.Store(info.Blocks)
 	l.setCaps(info, gen)
 	return l
 }
@@ -269,14 +273,16 @@ func newLUN(s *Session, info *LUNInfo, gen uint64) *LUN {
 // thin-provisioning support of the last Refresh.
 func (l *LUN) Info() LUNInfo {
 	info := l.info
+	info.Blocks = l.blocks.Load()
 	l.mu.Lock()
 	info.Cache, info.CanUnmap, info.CanWriteSame = l.cache, l.unmap, l.writeSame
 	l.mu.Unlock()
 	return info
 }
 
-// Size returns the capacity in bytes.
-func (l *LUN) Size() int64 { return l.info.Size() }
+// Size returns the capacity in bytes: as at open, or as the last
+// ReadCapacity found it.
+func (l *LUN) Size() int64 { return int64(l.blocks.Load()) * int64(l.info.BlockSize) }
 
 // ErrUnaligned is returned for offsets or lengths that are not multiples of
 // the block size.

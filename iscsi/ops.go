@@ -36,9 +36,7 @@ func (s *Session) Do(ctx context.Context, cmd *Command) error {
 		}
 		if se := unitAttention(err); se != nil {
 			s.cfg.Logger.Debug("iscsi unit attention, retrying", "portal", s.cfg.Portal, "sense", se.Sense)
-			if capabilityChange(se.Sense.Code()) {
-				s.capGen.Add(1)
-			}
+			s.noteUnitAttention(cmd.LUN, se.Sense.Code())
 			continue
 		}
 		return err

@@ -46,6 +46,7 @@ type Session struct {
 	expStatSN atomic.Uint32 // read by the writer for every PDU
 	stats     sessionCounters
 	capGen    atomic.Uint64 // unit attentions that change LUN capabilities (LUN.Stale)
+	lunsGen   atomic.Uint64 // REPORTED LUNS DATA HAS CHANGED seen (LUNsGeneration)
 
 	mu         sync.Mutex // guards the following
 	state      State

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sync"
+	"sync/atomic"
 )
 
 // chunkSize is the allocation unit of a LUN's sparse store.
@@ -31,7 +32,7 @@ type LUN struct {
 	// lacks them does.
 	Unsupported map[byte]bool
 
-	blocks    uint64
+	blocks    atomic.Uint64 // SetBlocks may change it while serving
 	blockSize uint32
 
 	mu       sync.Mutex // guards the following
@@ -78,7 +79,9 @@ func NewLUN(blocks uint64, blockSize uint32) *LUN {
 	if blockSize < 512 || blockSize&(blockSize-1) != 0 {
 		panic(fmt.Sprintf("target: NewLUN: block size %d is not a power of two >= 512", blockSize))
 	}
-	return &LUN{blocks: blocks, blockSize: blockSize, chunks: make(map[uint64][]byte)}
+	l := &LUN{blockSize: blockSize, chunks: make(map[uint64][]byte)}
+	l.blocks.Store(blocks)
+	return l
 }
 
 // SetIdentity derives the LUN's unit serial number (VPD 0x80) and its NAA 6
@@ -127,13 +130,33 @@ func (l *LUN) NAA() [16]byte {
 }
 
 // Blocks returns the number of logical blocks.
-func (l *LUN) Blocks() uint64 { return l.blocks }
+func (l *LUN) Blocks() uint64 { return l.blocks.Load() }
+
+// SetBlocks resizes the LUN to blocks blocks while it is served, as an
+// array's volume resize does; blocks beyond a smaller size are dropped.
+// The initiators learn it from READ CAPACITY, or from the unit attention
+// CAPACITY DATA HAS CHANGED (2A/09) that a test raises with
+// Conn.UnitAttention.
+func (l *LUN) SetBlocks(blocks uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.blocks.Store(blocks)
+	end := blocks * uint64(l.blockSize)
+	for c, chunk := range l.chunks {
+		switch start := c * chunkSize; {
+		case start >= end:
+			delete(l.chunks, c)
+		case start+uint64(len(chunk)) > end:
+			clear(chunk[end-start:])
+		}
+	}
+}
 
 // BlockSize returns the logical block size in bytes.
 func (l *LUN) BlockSize() uint32 { return l.blockSize }
 
 // Size returns the capacity in bytes.
-func (l *LUN) Size() int64 { return int64(l.blocks) * int64(l.blockSize) }
+func (l *LUN) Size() int64 { return int64(l.Blocks()) * int64(l.blockSize) }
 
 // ReadAt reads len(p) bytes at byte offset off. It fails past the end.
 func (l *LUN) ReadAt(p []byte, off int64) (int, error) {
@@ -173,8 +196,8 @@ func (l *LUN) WriteAt(p []byte, off int64) (int, error) {
 // Unmap deallocates n blocks from lba: they read as zeros afterwards.
 func (l *LUN) Unmap(lba, n uint64) error {
 	off, size := int64(lba)*int64(l.blockSize), int64(n)*int64(l.blockSize)
-	if lba > l.blocks || n > l.blocks-lba {
-		return fmt.Errorf("target: unmap of %d blocks at %d beyond %d blocks", n, lba, l.blocks)
+	if blocks := l.Blocks(); lba > blocks || n > blocks-lba {
+		return fmt.Errorf("target: unmap of %d blocks at %d beyond %d blocks", n, lba, blocks)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -165,7 +165,7 @@ func rw(cdb []byte) (lba, blocks uint64) {
 
 // checkRange validates an LBA range and its byte size.
 func checkRange(x *cdbCtx, lba, blocks uint64) (uint32, *scsiResult) {
-	if lba > x.lun.blocks || blocks > x.lun.blocks-lba {
+	if lba > x.lun.Blocks() || blocks > x.lun.Blocks()-lba {
 		r := checkCondition(senseIllegalRequest, 0x21, 0x00) // LBA OUT OF RANGE
 		return 0, &r
 	}
@@ -200,7 +200,7 @@ func checkWrite(x *cdbCtx) (uint32, *scsiResult) {
 
 func checkSync(x *cdbCtx) (uint32, *scsiResult) {
 	lba, blocks := rw(x.cdb)
-	if lba > x.lun.blocks || blocks > x.lun.blocks-lba {
+	if lba > x.lun.Blocks() || blocks > x.lun.Blocks()-lba {
 		r := checkCondition(senseIllegalRequest, 0x21, 0x00)
 		return 0, &r
 	}
@@ -259,7 +259,7 @@ func checkWriteSame(x *cdbCtx) (uint32, *scsiResult) {
 		r := checkCondition(senseIllegalRequest, 0x24, 0x00)
 		return 0, &r
 	}
-	if lba > x.lun.blocks || blocks > x.lun.blocks-lba {
+	if lba > x.lun.Blocks() || blocks > x.lun.Blocks()-lba {
 		r := checkCondition(senseIllegalRequest, 0x21, 0x00)
 		return 0, &r
 	}
@@ -358,7 +358,7 @@ func deviceSpecific(l *LUN) byte {
 
 func readCapacity10(x *cdbCtx) scsiResult {
 	b := make([]byte, 8)
-	binary.BigEndian.PutUint32(b, uint32(min(x.lun.blocks-1, 0xffffffff)))
+	binary.BigEndian.PutUint32(b, uint32(min(x.lun.Blocks()-1, 0xffffffff)))
 	binary.BigEndian.PutUint32(b[4:], x.lun.blockSize)
 	return good(b)
 }
@@ -367,7 +367,7 @@ func readCapacity10(x *cdbCtx) scsiResult {
 // and LBPRZ for thin LUNs (SBC-4 §5.20.2).
 func readCapacity16(x *cdbCtx) scsiResult {
 	b := make([]byte, 32)
-	binary.BigEndian.PutUint64(b, x.lun.blocks-1)
+	binary.BigEndian.PutUint64(b, x.lun.Blocks()-1)
 	binary.BigEndian.PutUint32(b[8:], x.lun.blockSize)
 	if x.lun.Thin {
 		b[14] = 0x80 | 0x40
