@@ -153,9 +153,9 @@ func containsByte(s []uint8, v uint8) bool {
 // attention): Refresh reads them again.
 func (l *LUN) Stale() bool { return l.s.capGen.Load() != l.gen.Load() }
 
-// Refresh inquires the LUN again and takes its new cache mode and
-// thin-provisioning support; what the target refused stays refused. The
-// block size and capacity stay as they were at open.
+// Refresh inquires the LUN again and takes its new cache mode,
+// thin-provisioning support and capacity (as ReadCapacity does); what the
+// target refused stays refused. The block size stays as it was at open.
 func (l *LUN) Refresh(ctx context.Context) (*LUNInfo, error) {
 	gen := l.s.capGen.Load()
 	info, err := l.s.Inquire(ctx, l.info.LUN)
@@ -163,6 +163,9 @@ func (l *LUN) Refresh(ctx context.Context) (*LUNInfo, error) {
 		return nil, err
 	}
 	l.setCaps(info, gen)
+	if info.BlockSize == l.info.BlockSize {
+		l.blocks.Store(info.Blocks)
+	}
 	return info, nil
 }
 

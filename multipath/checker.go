@@ -137,6 +137,9 @@ func (d *Device) test(ctx context.Context, p *Path) checkResult {
 			return checkResult{start: r.start, state: PathWWIDMismatch, info: fresh,
 				err: &WWIDMismatchError{Portal: p.portal, Want: d.wwid, Got: fresh.WWID}}
 		}
+		if err := d.checkSize(p, fresh.Size()); err != nil {
+			return checkResult{start: r.start, state: PathDown, err: err}
+		}
 		info, r.info = fresh, fresh
 	}
 	if d.useALUA(info) {

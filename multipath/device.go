@@ -60,6 +60,11 @@ type Device struct {
 	trimRefused atomic.Bool
 	closed      atomic.Bool  // Close finished flushing: I/O is refused
 	queued      atomic.Int64 // I/O waiting for a path
+	// Resize (resize.go): the capacity once a resize changed it (0: info's),
+	// an automatic resize running, and the SetOnResize hook.
+	size     atomic.Int64
+	resizing atomic.Bool
+	onResize atomic.Pointer[func(old, size int64)]
 
 	zeroOnce sync.Once
 	zero     []byte // shared zero buffer for emulated WRITE ZEROES

@@ -250,8 +250,14 @@ func (d *Device) failLocked(p *Path, state PathState, cause error, msg string, c
 	d.emitLocked(Event{Kind: EventPathFailed, Portal: p.portal, State: state, Msg: msg, Err: cause})
 }
 
-// Size returns the capacity in bytes.
-func (d *Device) Size() int64 { return d.info.Size() }
+// Size returns the capacity in bytes: the LUN's at Open, or what Resize
+// grew it to.
+func (d *Device) Size() int64 {
+	if n := d.size.Load(); n > 0 {
+		return n
+	}
+	return d.info.Size()
+}
 
 // BlockSize returns the logical block size as the minimum, 4 KiB (or the
 // block size when larger) as preferred, and 32 MiB as the largest

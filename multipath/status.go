@@ -75,7 +75,7 @@ func (d *Device) Snapshot() Status {
 	defer d.mu.Unlock()
 	s := Status{Name: d.name, WWID: d.wwid, Target: d.cfg.Target, InitiatorName: d.cfg.InitiatorName, LUN: d.cfg.LUN,
 		Vendor: d.info.Vendor, Product: d.info.Product, Revision: d.info.Revision,
-		Size: d.info.Size(), BlockSize: d.info.BlockSize, Selector: d.sel.Name(),
+		Size: d.Size(), BlockSize: d.info.BlockSize, Selector: d.sel.Name(),
 		Policy: string(d.policy), Failback: d.set.Failback.String(),
 		NoPathRetry: d.set.NoPathRetry.String(), PollingInterval: d.set.PollingInterval,
 		Queueing: d.queueing, QueueingDisabled: d.queueDisabled, QueuedIOs: d.queued.Load(),
