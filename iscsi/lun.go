@@ -28,6 +28,8 @@ type LUNInfo struct {
 	BlockSize   uint32
 	Blocks      uint64 // number of logical blocks
 	ALUA        bool   // TPGS: implicit or explicit asymmetric access
+	// ExplicitALUA: the LUN takes SET TARGET PORT GROUPS (TPGS explicit).
+	ExplicitALUA bool
 
 	// Thin provisioning and limits (VPD 0xB0, 0xB2; READ CAPACITY(16)).
 	CanUnmap       bool   // LBPME and LBPU
@@ -119,7 +121,7 @@ func (s *Session) Inquire(ctx context.Context, lun uint16) (*LUNInfo, error) {
 		return nil, fmt.Errorf("iscsi: INQUIRY LUN %d: %w", lun, err)
 	}
 	info := &LUNInfo{LUN: lun, Vendor: std.Vendor, Product: std.Product, Revision: std.Revision,
-		DeviceType: std.DeviceType, ALUA: std.TPGS != 0}
+		DeviceType: std.DeviceType, ALUA: std.TPGS != 0, ExplicitALUA: std.TPGS&scsi.TPGSExplicit != 0}
 	pages := s.supportedPages(ctx, lun)
 	if err := s.identify(ctx, info, pages); err != nil {
 		return nil, err

@@ -142,6 +142,9 @@ func (d *Device) test(ctx context.Context, p *Path) checkResult {
 		}
 		info, r.info = fresh, fresh
 	}
+	if err := d.registerPath(ctx, p); err != nil {
+		return checkResult{start: r.start, state: PathDown, err: err}
+	}
 	if d.useALUA(info) {
 		t, err := p.io.ReportTargetPortGroups(ctx)
 		r.prio, r.tpg, r.prioOK = d.priority(info, t, err)

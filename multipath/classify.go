@@ -86,7 +86,7 @@ func classify(ctx context.Context, err error) action {
 // (by the caller); NOT READY 04/0B ghost (standby), 04/0A pending
 // (transitioning); ILLEGAL REQUEST 25/00 disconnected; anything else down.
 func turState(err error) (state PathState, retry bool) {
-	if err == nil {
+	if err == nil || isReservationConflict(err) { // another host's reservation: the path works
 		return PathUp, false
 	}
 	var se *iscsi.SCSIError

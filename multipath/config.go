@@ -206,6 +206,11 @@ type Settings struct {
 	// the portals it is given whatever its value, and only warns when
 	// "yes", "on" or "strict" meets a single portal.
 	FindMultipaths string
+	// ReservationKey is reservation_key: the persistent reservation key
+	// ("0x..." with an optional ":aptpl") that every path registers once
+	// the key is registered, or "file" for the key the prkeys file holds
+	// for the WWID (see Device.Register).
+	ReservationKey string
 
 	// flapForgetChecks is san_path_err_forget_rate: FlapWindow in checker
 	// intervals, used when FlapWindow is unset.
@@ -234,6 +239,7 @@ func (s Settings) overlay(o Settings) Settings {
 	setStr(&s.BindingsFile, o.BindingsFile)
 	setStr(&s.FindMultipaths, o.FindMultipaths)
 	setStr(&s.Prio, o.Prio)
+	setStr(&s.ReservationKey, o.ReservationKey)
 	setStr(&s.features, o.features)
 	setDur(&s.PollingInterval, o.PollingInterval)
 	setDur(&s.MaxPollingInterval, o.MaxPollingInterval)
@@ -347,6 +353,9 @@ type Config struct {
 	Selector Selector
 	// File is a parsed multipath.conf, or nil.
 	File *ConfigFile
+	// PRKeysFile is the prkeys file of reservation_key "file"; default
+	// DefaultPRKeysFile.
+	PRKeysFile string
 	// IOTimeout: a path with I/O in flight that completes nothing for
 	// this long has its connection dropped, so that the I/O is retried on
 	// another path (the SCSI command timer). Default 30 s; negative

@@ -154,6 +154,7 @@ var settingKeys = map[string]func(s *Settings, v string) error{
 	"path_checker":               setChecker,
 	"checker":                    setChecker,
 	"features":                   setFeatures,
+	"reservation_key":            setReservationKey,
 }
 
 // settings applies the keywords of one defaults, device, overrides or

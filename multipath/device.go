@@ -78,9 +78,15 @@ type Device struct {
 	failbackTimer *time.Timer
 	changed       chan struct{} // closed on every state change
 	closing       bool
+	activating    bool      // SET TARGET PORT GROUPS in flight (activateLocked)
+	activatedTPG  int       // the group the last successful one activated
+	activateSoon  bool      // activateLater is pending
+	activated     time.Time // and when
 	events        []Event
 	st            deviceCounters // statistics (Stats)
 	trigger       *Path          // the path whose change updateLocked is applying
+
+	pr reservation // persistent reservation key and registrations
 
 	evWake    chan struct{} // cap 1
 	ctx       context.Context
@@ -144,7 +150,7 @@ func open(ctx context.Context, cfg Config, ios []pathIO) (*Device, error) {
 		closeAll(ctx, ios)
 		return nil, openError(cfg, probes)
 	}
-	d := &Device{cfg: cfg, log: cfg.Logger, current: -1, changed: make(chan struct{}),
+	d := &Device{cfg: cfg, log: cfg.Logger, current: -1, activatedTPG: -1, changed: make(chan struct{}),
 		evWake: make(chan struct{}, 1)}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.active.Store(emptySet)
@@ -155,6 +161,7 @@ func open(ctx context.Context, cfg Config, ios []pathIO) (*Device, error) {
 	}
 	d.addPaths(ios, probes)
 	d.start()
+	d.openReservation(ctx)
 	return d, nil
 }
 
@@ -308,6 +315,7 @@ func (d *Device) updateLocked(tr trigger, up *Path) {
 	d.active.Store(set)
 	d.countTransitionLocked(tr, old, set)
 	d.queueTransitionLocked(len(old.paths) > 0, len(set.paths) > 0)
+	d.activateLocked()
 	d.notifyLocked()
 }
 

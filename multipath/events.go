@@ -24,11 +24,12 @@ const (
 	EventPathStalled                           // I/O on a path made no progress for IOTimeout
 	EventClosed                                // Close finished with the paths
 	EventPathsRestored                         // a path is usable again after none was
+	EventGroupActivated                        // SET TARGET PORT GROUPS made a standby group active
 )
 
 var eventNames = [...]string{"", "path failed", "path reinstated", "path state", "path priority",
 	"group switched", "no path", "queueing expired", "queueing disabled", "queueing restored",
-	"path stalled", "closed", "paths restored"}
+	"path stalled", "closed", "paths restored", "group activated"}
 
 // String returns a short description such as "path failed", or
 // "EventKind(N)" for an unknown value.

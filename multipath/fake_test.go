@@ -52,7 +52,9 @@ type fakePath struct {
 	ioErrLeft int   // >0: only that many more times
 	turErr    error
 	identErr  error
-	stale     bool // Stale's answer; Identify clears it
+	stale     bool                        // Stale's answer; Identify clears it
+	stpgs     []scsi.PortGroupState       // SET TARGET PORT GROUPS received
+	onSTPG    func([]scsi.PortGroupState) // what the "target" does with them
 	tpgs      scsi.TargetPortGroups
 	down      bool          // connection lost: everything fails with a ConnError
 	gate      chan struct{} // non-nil: I/O blocks until closed (then fails) or ctx ends
@@ -240,6 +242,20 @@ func (f *fakePath) AbortInFlight(context.Context, error) error {
 		return f.abortErr
 	}
 	f.aborts++
+	return nil
+}
+
+func (f *fakePath) SetTargetPortGroups(_ context.Context, groups []scsi.PortGroupState) error {
+	f.mu.Lock()
+	on, down := f.onSTPG, f.down
+	f.stpgs = append(f.stpgs, groups...)
+	f.mu.Unlock()
+	if down {
+		return errFakeConn
+	}
+	if on != nil {
+		on(groups)
+	}
 	return nil
 }
 

@@ -196,7 +196,9 @@ type pathSet struct {
 var emptySet = &pathSet{group: -1}
 
 // buildSetLocked snapshots the current group's active paths; ghost
-// (standby) paths only when no other path is active.
+// (standby) paths only when no other path is active, and never on a LUN
+// with explicit ALUA: I/O there waits (queues) while the group is
+// activated (activateLocked) instead of failing on standby ports.
 func (d *Device) buildSetLocked() *pathSet {
 	if d.current < 0 || d.current >= len(d.groups) {
 		return emptySet
@@ -211,7 +213,7 @@ func (d *Device) buildSetLocked() *pathSet {
 			ready = append(ready, p)
 		}
 	}
-	if len(ready) == 0 {
+	if len(ready) == 0 && !d.info.ExplicitALUA {
 		ready = ghost
 	}
 	if len(ready) == 0 {

@@ -175,6 +175,19 @@ func (p *iscsiPath) ReportTargetPortGroups(ctx context.Context) (scsi.TargetPort
 	return scsi.TargetPortGroups{}, errors.New("REPORT TARGET PORT GROUPS: data keeps growing")
 }
 
+func (p *iscsiPath) SetTargetPortGroups(ctx context.Context, groups []scsi.PortGroupState) error {
+	l, err := p.handle()
+	if err != nil {
+		return err
+	}
+	params := scsi.AppendSetTargetPortGroups(nil, groups)
+	cdb := scsi.SetTargetPortGroups(uint32(len(params)))
+	if err := l.Session().Do(ctx, &iscsi.Command{LUN: p.lun, CDB: cdb[:], Write: params}); err != nil {
+		return fmt.Errorf("SET TARGET PORT GROUPS: %w", err)
+	}
+	return nil
+}
+
 func (p *iscsiPath) Connected() bool {
 	l := p.h.Load()
 	return l != nil && l.Session().State() == iscsi.StateLoggedIn

@@ -31,6 +31,8 @@ type pathIO interface {
 	Stale() bool
 	// ReportTargetPortGroups runs REPORT TARGET PORT GROUPS.
 	ReportTargetPortGroups(ctx context.Context) (scsi.TargetPortGroups, error)
+	// SetTargetPortGroups runs SET TARGET PORT GROUPS.
+	SetTargetPortGroups(ctx context.Context, groups []scsi.PortGroupState) error
 	// Connected reports, without I/O, whether the transport is up.
 	Connected() bool
 	// Reset drops the transport so that commands in flight fail with a

@@ -32,6 +32,9 @@ type Status struct {
 	ActiveGroup      int           `json:"active_group"`      // index in Groups, -1 when none
 	Capabilities     Capabilities  `json:"capabilities"`
 	Groups           []GroupStatus `json:"groups"`
+
+	// Reservation is the persistent reservation key; nil when none.
+	Reservation *ReservationStatus `json:"reservation,omitempty"`
 }
 
 // GroupStatus describes one path group.
@@ -67,6 +70,10 @@ type PathStatus struct {
 	Failures      int       `json:"recent_failures"` // within the damping window
 	LastError     string    `json:"last_error,omitempty"`
 	LastChange    time.Time `json:"last_change"`
+
+	// Registered: the device's reservation key is registered through
+	// this path (its I_T nexus).
+	Registered bool `json:"registered,omitempty"`
 }
 
 // Snapshot returns the device's status now.
@@ -80,6 +87,9 @@ func (d *Device) Snapshot() Status {
 		NoPathRetry: d.set.NoPathRetry.String(), PollingInterval: d.set.PollingInterval,
 		Queueing: d.queueing, QueueingDisabled: d.queueDisabled, QueuedIOs: d.queued.Load(),
 		ActiveGroup: d.active.Load().group, Capabilities: d.Capabilities()}
+	if r := d.pr.status(); r.Key != "" {
+		s.Reservation = &r
+	}
 	for i, g := range d.groups {
 		gs := GroupStatus{Priority: g.prio, State: "disabled"}
 		switch {
@@ -91,6 +101,7 @@ func (d *Device) Snapshot() Status {
 		for _, p := range g.paths {
 			ps := p.statusLocked()
 			ps.Failures = p.failuresSince(time.Now().Add(-d.set.FlapWindow))
+			ps.Registered = d.pr.pathRegistered(p)
 			gs.Paths = append(gs.Paths, ps)
 		}
 		s.Groups = append(s.Groups, gs)

@@ -27,6 +27,7 @@ const (
 	OpServiceActionIn16   OpCode = 0x9E // SBC-3 §5.16, READ CAPACITY(16)
 	OpReportLUNs          OpCode = 0xA0 // SPC-4 §6.33
 	OpMaintenanceIn       OpCode = 0xA3 // SPC-4 §6.35, REPORT TARGET PORT GROUPS
+	OpMaintenanceOut      OpCode = 0xA4 // SPC-4 §6.36, SET TARGET PORT GROUPS
 )
 
 // ServiceAction is the SERVICE ACTION field, byte 1 bits 4:0, of the
@@ -53,7 +54,7 @@ var opCodeNames = map[OpCode]string{
 	OpWrite10: "WRITE(10)", OpUnmap: "UNMAP", OpRead16: "READ(16)", OpWrite16: "WRITE(16)",
 	OpSynchronizeCache16: "SYNCHRONIZE CACHE(16)", OpWriteSame16: "WRITE SAME(16)",
 	OpServiceActionIn16: "SERVICE ACTION IN(16)", OpReportLUNs: "REPORT LUNS",
-	OpMaintenanceIn: "MAINTENANCE IN", OpSynchronizeCache10: "SYNCHRONIZE CACHE(10)",
+	OpMaintenanceIn: "MAINTENANCE IN", OpMaintenanceOut: "MAINTENANCE OUT", OpSynchronizeCache10: "SYNCHRONIZE CACHE(10)",
 	OpReadCapacity10: "READ CAPACITY(10)", OpRequestSense: "REQUEST SENSE",
 	OpModeSense10: "MODE SENSE(10)", OpModeSense6: "MODE SENSE(6)", OpPersistentReserveIn: "PERSISTENT RESERVE IN",
 }
@@ -258,6 +259,36 @@ func ReportTargetPortGroups(allocLen uint32, extended bool) [12]byte {
 	c[1] = flagIf(extended, 0x20) | byte(ServiceActionReportTargetPortGroups)
 	be.PutUint32(c[6:], allocLen) // ALLOCATION LENGTH
 	return c
+}
+
+// SetTargetPortGroups returns a SET TARGET PORT GROUPS CDB: MAINTENANCE OUT
+// with service action 0x0A (SPC-4 §6.40), announcing a parameter list of
+// paramLen bytes as AppendSetTargetPortGroups builds it.
+func SetTargetPortGroups(paramLen uint32) [12]byte {
+	var c [12]byte
+	c[0] = byte(OpMaintenanceOut)
+	c[1] = byte(ServiceActionReportTargetPortGroups) // SET TARGET PORT GROUPS shares 0x0A
+	be.PutUint32(c[6:], paramLen)                    // PARAMETER LIST LENGTH
+	return c
+}
+
+// PortGroupState asks a target port group into an asymmetric access state,
+// one descriptor of the SET TARGET PORT GROUPS parameter list.
+type PortGroupState struct {
+	ID    uint16
+	State AccessState
+}
+
+// AppendSetTargetPortGroups appends the SET TARGET PORT GROUPS parameter
+// list (SPC-4 §6.40.2): four reserved bytes, then one 4-byte descriptor per
+// group (ASYMMETRIC ACCESS STATE, reserved, TARGET PORT GROUP).
+func AppendSetTargetPortGroups(b []byte, groups []PortGroupState) []byte {
+	b = append(b, 0, 0, 0, 0)
+	for _, g := range groups {
+		b = append(b, byte(g.State)&0x0F, 0)
+		b = be.AppendUint16(b, g.ID)
+	}
+	return b
 }
 
 func flagIf(cond bool, mask byte) byte {

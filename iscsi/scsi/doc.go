@@ -15,6 +15,8 @@
 //   - TEST UNIT READY (SPC-4 §6.47)
 //   - REPORT LUNS (SPC-4 §6.33)
 //   - REPORT TARGET PORT GROUPS, MAINTENANCE IN 0x0A (SPC-4 §6.36)
+//   - SET TARGET PORT GROUPS, MAINTENANCE OUT 0x0A, and its parameter list
+//     (SPC-4 §6.40)
 //   - READ CAPACITY(16), SERVICE ACTION IN 0x10 (SBC-3 §5.16)
 //   - READ(10)/(16), WRITE(10)/(16) with FUA (SBC-3 §5.13, §5.15, §5.32, §5.34)
 //   - SYNCHRONIZE CACHE(10) and (16) (SBC-3 §5.22, §5.23)
@@ -65,7 +67,7 @@
 // Block Device Characteristics are named only); the provisioning group
 // descriptor of page 0xB2; SBC-4 additions to pages 0xB0 and 0xB2 (atomic
 // writes, minimum and threshold percentages); multi-level and extended LUN
-// addressing beyond returning the raw 8 bytes; SET TARGET PORT GROUPS;
+// addressing beyond returning the raw 8 bytes;
 // MODE SELECT, saved/default/changeable mode values, block descriptors and
 // mode pages other than Caching; persistent reservations; protection information
 // (RDPROTECT/WRPROTECT are always 0); 32-byte CDBs; sense data descriptors

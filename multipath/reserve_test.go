@@ -1,0 +1,351 @@
+package multipath
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gomp-dev/gomp/iscsi"
+	"github.com/gomp-dev/gomp/iscsi/scsi"
+	"github.com/stretchr/testify/require"
+)
+
+// prLUN is a LUN's persistent reservation state as SPC-4 §5.12 keeps it,
+// per I_T nexus, for the fakes.
+type prLUN struct {
+	mu     sync.Mutex
+	gen    uint32
+	regs   map[string]uint64 // nexus -> key
+	holder string            // nexus holding the reservation, "" none
+	typ    scsi.PRType
+	order  []string // "register NEXUS", "write NEXUS": what the target saw, in order
+}
+
+func newPRLUN() *prLUN { return &prLUN{regs: map[string]uint64{}} }
+
+var errConflict = &iscsi.SCSIError{Status: 0x18} // RESERVATION CONFLICT
+
+// prFake is a fake path (an I_T nexus named nexus) with reservations.
+type prFake struct {
+	*fakePath
+	lun   *prLUN
+	nexus string
+}
+
+func (f *prFake) PersistentReserveIn(ctx context.Context, a scsi.PRInAction) ([]byte, error) {
+	if err := f.TUR(ctx); err != nil {
+		return nil, err
+	}
+	l := f.lun
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch a {
+	case scsi.PRInReadKeys:
+		k := scsi.ReservationKeys{Generation: l.gen}
+		for _, n := range slices.Sorted(mapKeys(l.regs)) {
+			k.Keys = append(k.Keys, l.regs[n])
+		}
+		return k.AppendBinary(nil)
+	case scsi.PRInReadReservation:
+		r := scsi.Reservation{Generation: l.gen, Held: l.holder != ""}
+		if r.Held {
+			r.Key, r.Type = l.regs[l.holder], l.typ
+		}
+		return r.AppendBinary(nil)
+	}
+	return nil, senseErr(scsi.KeyIllegalRequest, 0x24, 0)
+}
+
+func mapKeys(m map[string]uint64) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func (f *prFake) PersistentReserveOut(ctx context.Context, a scsi.PROutAction, t scsi.PRType, p scsi.PROutParameters) error {
+	if err := f.TUR(ctx); err != nil {
+		return err
+	}
+	l := f.lun
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	mine, registered := l.regs[f.nexus]
+	if a != scsi.PROutRegisterIgnore && (registered && mine != p.Key || !registered && a != scsi.PROutRegister) {
+		return errConflict
+	}
+	l.gen++
+	switch a {
+	case scsi.PROutRegister, scsi.PROutRegisterIgnore:
+		l.order = append(l.order, "register "+f.nexus)
+		if p.ServiceActionKey == 0 {
+			delete(l.regs, f.nexus)
+		} else {
+			l.regs[f.nexus] = p.ServiceActionKey
+		}
+	case scsi.PROutReserve:
+		if l.holder != "" && l.holder != f.nexus {
+			return errConflict
+		}
+		l.holder, l.typ = f.nexus, t
+	case scsi.PROutRelease:
+		if l.holder == f.nexus {
+			l.holder = ""
+		}
+	case scsi.PROutClear:
+		clear(l.regs)
+		l.holder = ""
+	case scsi.PROutPreempt, scsi.PROutPreemptAndAbort:
+		holderKey := l.regs[l.holder]
+		for n, k := range l.regs {
+			if k == p.ServiceActionKey && n != f.nexus {
+				delete(l.regs, n)
+			}
+		}
+		if l.holder != "" && holderKey == p.ServiceActionKey {
+			l.holder, l.typ = f.nexus, t
+		}
+	}
+	return nil
+}
+
+// WriteAt enforces Write Exclusive, Registrants Only (SPC-4 §5.12.10.1):
+// only registered nexuses write.
+func (f *prFake) WriteAt(ctx context.Context, p []byte, off int64, fua bool) (int, error) {
+	f.lun.mu.Lock()
+	_, registered := f.lun.regs[f.nexus]
+	conflict := f.lun.holder != "" && !registered
+	f.lun.order = append(f.lun.order, "write "+f.nexus)
+	f.lun.mu.Unlock()
+	if conflict {
+		return 0, errConflict
+	}
+	return f.fakePath.WriteAt(ctx, p, off, fua)
+}
+
+func openPR(t *testing.T, cfg Config, fakes ...*prFake) *Device {
+	t.Helper()
+	ios := make([]pathIO, len(fakes))
+	for i, f := range fakes {
+		cfg.Portals = append(cfg.Portals, f.nexus)
+		ios[i] = f
+	}
+	d, err := open(context.Background(), cfg.withDefaults(), ios)
+	require.NoError(t, err)
+	return d
+}
+
+func prFakes(lun *prLUN, disk *fakeDisk, names ...string) []*prFake {
+	var out []*prFake
+	for _, n := range names {
+		out = append(out, &prFake{fakePath: newFake(disk), lun: lun, nexus: n})
+	}
+	return out
+}
+
+func registeredPaths(d *Device) map[string]bool {
+	out := map[string]bool{}
+	for _, g := range d.Snapshot().Groups {
+		for _, p := range g.Paths {
+			out[p.Portal] = p.Registered
+		}
+	}
+	return out
+}
+
+func TestReservationRegisterEveryPath(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lun, disk := newPRLUN(), newFakeDisk()
+		fakes := prFakes(lun, disk, "a1", "a2", "a3")
+		d := openPR(t, testConfig(Settings{ReservationKey: "0xabc"}), fakes...)
+		defer closeDev(t, d)
+		require.Equal(t, &ReservationStatus{Key: "0xabc", Source: "multipath.conf"}, d.Snapshot().Reservation)
+
+		ctx := context.Background()
+		require.ErrorContains(t, d.Register(ctx, 0, 0xdef, false, false), "reservation_key is 0xabc")
+		require.NoError(t, d.Register(ctx, 0, 0xabc, false, false))
+		keys, err := d.ReadKeys(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []uint64{0xabc, 0xabc, 0xabc}, keys.Keys, "one registration per I_T nexus")
+		require.Equal(t, map[string]bool{"a1": true, "a2": true, "a3": true}, registeredPaths(d))
+		require.True(t, d.Snapshot().Reservation.Registered)
+
+		require.NoError(t, d.PersistentReserveOut(ctx, scsi.PROutReserve, scsi.PRWriteExclusiveRegistrantsOnly,
+			scsi.PROutParameters{Key: 0xabc}))
+		r, err := d.ReadReservation(ctx)
+		require.NoError(t, err)
+		require.Equal(t, scsi.Reservation{Generation: 4, Held: true, Key: 0xabc, Type: scsi.PRWriteExclusiveRegistrantsOnly}, r)
+		_, err = d.WriteAt(ctx, make([]byte, 512), 0, false)
+		require.NoError(t, err, "every path is registered: writes pass through any of them")
+
+		require.NoError(t, d.PersistentReserveOut(ctx, scsi.PROutRelease, scsi.PRWriteExclusiveRegistrantsOnly,
+			scsi.PROutParameters{Key: 0xabc}))
+		require.NoError(t, d.Register(ctx, 0xabc, 0, false, false))
+		keys, err = d.ReadKeys(ctx)
+		require.NoError(t, err)
+		require.Empty(t, keys.Keys)
+		require.Equal(t, map[string]bool{"a1": false, "a2": false, "a3": false}, registeredPaths(d))
+	})
+}
+
+// TestReservationConflictIsNotAPathError: another host holds the
+// reservation; this host's writes get RESERVATION CONFLICT, returned at
+// once, through one path, and no path is failed; TEST UNIT READY meeting
+// a conflict keeps a path up.
+func TestReservationConflictIsNotAPathError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lun, disk := newPRLUN(), newFakeDisk()
+		fakes := prFakes(lun, disk, "a1", "a2")
+		d := openPR(t, testConfig(Settings{}), fakes...)
+		defer closeDev(t, d)
+		other := prFakes(lun, disk, "b1")[0]
+		ctx := context.Background()
+		require.NoError(t, other.PersistentReserveOut(ctx, scsi.PROutRegister, 0, scsi.PROutParameters{ServiceActionKey: 0xb}))
+		require.NoError(t, other.PersistentReserveOut(ctx, scsi.PROutReserve, scsi.PRWriteExclusiveRegistrantsOnly,
+			scsi.PROutParameters{Key: 0xb}))
+		for _, f := range fakes {
+			f.set(func(f *fakePath) { f.turErr = errConflict })
+		}
+		for range 4 {
+			_, err := d.WriteAt(ctx, make([]byte, 512), 0, false)
+			var se *iscsi.SCSIError
+			require.ErrorAs(t, err, &se)
+			require.Equal(t, scsi.StatusReservationConflict, scsi.Status(se.Status))
+		}
+		time.Sleep(5 * time.Second) // checks with TEST UNIT READY conflicting
+		require.Equal(t, []string{"a1", "a2"}, activePortals(d))
+		_, err := d.ReadAt(ctx, make([]byte, 512), 0)
+		require.NoError(t, err, "Write Exclusive: reads pass")
+	})
+}
+
+// TestReservationReinstatedPathRegisteredFirst: a path that comes back
+// registers the key (READ KEYS, REGISTER AND IGNORE EXISTING KEY) before
+// any I/O goes to it, so writes under a Registrants Only reservation
+// never meet a conflict; once another host preempted the key, a path
+// that comes back is not registered again.
+func TestReservationReinstatedPathRegisteredFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lun, disk := newPRLUN(), newFakeDisk()
+		fakes := prFakes(lun, disk, "a1", "a2")
+		d := openPR(t, testConfig(Settings{}), fakes...)
+		defer closeDev(t, d)
+		ctx := context.Background()
+		require.NoError(t, d.Register(ctx, 0, 0xa, false, false))
+		require.NoError(t, d.PersistentReserveOut(ctx, scsi.PROutReserve, scsi.PRWriteExclusiveRegistrantsOnly,
+			scsi.PROutParameters{Key: 0xa}))
+		fakes[1].set(func(f *fakePath) { f.down = true })
+		d.failPath(d.paths[1], errFakeConn)
+		lun.mu.Lock()
+		delete(lun.regs, "a2") // the target lost this nexus's registration
+		lun.order = nil
+		lun.mu.Unlock()
+		fakes[1].restore()
+		for range 200 {
+			_, err := d.WriteAt(ctx, make([]byte, 512), 0, false)
+			require.NoError(t, err)
+			time.Sleep(20 * time.Millisecond)
+		}
+		require.Equal(t, []string{"a1", "a2"}, activePortals(d))
+		lun.mu.Lock()
+		first := slices.IndexFunc(lun.order, func(s string) bool { return s == "write a2" })
+		reg := slices.Index(lun.order, "register a2")
+		lun.mu.Unlock()
+		require.GreaterOrEqual(t, first, 0, "a2 carried I/O again")
+		require.Less(t, reg, first, "a2 registered before its first write")
+		require.True(t, registeredPaths(d)["a2"])
+
+		// Host B preempts A: A's writes conflict and fail no path; a path
+		// of A that comes back stays unregistered.
+		other := prFakes(lun, disk, "b1")[0]
+		require.NoError(t, other.PersistentReserveOut(ctx, scsi.PROutRegister, 0, scsi.PROutParameters{ServiceActionKey: 0xb}))
+		require.NoError(t, other.PersistentReserveOut(ctx, scsi.PROutPreemptAndAbort, scsi.PRWriteExclusiveRegistrantsOnly,
+			scsi.PROutParameters{Key: 0xb, ServiceActionKey: 0xa}))
+		_, err := d.WriteAt(ctx, make([]byte, 512), 0, false)
+		require.ErrorIs(t, err, error(errConflict))
+		d.failPath(d.paths[0], errFakeConn)
+		time.Sleep(2 * time.Second)
+		require.Equal(t, []string{"a1", "a2"}, activePortals(d))
+		keys, err := d.ReadKeys(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []uint64{0xb}, keys.Keys, "the fence holds: A did not register again")
+		require.False(t, registeredPaths(d)["a1"])
+	})
+}
+
+func TestReservationKeyConfig(t *testing.T) {
+	f, _, err := ParseConfig("m.conf", []byte(`defaults {
+	reservation_key 0x1234:aptpl
+}
+multipaths {
+	multipath {
+		wwid `+testWWID+`
+		reservation_key file
+	}
+}
+`))
+	require.NoError(t, err)
+	require.Equal(t, "0x1234:aptpl", f.Defaults.ReservationKey)
+	require.Equal(t, "file", f.Lookup(testWWID, "", "").ReservationKey)
+	require.Equal(t, "0x1234:aptpl", f.Lookup("3600other", "", "").ReservationKey)
+	_, _, err = ParseConfig("m.conf", []byte("defaults {\n\treservation_key 0xZZ\n}\n"))
+	require.ErrorContains(t, err, "invalid reservation key")
+
+	for v, want := range map[string]uint64{"0x1234": 0x1234, "abc": 0xabc, "0XFFFFFFFFFFFFFFFF": ^uint64(0)} {
+		k, aptpl, err := parseReservationKey(v)
+		require.NoError(t, err, v)
+		require.Equal(t, want, k)
+		require.False(t, aptpl)
+	}
+	for _, v := range []string{"0x0", "", "0x", "0x12345678901234567", "g"} {
+		_, _, err := parseReservationKey(v)
+		require.Error(t, err, v)
+	}
+}
+
+// TestPRKeysFile: reservation_key "file" reads the key from the prkeys
+// file (multipath-tools' format) and Register writes it there.
+func TestPRKeysFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "multipath", "prkeys")
+	require.NoError(t, writePRKey(path, "3600other", 0x77, false))
+	require.NoError(t, writePRKey(path, testWWID, 0x1234, true))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, prkeysHeader+"0x0000000000000077 3600other\n0X0000000000001234 "+testWWID+"\n", string(b))
+	k, aptpl, ok, err := readPRKey(path, testWWID)
+	require.NoError(t, err)
+	require.True(t, ok && aptpl)
+	require.Equal(t, uint64(0x1234), k)
+
+	synctest.Test(t, func(t *testing.T) {
+		lun, disk := newPRLUN(), newFakeDisk()
+		lun.regs["a1"], lun.regs["a2"] = 0x1234, 0x1234 // registered before a restart
+		cfg := testConfig(Settings{ReservationKey: ReservationKeyFile})
+		cfg.PRKeysFile = path
+		d := openPR(t, cfg, prFakes(lun, disk, "a1", "a2")...)
+		defer closeDev(t, d)
+		require.Equal(t, &ReservationStatus{Key: "0x1234", APTPL: true, Source: "file", Registered: true},
+			d.Snapshot().Reservation)
+		require.Equal(t, map[string]bool{"a1": true, "a2": true}, registeredPaths(d))
+		ctx := context.Background()
+		require.NoError(t, d.Register(ctx, 0x1234, 0x99, false, false))
+		_, _, _, err := readPRKey(path, testWWID)
+		require.NoError(t, err)
+		k, aptpl, ok, _ := readPRKey(path, testWWID)
+		require.Equal(t, []any{uint64(0x99), false, true}, []any{k, aptpl, ok})
+		require.NoError(t, d.PersistentReserveOut(ctx, scsi.PROutClear, 0, scsi.PROutParameters{Key: 0x99}))
+		_, _, ok, _ = readPRKey(path, testWWID)
+		require.False(t, ok, "CLEAR removes the key from the file")
+		k, _, ok, _ = readPRKey(path, "3600other")
+		require.True(t, ok)
+		require.Equal(t, uint64(0x77), k)
+	})
+}
