@@ -137,3 +137,6 @@ func (d *Device) Wait() error { return errKernelUnsupported }
 
 // Disconnect fails: Linux only.
 func (d *Device) Disconnect(context.Context) error { return errKernelUnsupported }
+
+// Resize fails: Linux only.
+func (d *Device) Resize(context.Context, int64) error { return errKernelUnsupported }
