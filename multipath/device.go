@@ -65,6 +65,7 @@ type Device struct {
 	size     atomic.Int64
 	resizing atomic.Bool
 	onResize atomic.Pointer[func(old, size int64)]
+	gone     atomic.Pointer[error] // SetGone (gone.go)
 
 	zeroOnce sync.Once
 	zero     []byte // shared zero buffer for emulated WRITE ZEROES

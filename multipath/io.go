@@ -144,6 +144,9 @@ func (d *Device) run(ctx context.Context, r *request) (int, error) {
 	if d.closed.Load() {
 		return 0, fmt.Errorf("multipath %s: %w", d.name, ErrClosed)
 	}
+	if e := d.gone.Load(); e != nil {
+		return 0, *e
+	}
 	var last error
 	retries, pathErrors := 0, 0
 	for {

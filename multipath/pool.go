@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gomp-dev/gomp/iscsi"
+	"github.com/gomp-dev/gomp/iscsi/scsi"
 )
 
 // SessionPool shares iSCSI sessions between the devices of a process, as
@@ -29,6 +30,11 @@ type SessionPool struct {
 	// nexus) rather than a new one beside it (an iscsi.Config.ISID,
 	// RFC 7143 §11.12.5). nil picks a random one.
 	ISID func(initiator, target, portal string) [6]byte
+	// OnUnitAttention, when not nil, hears every UNIT ATTENTION a command
+	// of one of the pool's sessions meets (iscsi.Config.OnUnitAttention),
+	// with the session's target and portal: REPORTED LUNS DATA HAS
+	// CHANGED calls for a rescan. It must not block.
+	OnUnitAttention func(target, portal string, lun uint16, code scsi.AdditionalSense)
 
 	mu       sync.Mutex // guards the following
 	sessions map[poolKey]*sharedSession
@@ -65,6 +71,9 @@ func (sp *SessionPool) acquire(cfg iscsi.Config, dial func(context.Context, stri
 	}
 	if sp.ISID != nil {
 		cfg.ISID = sp.ISID(key.initiator, key.target, key.portal)
+	}
+	if f := sp.OnUnitAttention; f != nil {
+		cfg.OnUnitAttention = func(lun uint16, code scsi.AdditionalSense) { f(key.target, key.portal, lun, code) }
 	}
 	ss := newSharedSession(cfg, dial)
 	ss.pool, ss.key = sp, key
