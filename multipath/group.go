@@ -101,18 +101,36 @@ const (
 // bestGroupLocked returns the group multipathd's select_path_group would
 // choose: highest priority among groups with a usable path, then most
 // usable paths, then first; -1 when no group is usable.
+//
+// A group with a path ready for I/O beats a group whose usable paths are
+// all in standby (ghost), whatever their priorities: a standby port
+// refuses I/O, so it is used, or activated with SET TARGET PORT GROUPS,
+// only when no group has a ready path.
 func (d *Device) bestGroupLocked() int {
-	best, bestPrio, bestN := -1, 0, 0
+	best, bestReady, bestPrio, bestN := -1, false, 0, 0
 	for i, g := range d.groups {
 		n := g.activeCount()
 		if n == 0 {
 			continue
 		}
-		if best < 0 || g.prio > bestPrio || (g.prio == bestPrio && n > bestN) {
-			best, bestPrio, bestN = i, g.prio, n
+		ready := g.ready()
+		if best < 0 || ready && !bestReady ||
+			ready == bestReady && (g.prio > bestPrio || g.prio == bestPrio && n > bestN) {
+			best, bestReady, bestPrio, bestN = i, ready, g.prio, n
 		}
 	}
 	return best
+}
+
+// ready reports whether the group has an active path that is not in
+// standby. Device.mu held.
+func (g *group) ready() bool {
+	for _, p := range g.paths {
+		if p.active && p.state != PathGhost {
+			return true
+		}
+	}
+	return false
 }
 
 // chooseGroupLocked moves I/O to another group when the current one has
@@ -125,6 +143,9 @@ func (d *Device) chooseGroupLocked(tr trigger, up *Path) {
 		return
 	case cur < 0 || cur >= len(d.groups) || !d.groups[cur].usable():
 		d.switchGroupLocked(best, "current path group has no usable path")
+		return
+	case !d.groups[cur].ready() && d.groups[best].ready():
+		d.switchGroupLocked(best, "current path group is in standby")
 		return
 	case tr == trigFail || tr == trigManual:
 		return

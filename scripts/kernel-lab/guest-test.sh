@@ -14,6 +14,13 @@
 #          FUA only when the LUN offers them), mke2fs, attach --mount, write
 #          files, cut a portal during O_DIRECT I/O, read everything back,
 #          e2fsck; no nbd I/O error in dmesg
+#   alua   LIO with two TPGs (127.0.0.1 in TPG 1, 127.0.0.2 in TPG 2) on
+#          one LUN, two ALUA groups (1 active/optimized, preferred; 2
+#          active/non-optimized): I/O on group 1 only; group 1 to standby
+#          (through transitioning), unavailable, back to active/optimized
+#          (failback), each while O_DIRECT writes run (stall measured, no
+#          error); both groups standby with explicit-only ALUA: gomp sends
+#          SET TARGET PORT GROUPS and I/O resumes; data verified, e2fsck
 #   outage every path down (issue: one owner of time on the kernel path):
 #          (A) --no-path-retry queue, ext4 mounted, O_DIRECT write and read
 #          in flight, both portals blackholed for OUTAGE s (default 180,
@@ -608,6 +615,153 @@ test_lio() {
 	[ $G_FAILS = 0 ]
 }
 
+# ---- alua: LIO with two target port groups and ALUA state changes
+ALUA_IQN=iqn.2026-12.dev.gomp:alua
+ALUA_B=$CFS/core/fileio_1/alua0
+
+# alua_up: LIO serving one 128 MiB fileio LUN through TPG 1 (127.0.0.1)
+# and TPG 2 (127.0.0.2); ALUA group g1 (id 1) holds TPG 1's port, g2 (id
+# 2) TPG 2's; both implicit and explicit (alua_access_type 3).
+alua_up() {
+	local b=$ALUA_B n t
+	modprobe target_core_file && modprobe iscsi_target_mod || return 1
+	grep -q ' /sys/kernel/config ' /proc/mounts || mount -t configfs configfs /sys/kernel/config || return 1
+	truncate -s 128M /tmp/alua0.img
+	mkdir -p $b && echo "fd_dev_name=/tmp/alua0.img,fd_dev_size=$((128 << 20))" >$b/control &&
+		echo 1 >$b/attrib/emulate_write_cache && echo 1 >$b/attrib/emulate_tpu && echo 1 >$b/attrib/emulate_tpws &&
+		echo 1 >$b/enable && echo 5e1a2c3d-4b5a-4c6d-8e7f-a1a2a3a4a5a6 >$b/wwn/vpd_unit_serial || return 1
+	for n in 1 2; do
+		mkdir $b/alua/g$n && echo $n >$b/alua/g$n/tg_pt_gp_id && echo 3 >$b/alua/g$n/alua_access_type || return 1
+	done
+	echo 1 >$b/alua/g1/preferred && echo 1 >$b/alua/g2/alua_access_state || return 1
+	for n in 1 2; do
+		t=$CFS/iscsi/$ALUA_IQN/tpgt_$n
+		mkdir -p $t/lun/lun_0 && ln -s $b $t/lun/lun_0/alua0 && echo g$n >$t/lun/lun_0/alua_tg_pt_gp &&
+			mkdir $t/np/127.0.0.$n:3260 || return 1
+		for a in generate_node_acls:1 authentication:0 demo_mode_write_protect:0 cache_dynamic_acls:1; do
+			echo ${a#*:} >$t/attrib/${a%:*} || return 1
+		done
+		echo 1 >$t/enable || return 1
+	done
+	echo "LIO: $ALUA_IQN, TPG 1 127.0.0.1:3260 in ALUA group 1 ($(alua_state 1)), TPG 2 127.0.0.2:3260 in group 2 ($(alua_state 2))"
+}
+
+alua_down() {
+	local b=$ALUA_B n t
+	for n in 1 2; do
+		t=$CFS/iscsi/$ALUA_IQN/tpgt_$n
+		[ -d $t ] && echo 0 >$t/enable 2>/dev/null
+		rm -f $t/lun/lun_0/alua0
+		rmdir $t/lun/lun_0 $t/np/* $t 2>/dev/null
+	done
+	rmdir $CFS/iscsi/$ALUA_IQN $b/alua/g1 $b/alua/g2 $b $CFS/core/fileio_1 2>/dev/null
+	rm -f /tmp/alua0.img
+	[ ! -d $b ]
+}
+
+# alua_state N: group N's access state as LIO names it; alua_set N STATE
+# [TRANS]: set it (0 active/optimized, 1 active/non-optimized, 2 standby,
+# 3 unavailable), through TRANS seconds of transitioning
+alua_state() { cat $ALUA_B/alua/g$1/alua_access_state; }
+alua_set() {
+	echo ${3:-0} >$ALUA_B/alua/g$1/implicit_trans_secs && echo $2 >$ALUA_B/alua/g$1/alua_access_state
+}
+
+# probe_start: a loop of 64 KiB O_DIRECT writes on the mounted file system,
+# one uptime stamp (or ERR) per write; probe_stop prints the longest gap
+# and the count of failed writes.
+probe_start() {
+	rm -f /tmp/probe.stop /tmp/probe.log
+	dd if=/dev/urandom of=/tmp/probe.src bs=64k count=1 2>/dev/null
+	(
+		while [ ! -f /tmp/probe.stop ]; do
+			if dd if=/tmp/probe.src of=$G_MNT/probe bs=64k count=1 oflag=direct conv=notrunc 2>/dev/null; then
+				up
+			else
+				echo ERR
+			fi
+		done >/tmp/probe.log
+	) &
+	PROBE=$!
+}
+probe_stop() {
+	touch /tmp/probe.stop
+	wait $PROBE
+	awk '$1 == "ERR" {e++; next} {if (p != "" && $1 - p > m) m = $1 - p; p = $1; n++}
+		END {printf "%d writes, longest stall %.2fs, %d errors\n", n, m, e}' /tmp/probe.log
+}
+probe_errors() { grep -c ERR /tmp/probe.log; }
+
+# completed IP: the path's completed I/O count from gomp status --json
+completed() {
+	gomp status --json "$GOMP_NAME" 2>/dev/null | awk -v ip="\"$1" '
+		/"portal":/ { p = (index($2, ip ":") == 1) }
+		p && /"completed":/ { gsub(/[",]/, "", $2); print $2; exit }'
+}
+
+# alua_step DESC CMD...: runs CMD (a state change) while the probe writes,
+# then reports the stall and checks that no write failed
+alua_step() {
+	local d=$1 r
+	shift
+	probe_start
+	sleep 1
+	"$@" || g_fail "$d: the state change failed"
+	sleep 8
+	r=$(probe_stop)
+	echo "$d: $r (group 1 $(alua_state 1), group 2 $(alua_state 2))"
+	check "$d: no write failed" [ "$(probe_errors)" = 0 ]
+}
+
+test_alua() {
+	local klog0 c1 c2
+	klog0=$(dmesg | wc -l)
+	alua_up || { g_fail "LIO with two ALUA groups configured"; alua_down; return 1; }
+	G_IQN=$ALUA_IQN
+	rm -rf $G_SUMS $G_SRC
+	mkdir -p $G_MNT
+	gomp_attach || { g_fail "attach to LIO (ALUA) came up"; alua_down; return 1; }
+	$X/mke2fs -q -F -t ext4 -E lazy_itable_init=0,lazy_journal_init=0 $GOMP_DEV
+	check "mke2fs" [ $? = 0 ]
+	check "mount" mount -t ext4 $GOMP_DEV $G_MNT
+	g_status
+	check "policy group_by_prio, group 1 first (priority 130)" sh -c "gomp status $GOMP_NAME | grep -q 'policy=group_by_prio' && gomp status $GOMP_NAME | grep -q 'prio=130 status=active'"
+	c2=$(completed 127.0.0.2)
+	put a/f16M 16384 && put a/f1M 1024
+	check "16 MiB + 1 MiB written, read back" verify
+	check "I/O went to group 1 only (127.0.0.2 completed stays $c2)" [ "$(completed 127.0.0.2)" = "$c2" ]
+	alua_step "group 1 active/optimized -> standby (3 s transitioning)" alua_set 1 2 3
+	check "127.0.0.2 carries the I/O" [ "$(completed 127.0.0.2)" -gt "$c2" ]
+	alua_step "group 1 standby -> unavailable" alua_set 1 3
+	c1=$(completed 127.0.0.1)
+	alua_step "group 1 unavailable -> active/optimized (3 s transitioning; failback)" alua_set 1 0 3
+	check "failback: I/O on 127.0.0.1 again" wait_path 127.0.0.1 active 30
+	c1=$(completed 127.0.0.1)
+	put b/f2M 2048
+	check "after failback 127.0.0.1 carries the I/O" [ "$(completed 127.0.0.1)" -gt "$c1" ]
+	# both groups standby, then explicit-only ALUA: only SET TARGET PORT
+	# GROUPS can bring one back
+	alua_step "both groups standby, explicit-only ALUA" sh -c "echo 2 >$ALUA_B/alua/g2/alua_access_state && echo 2 >$ALUA_B/alua/g1/alua_access_state && echo 2 >$ALUA_B/alua/g1/alua_access_type && echo 2 >$ALUA_B/alua/g2/alua_access_type"
+	echo "after SET TARGET PORT GROUPS: group 1 $(alua_state 1), group 2 $(alua_state 2)"
+	check "gomp logged the activation" sh -c "tail -n +$((G_ERR0 + 1)) $G_ERR | grep -q 'group activated'"
+	g_status
+	check "every file's checksum" verify
+	umount $G_MNT
+	check "e2fsck -fn: clean" $X/e2fsck -fn $GOMP_DEV
+	check "gomp detach: exit 0" gomp_stop detach
+	G_IQN=
+	alua_down || g_fail "LIO torn down"
+	if kernel_errors $klog0 >/tmp/kerr.out; then
+		g_fail "kernel log: errors on the nbd device:"
+		sed 's/^/    /' /tmp/kerr.out
+	else
+		g_ok "kernel log: no I/O error on the nbd device, no EXT4 error"
+	fi
+	[ -n "$GOMP_PID" ] && gomp_cleanup
+	echo "$G_FAILS failure(s)"
+	[ $G_FAILS = 0 ]
+}
+
 # ---- outage: every path down
 
 cut_all() { cut_path 127.0.0.1 && cut_path 127.0.0.2; }
@@ -758,7 +912,7 @@ test_bench() {
 # reply shows up at disconnect ("Unexpected reply"). A one-connection attach
 # first leaves the pool two idle workers for the next 5 minutes, so the
 # default order starts with nbd-ioctl (one connection).
-sections=${*:-nbd-ioctl nbd-netlink lab gomp lio outage}
+sections=${*:-nbd-ioctl nbd-netlink lab gomp lio alua outage}
 for s in $sections; do
 	case $s in
 	nbd-netlink) section nbd-netlink test_nbd_netlink ;;
@@ -766,6 +920,7 @@ for s in $sections; do
 	lab) section lab test_lab ;;
 	gomp) section gomp test_gomp ;;
 	lio) section lio test_lio ;;
+	alua) section alua test_alua ;;
 	outage) section outage test_outage ;;
 	bench) section bench test_bench ;;
 	*) fail "unknown section $s" ;;
