@@ -81,6 +81,8 @@ func startControl(dir, name string, dev *multipath.Device, ex exportInfo, log *s
 	mux.HandleFunc("POST /queueing/{op}", cs.queueing)
 	mux.HandleFunc("POST /group/switch", cs.groupSwitch)
 	mux.HandleFunc("POST /detach", cs.detachOp)
+	mux.HandleFunc("POST /persist/in", cs.persistIn)   // persist.go
+	mux.HandleFunc("POST /persist/out", cs.persistOut) // persist.go
 	cs.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = cs.srv.Serve(ln) }()
 	return cs, nil

@@ -85,7 +85,7 @@ It replaces, for one host, open-iscsi (iscsiadm) plus multipath-tools:
 	}
 	root.PersistentPostRun = func(*cobra.Command, []string) { g.stopProfile() }
 	root.AddCommand(newVersionCmd(), newDiscoverCmd(g), newLsCmd(g), newAttachCmd(g),
-		newStatusCmd(g), newPathCmd(g), newDetachCmd(g), newNodeCmd(g), newConfigCmd(),
+		newStatusCmd(g), newPathCmd(g), newPersistCmd(g), newDetachCmd(g), newNodeCmd(g), newConfigCmd(),
 		newStatsCmd(g), newGroupCmd(g), newQueueingCmd(g))
 	return root
 }
