@@ -1,0 +1,146 @@
+package multipath
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gomp-dev/gomp/iscsi"
+	"github.com/gomp-dev/gomp/iscsi/scsi"
+	"github.com/stretchr/testify/require"
+)
+
+// prTgtd starts a tgtd of the test's own on 127.88.N.1 and .2 port 3260
+// (control port 1100-1199), with target tid 1 open to every initiator and
+// a 16 MiB LUN 1; it is killed (SIGKILL: tgtd ignores SIGTERM) at the end.
+func prTgtd(t *testing.T) (target string, portals []string) {
+	if os.Getenv("GOMP_LAB") != "1" || os.Geteuid() != 0 {
+		t.Skip("needs GOMP_LAB=1 and root (tgtd)")
+	}
+	if _, err := exec.LookPath("tgtd"); err != nil {
+		t.Skip("needs tgtd")
+	}
+	n := os.Getpid() % 100
+	ctl := fmt.Sprint(1100 + n)
+	portals = []string{fmt.Sprintf("127.88.%d.1:3260", n), fmt.Sprintf("127.88.%d.2:3260", n)}
+	cmd := exec.Command("tgtd", "-f", "-C", ctl, "--iscsi", "portal="+portals[0])
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+		_ = os.Remove("/run/tgtd/socket." + ctl)
+	})
+	adm := func(args ...string) error {
+		return exec.Command("tgtadm", append([]string{"-C", ctl, "--lld", "iscsi"}, args...)...).Run()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for adm("--op", "show", "--mode", "target") != nil {
+		require.True(t, time.Now().Before(deadline), "tgtd does not answer")
+		time.Sleep(20 * time.Millisecond) // tgtd's control socket appears asynchronously
+	}
+	target = "iqn.2026-11.dev.gomp:pr"
+	file := filepath.Join(t.TempDir(), "lun1")
+	require.NoError(t, os.WriteFile(file, make([]byte, 16<<20), 0o600))
+	for _, args := range [][]string{
+		{"--op", "new", "--mode", "portal", "--param", "portal=" + portals[1]},
+		{"--op", "new", "--mode", "target", "--tid", "1", "-T", target},
+		{"--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "-b", file},
+		{"--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL"},
+	} {
+		require.NoError(t, adm(args...), "tgtadm %v", args)
+	}
+	return target, portals
+}
+
+func prHost(t *testing.T, target, name string, portals []string, s Settings) *Device {
+	s.PollingInterval = time.Second
+	d, err := Open(context.Background(), Config{Target: target, Portals: portals, LUN: 1, InitiatorName: name,
+		Settings: s, Logger: testLogger(t)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = d.Close(context.Background()) })
+	return d
+}
+
+func requireConflict(t *testing.T, err error) {
+	t.Helper()
+	var se *iscsi.SCSIError
+	require.True(t, errors.As(err, &se), "want RESERVATION CONFLICT, got %v", err)
+	require.Equal(t, scsi.StatusReservationConflict, scsi.Status(se.Status))
+}
+
+// TestLabReservationFence: host A registers through both paths and takes
+// Write Exclusive, Registrants Only; host B's writes conflict and fail no
+// path; A's writes pass through both paths, also after a path of A is
+// failed and comes back; B preempts A: A's writes conflict, no
+// path of A is failed, and a path of A that comes back does not register
+// again.
+func TestLabReservationFence(t *testing.T) {
+	target, portals := prTgtd(t)
+	ctx := context.Background()
+	a := prHost(t, target, "iqn.2026-11.dev.gomp:host-a", portals, Settings{ReservationKey: "0xa1", PathSelector: "round-robin 0"})
+	b := prHost(t, target, "iqn.2026-11.dev.gomp:host-b", portals[:1], Settings{})
+
+	start := time.Now()
+	require.NoError(t, a.Register(ctx, 0, 0xa1, false, false))
+	t.Logf("registered 2 paths in %v", time.Since(start))
+	keys, err := a.ReadKeys(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []uint64{0xa1, 0xa1}, keys.Keys, "one registration per I_T nexus")
+	require.NoError(t, a.PersistentReserveOut(ctx, scsi.PROutReserve, scsi.PRWriteExclusiveRegistrantsOnly,
+		scsi.PROutParameters{Key: 0xa1}))
+	if raw, err := a.PersistentReserveIn(ctx, scsi.PRInReadFullStatus); err == nil {
+		fs, err := scsi.ParseReadFullStatus(raw)
+		t.Logf("READ FULL STATUS: %+v (%v)", fs, err)
+	}
+
+	buf := make([]byte, 4096)
+	_, err = b.WriteAt(ctx, buf, 0, false)
+	requireConflict(t, err)
+	_, err = b.ReadAt(ctx, buf, 0)
+	require.NoError(t, err, "Write Exclusive: B still reads")
+	require.Equal(t, "active", b.Snapshot().Groups[0].Paths[0].State, "a conflict fails no path")
+
+	writeAll := func(n int) {
+		for i := range n {
+			_, err := a.WriteAt(ctx, buf, int64(i)*4096, false)
+			require.NoError(t, err)
+		}
+	}
+	writeAll(20)
+	require.NoError(t, a.FailPath(portals[1]))
+	writeAll(4)
+	require.NoError(t, a.ReinstatePath(portals[1]))
+	waitFor(t, 10*time.Second, "path 2 back", func() bool { return len(a.active.Load().paths) == 2 })
+	writeAll(20)
+	for _, g := range a.Snapshot().Groups {
+		for _, p := range g.Paths {
+			require.True(t, p.Registered, p.Portal)
+			require.NotZero(t, p.Completed, "both paths carried writes: %s", p.Portal)
+		}
+	}
+
+	require.NoError(t, b.Register(ctx, 0, 0xb2, false, false))
+	// tgtd refuses PREEMPT AND ABORT (INVALID FIELD IN CDB): PREEMPT.
+	require.NoError(t, b.PersistentReserveOut(ctx, scsi.PROutPreempt, scsi.PRWriteExclusiveRegistrantsOnly,
+		scsi.PROutParameters{Key: 0xb2, ServiceActionKey: 0xa1}))
+	for range 4 {
+		_, err = a.WriteAt(ctx, buf, 0, false)
+		requireConflict(t, err)
+	}
+	require.Len(t, a.active.Load().paths, 2, "fenced, but no path of A failed")
+	require.NoError(t, a.FailPath(portals[0]))
+	require.NoError(t, a.ReinstatePath(portals[0]))
+	waitFor(t, 10*time.Second, "path 1 back", func() bool { return len(a.active.Load().paths) == 2 })
+	keys, err = a.ReadKeys(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []uint64{0xb2}, keys.Keys, "A did not register again after the preemption")
+	r, err := b.ReadReservation(ctx)
+	require.NoError(t, err)
+	require.Equal(t, uint64(0xb2), r.Key)
+}
