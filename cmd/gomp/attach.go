@@ -227,6 +227,7 @@ func runAttach(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
 	defer ms.close()
 	isids := &isidStore{dir: o.stateDir, log: g.logger()}
 	g.sessions.ISID = isids.isid
+	g.sessions.OnUnitAttention = g.lunSets.unitAttention
 	defer isids.close()
 	switch {
 	case o.all:
@@ -271,6 +272,7 @@ type attachment struct {
 	stopped   bool
 	creds     *iscsi.CHAP   // cleared once the last device using it is closed
 	credUsers *atomic.Int32 // the attachments sharing creds
+	set       *lunSet       // the devices of the same target, for rescans
 }
 
 func (a *attachment) readyTarget() string {

@@ -64,6 +64,13 @@ func startAttachments(ctx context.Context, g *globalOpts, o *attachOpts) ([]*att
 		a.creds, a.credUsers = cfg.CHAP, users
 		atts = append(atts, a)
 	}
+	if len(o.luns) != 1 { // a target attached LUN by LUN is rescanned; --lun N is one device
+		set := newLUNSet(g, o, cfg, nbdTLS{tlsMode, tlsCfg}, log, atts)
+		g.lunSets.add(set)
+		for _, a := range atts {
+			a.set = set
+		}
+	}
 	return atts, nil
 }
 
@@ -167,38 +174,78 @@ func exportDevice(ctx context.Context, g *globalOpts, o *attachOpts, dev *multip
 		return nil, err
 	}
 	a.control = cs
+	a.followResize()
 	return a, nil
 }
 
 // serveAttachments runs until ctx ends (SIGINT, SIGTERM: every device is
 // detached) or each device was detached ("gomp detach NAME"), and
-// returns the errors of the detaches. stopping, when not nil, is called
-// once, before the detaching that ends the process starts: on the signal
-// or the detach of the last device.
+// returns the errors of the detaches. Devices a rescan attaches later
+// (lunSet) are served alike. stopping, when not nil, is called once,
+// before the detaching that ends the process starts: on the signal or
+// the detach of the last device.
 func serveAttachments(ctx context.Context, log *slog.Logger, atts []*attachment, stopping func()) error {
 	var (
 		wg   sync.WaitGroup
 		once sync.Once
-		left atomic.Int32
+		mu   sync.Mutex // guards the following
+		left int
+		done bool
+		errs []error
 	)
-	left.Store(int32(len(atts)))
-	errs := make([]error, len(atts))
-	for i, a := range atts {
-		wg.Go(func() {
-			select {
-			case <-ctx.Done():
-				log.Info("signal received, detaching", "device", a.dev.Name())
-			case <-a.control.detach:
-				log.Info("detach requested", "device", a.dev.Name())
-			}
-			if left.Add(-1) == 0 || ctx.Err() != nil {
-				if stopping != nil {
-					once.Do(stopping)
-				}
-			}
-			errs[i] = a.stop()
-		})
+	watch := func(a *attachment) {
+		defer wg.Done()
+		select {
+		case <-ctx.Done():
+			log.Info("signal received, detaching", "device", a.dev.Name())
+		case <-a.control.detach:
+			log.Info("detach requested", "device", a.dev.Name())
+		}
+		mu.Lock()
+		left--
+		last := left == 0 || ctx.Err() != nil
+		done = done || last
+		mu.Unlock()
+		if last && stopping != nil {
+			once.Do(stopping)
+		}
+		err := a.stop()
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	serve := func(a *attachment) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return false
+		}
+		left++
+		wg.Add(1)
+		go watch(a)
+		return true
+	}
+	for _, a := range atts {
+		serve(a)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	var rescans sync.WaitGroup
+	for _, set := range uniqueSets(atts) {
+		rescans.Go(func() { set.run(rctx, serve) })
 	}
 	wg.Wait()
+	cancel()
+	rescans.Wait()
 	return errors.Join(errs...)
+}
+
+// uniqueSets returns the lunSets of atts, once each.
+func uniqueSets(atts []*attachment) []*lunSet {
+	var sets []*lunSet
+	for _, a := range atts {
+		if a.set != nil && !slices.Contains(sets, a.set) {
+			sets = append(sets, a.set)
+		}
+	}
+	return sets
 }

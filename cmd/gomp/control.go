@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gomp-dev/gomp/internal/safename"
@@ -48,7 +49,8 @@ type controlServer struct {
 	dev     *multipath.Device
 	exports exportInfo
 	started time.Time
-	detach  chan struct{} // closed by POST /detach
+	detach  chan struct{}          // closed by POST /detach
+	set     atomic.Pointer[lunSet] // POST /rescan: the devices of its gomp attach; nil for --lun N
 	srv     *http.Server
 	path    string
 }
@@ -81,6 +83,8 @@ func startControl(dir, name string, dev *multipath.Device, ex exportInfo, log *s
 	mux.HandleFunc("POST /queueing/{op}", cs.queueing)
 	mux.HandleFunc("POST /group/switch", cs.groupSwitch)
 	mux.HandleFunc("POST /detach", cs.detachOp)
+	mux.HandleFunc("POST /rescan", cs.rescanOp)
+	mux.HandleFunc("POST /resize", cs.resizeOp)
 	mux.HandleFunc("POST /persist/in", cs.persistIn)   // persist.go
 	mux.HandleFunc("POST /persist/out", cs.persistOut) // persist.go
 	cs.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}

@@ -27,6 +27,7 @@ type globalOpts struct {
 	// sessions are the iSCSI sessions of this process, shared by every
 	// device it attaches: one per target portal.
 	sessions multipath.SessionPool
+	lunSets  lunSets // the attached targets, rescanned on REPORTED LUNS DATA HAS CHANGED
 }
 
 // startProfile starts a CPU profile to --cpuprofile, if set.
@@ -86,7 +87,8 @@ It replaces, for one host, open-iscsi (iscsiadm) plus multipath-tools:
 	root.PersistentPostRun = func(*cobra.Command, []string) { g.stopProfile() }
 	root.AddCommand(newVersionCmd(), newDiscoverCmd(g), newLsCmd(g), newAttachCmd(g),
 		newStatusCmd(g), newPathCmd(g), newPersistCmd(g), newDetachCmd(g), newNodeCmd(g), newConfigCmd(),
-		newStatsCmd(g), newGroupCmd(g), newQueueingCmd(g))
+		newStatsCmd(g), newGroupCmd(g), newQueueingCmd(g),
+		newRescanCmd(g), newResizeCmd(g))
 	return root
 }
 
