@@ -627,9 +627,12 @@ alua_up() {
 	modprobe target_core_file && modprobe iscsi_target_mod || return 1
 	grep -q ' /sys/kernel/config ' /proc/mounts || mount -t configfs configfs /sys/kernel/config || return 1
 	truncate -s 128M /tmp/alua0.img
+	# emulate_tpu/tpws only once the device is enabled: before that the
+	# 6.1 fileio backstore dereferences its missing file (an oops)
 	mkdir -p $b && echo "fd_dev_name=/tmp/alua0.img,fd_dev_size=$((128 << 20))" >$b/control &&
-		echo 1 >$b/attrib/emulate_write_cache && echo 1 >$b/attrib/emulate_tpu && echo 1 >$b/attrib/emulate_tpws &&
-		echo 1 >$b/enable && echo 5e1a2c3d-4b5a-4c6d-8e7f-a1a2a3a4a5a6 >$b/wwn/vpd_unit_serial || return 1
+		echo 1 >$b/attrib/emulate_write_cache && echo 1 >$b/enable &&
+		echo 1 >$b/attrib/emulate_tpu && echo 1 >$b/attrib/emulate_tpws &&
+		echo 5e1a2c3d-4b5a-4c6d-8e7f-a1a2a3a4a5a6 >$b/wwn/vpd_unit_serial || return 1
 	for n in 1 2; do
 		mkdir $b/alua/g$n && echo $n >$b/alua/g$n/tg_pt_gp_id && echo 3 >$b/alua/g$n/alua_access_type || return 1
 	done
