@@ -723,6 +723,12 @@ test_alua() {
 	G_IQN=$ALUA_IQN
 	rm -rf $G_SUMS $G_SRC
 	mkdir -p $G_MNT
+	gomp discover 127.0.0.1 >/tmp/disc.out 2>&1
+	sed 's/^/    /' /tmp/disc.out
+	check "gomp discover: both portals with their TPGTs" sh -c "grep -qx '127.0.0.1:3260,1 $ALUA_IQN' /tmp/disc.out && grep -qx '127.0.0.2:3260,2 $ALUA_IQN' /tmp/disc.out"
+	gomp ls --target $ALUA_IQN --portal 127.0.0.1 --portal 127.0.0.2 >/tmp/ls.out 2>&1
+	sed 's/^/    /' /tmp/ls.out
+	check "gomp ls: LIO's NAA WWID, both portals" sh -c "grep -q 'wwid 36001405' /tmp/ls.out && grep -q 'paths 127.0.0.1:3260, 127.0.0.2:3260' /tmp/ls.out"
 	gomp_attach || { g_fail "attach to LIO (ALUA) came up"; alua_down; return 1; }
 	$X/mke2fs -q -F -t ext4 -E lazy_itable_init=0,lazy_journal_init=0 $GOMP_DEV
 	check "mke2fs" [ $? = 0 ]
