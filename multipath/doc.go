@@ -38,10 +38,27 @@
 // multipath-tools' alua prioritizer: active/optimized 50,
 // active/non-optimized 10, standby 1, others 0, plus 80 for the preferred
 // bit; without ALUA (or with prio const) every path has priority 1. I/O
-// goes to the highest-priority group with a usable path; ghost (standby)
-// paths only when no other path of the group is usable. failback
-// immediate, manual, followover or N seconds decides when I/O returns to a
-// better group that recovered.
+// goes to the highest-priority group with a path ready for I/O; a group
+// whose usable paths are all ghosts (standby) comes only after every group
+// with a ready path, whatever its priority (multipath-tools would pick a
+// preferred standby group over an active/non-optimized one), and ghost
+// paths carry I/O only when nothing else can. failback immediate, manual,
+// followover or N seconds decides when I/O returns to a better group that
+// recovered.
+//
+// ALUA states map to path states as multipath-tools' tur checker and
+// scsi_dh_alua do: active/optimized and active/non-optimized are ready;
+// standby (NOT READY 04/0B) is a ghost; unavailable and offline (04/0C,
+// 04/12) fail the path, which the checker keeps polling; transitioning
+// (04/0A) is pending: the checker shows it as such and retries, and I/O
+// that meets it moves to another group at once rather than waiting out
+// the transition. On a LUN with explicit ALUA (INQUIRY TPGS) ghost paths
+// never carry I/O: when the group I/O should go to has only standby
+// paths, the device sends SET TARGET PORT GROUPS to make its target port
+// group active/optimized (as scsi_dh_alua activates a standby group on a
+// path group switch), I/O queues meanwhile, and the checkers read the new
+// states; the request is repeated no sooner than a polling interval later
+// if the group stays in standby.
 //
 // # The I/O path
 //
@@ -189,8 +206,9 @@
 // iscsi; none of these fails a path.
 //
 // Not implemented: path checkers other than tur, prioritizers other than
-// alua and const, hardware handlers and explicit ALUA (SET TARGET PORT
-// GROUPS), per-path selector arguments (repeat_count, relative
+// alua and const, hardware handlers (explicit ALUA activation is built
+// in, as above), an immediate RTPG on ASYMMETRIC ACCESS STATE CHANGED
+// (2A/06: states are read on the checker's next round), per-path selector arguments (repeat_count, relative
 // throughput), marginal_path_* and delay_*_checks, the historical-
 // service-time selector, reloading a configuration into a running
 // device, capacity changes, and per-path block devices (so blacklist devnode/property are
