@@ -618,6 +618,9 @@ test_lio() {
 # ---- alua: LIO with two target port groups and ALUA state changes
 ALUA_IQN=iqn.2026-12.dev.gomp:alua
 ALUA_B=$CFS/core/fileio_1/alua0
+ALUA_INI=iqn.2026-12.dev.gomp:kernel-lab-host
+ALUA_SECRET=initiator-secret-0123
+ALUA_MUTUAL=target-secret-456789
 
 # alua_up: LIO serving one 128 MiB fileio LUN through TPG 1 (127.0.0.1)
 # and TPG 2 (127.0.0.2); ALUA group g1 (id 1) holds TPG 1's port, g2 (id
@@ -641,7 +644,13 @@ alua_up() {
 		t=$CFS/iscsi/$ALUA_IQN/tpgt_$n
 		mkdir -p $t/lun/lun_0 && ln -s $b $t/lun/lun_0/alua0 && echo g$n >$t/lun/lun_0/alua_tg_pt_gp &&
 			mkdir $t/np/127.0.0.$n:3260 || return 1
-		for a in generate_node_acls:1 authentication:0 demo_mode_write_protect:0 cache_dynamic_acls:1; do
+		# an ACL for this host's initiator name only, with mutual CHAP
+		mkdir -p $t/acls/$ALUA_INI/lun_0 && ln -s $t/lun/lun_0 $t/acls/$ALUA_INI/lun_0/lun0 &&
+			echo gomp-host >$t/acls/$ALUA_INI/auth/userid &&
+			echo $ALUA_SECRET >$t/acls/$ALUA_INI/auth/password &&
+			echo lio-target >$t/acls/$ALUA_INI/auth/userid_mutual &&
+			echo $ALUA_MUTUAL >$t/acls/$ALUA_INI/auth/password_mutual || return 1
+		for a in generate_node_acls:0 authentication:1 demo_mode_write_protect:0; do
 			echo ${a#*:} >$t/attrib/${a%:*} || return 1
 		done
 		echo 1 >$t/enable || return 1
@@ -654,8 +663,8 @@ alua_down() {
 	for n in 1 2; do
 		t=$CFS/iscsi/$ALUA_IQN/tpgt_$n
 		[ -d $t ] && echo 0 >$t/enable 2>/dev/null
-		rm -f $t/lun/lun_0/alua0
-		rmdir $t/lun/lun_0 $t/np/* $t 2>/dev/null
+		rm -f $t/acls/$ALUA_INI/lun_0/lun0 $t/lun/lun_0/alua0
+		rmdir $t/acls/$ALUA_INI/lun_0 $t/acls/$ALUA_INI $t/lun/lun_0 $t/np/* $t 2>/dev/null
 	done
 	rmdir $CFS/iscsi/$ALUA_IQN $b/alua/g1 $b/alua/g2 $b $CFS/core/fileio_1 2>/dev/null
 	rm -f /tmp/alua0.img
@@ -723,13 +732,20 @@ test_alua() {
 	G_IQN=$ALUA_IQN
 	rm -rf $G_SUMS $G_SRC
 	mkdir -p $G_MNT
-	gomp discover 127.0.0.1 >/tmp/disc.out 2>&1
+	echo $ALUA_SECRET >/tmp/chap.secret && echo $ALUA_MUTUAL >/tmp/mutual.secret
+	set -- --initiator-name $ALUA_INI --chap-user gomp-host --chap-secret-file /tmp/chap.secret \
+		--mutual-user lio-target --mutual-secret-file /tmp/mutual.secret
+	gomp discover "$@" 127.0.0.1 >/tmp/disc.out 2>&1
 	sed 's/^/    /' /tmp/disc.out
-	check "gomp discover: both portals with their TPGTs" sh -c "grep -qx '127.0.0.1:3260,1 $ALUA_IQN' /tmp/disc.out && grep -qx '127.0.0.2:3260,2 $ALUA_IQN' /tmp/disc.out"
-	gomp ls --target $ALUA_IQN --portal 127.0.0.1 --portal 127.0.0.2 >/tmp/ls.out 2>&1
+	check "gomp discover (ACL, mutual CHAP): both portals with their TPGTs" sh -c "grep -qx '127.0.0.1:3260,1 $ALUA_IQN' /tmp/disc.out && grep -qx '127.0.0.2:3260,2 $ALUA_IQN' /tmp/disc.out"
+	gomp ls --target $ALUA_IQN --portal 127.0.0.1 --portal 127.0.0.2 "$@" >/tmp/ls.out 2>&1
 	sed 's/^/    /' /tmp/ls.out
 	check "gomp ls: LIO's NAA WWID, both portals" sh -c "grep -q 'wwid 36001405' /tmp/ls.out && grep -q 'paths 127.0.0.1:3260, 127.0.0.2:3260' /tmp/ls.out"
-	gomp_attach || { g_fail "attach to LIO (ALUA) came up"; alua_down; return 1; }
+	check "another initiator name is refused" sh -c "! gomp ls --target $ALUA_IQN --portal 127.0.0.1 --initiator-name iqn.2026-12.dev.gomp:intruder --chap-user gomp-host --chap-secret-file /tmp/chap.secret >/tmp/ls2.out 2>&1"
+	sed 's/^/    /' /tmp/ls2.out
+	check "a wrong mutual secret is refused" sh -c "echo not-the-target-secret >/tmp/bad.secret; ! gomp ls --target $ALUA_IQN --portal 127.0.0.1 --initiator-name $ALUA_INI --chap-user gomp-host --chap-secret-file /tmp/chap.secret --mutual-user lio-target --mutual-secret-file /tmp/bad.secret >/tmp/ls3.out 2>&1"
+	sed 's/^/    /' /tmp/ls3.out
+	gomp_attach "$@" || { g_fail "attach to LIO (ALUA) came up"; alua_down; return 1; }
 	$X/mke2fs -q -F -t ext4 -E lazy_itable_init=0,lazy_journal_init=0 $GOMP_DEV
 	check "mke2fs" [ $? = 0 ]
 	check "mount" mount -t ext4 $GOMP_DEV $G_MNT
