@@ -645,11 +645,12 @@ alua_up() {
 		mkdir -p $t/lun/lun_0 && ln -s $b $t/lun/lun_0/alua0 && echo g$n >$t/lun/lun_0/alua_tg_pt_gp &&
 			mkdir $t/np/127.0.0.$n:3260 || return 1
 		# an ACL for this host's initiator name only, with mutual CHAP
+		# (printf: LIO keeps a trailing newline as part of the name)
 		mkdir -p $t/acls/$ALUA_INI/lun_0 && ln -s $t/lun/lun_0 $t/acls/$ALUA_INI/lun_0/lun0 &&
-			echo gomp-host >$t/acls/$ALUA_INI/auth/userid &&
-			echo $ALUA_SECRET >$t/acls/$ALUA_INI/auth/password &&
-			echo lio-target >$t/acls/$ALUA_INI/auth/userid_mutual &&
-			echo $ALUA_MUTUAL >$t/acls/$ALUA_INI/auth/password_mutual || return 1
+			printf %s gomp-host >$t/acls/$ALUA_INI/auth/userid &&
+			printf %s $ALUA_SECRET >$t/acls/$ALUA_INI/auth/password &&
+			printf %s lio-target >$t/acls/$ALUA_INI/auth/userid_mutual &&
+			printf %s $ALUA_MUTUAL >$t/acls/$ALUA_INI/auth/password_mutual || return 1
 		for a in generate_node_acls:0 authentication:1 demo_mode_write_protect:0; do
 			echo ${a#*:} >$t/attrib/${a%:*} || return 1
 		done
@@ -735,17 +736,23 @@ test_alua() {
 	echo $ALUA_SECRET >/tmp/chap.secret && echo $ALUA_MUTUAL >/tmp/mutual.secret
 	set -- --initiator-name $ALUA_INI --chap-user gomp-host --chap-secret-file /tmp/chap.secret \
 		--mutual-user lio-target --mutual-secret-file /tmp/mutual.secret
-	gomp discover "$@" 127.0.0.1 >/tmp/disc.out 2>&1
+	chmod 600 /tmp/chap.secret /tmp/mutual.secret
+	gomp discover --initiator-name $ALUA_INI 127.0.0.1 >/tmp/disc.out 2>&1 # discovery needs no CHAP here
 	sed 's/^/    /' /tmp/disc.out
-	check "gomp discover (ACL, mutual CHAP): both portals with their TPGTs" sh -c "grep -qx '127.0.0.1:3260,1 $ALUA_IQN' /tmp/disc.out && grep -qx '127.0.0.2:3260,2 $ALUA_IQN' /tmp/disc.out"
+	check "gomp discover: both portals with their TPGTs" sh -c "grep -qx '127.0.0.1:3260,1 $ALUA_IQN' /tmp/disc.out && grep -qx '127.0.0.2:3260,2 $ALUA_IQN' /tmp/disc.out"
 	gomp ls --target $ALUA_IQN --portal 127.0.0.1 --portal 127.0.0.2 "$@" >/tmp/ls.out 2>&1
 	sed 's/^/    /' /tmp/ls.out
 	check "gomp ls: LIO's NAA WWID, both portals" sh -c "grep -q 'wwid 36001405' /tmp/ls.out && grep -q 'paths 127.0.0.1:3260, 127.0.0.2:3260' /tmp/ls.out"
 	check "another initiator name is refused" sh -c "! gomp ls --target $ALUA_IQN --portal 127.0.0.1 --initiator-name iqn.2026-12.dev.gomp:intruder --chap-user gomp-host --chap-secret-file /tmp/chap.secret >/tmp/ls2.out 2>&1"
 	sed 's/^/    /' /tmp/ls2.out
-	check "a wrong mutual secret is refused" sh -c "echo not-the-target-secret >/tmp/bad.secret; ! gomp ls --target $ALUA_IQN --portal 127.0.0.1 --initiator-name $ALUA_INI --chap-user gomp-host --chap-secret-file /tmp/chap.secret --mutual-user lio-target --mutual-secret-file /tmp/bad.secret >/tmp/ls3.out 2>&1"
+	check "a wrong mutual secret is refused" sh -c "echo not-the-target-secret >/tmp/bad.secret; chmod 600 /tmp/bad.secret; ! gomp ls --target $ALUA_IQN --portal 127.0.0.1 --initiator-name $ALUA_INI --chap-user gomp-host --chap-secret-file /tmp/chap.secret --mutual-user lio-target --mutual-secret-file /tmp/bad.secret >/tmp/ls3.out 2>&1"
 	sed 's/^/    /' /tmp/ls3.out
-	gomp_attach "$@" || { g_fail "attach to LIO (ALUA) came up"; alua_down; return 1; }
+	gomp_attach "$@" || {
+		g_fail "attach to LIO (ALUA) came up"
+		dmesg | grep -iE 'chap|auth|login|acl' | tail -n 20 | sed 's/^/    /'
+		alua_down
+		return 1
+	}
 	$X/mke2fs -q -F -t ext4 -E lazy_itable_init=0,lazy_journal_init=0 $GOMP_DEV
 	check "mke2fs" [ $? = 0 ]
 	check "mount" mount -t ext4 $GOMP_DEV $G_MNT
@@ -762,7 +769,7 @@ test_alua() {
 	alua_step "group 1 unavailable -> active/optimized (3 s transitioning; failback)" alua_set 1 0 3
 	check "failback: I/O on 127.0.0.1 again" wait_path 127.0.0.1 active 30
 	c1=$(completed 127.0.0.1)
-	put b/f2M 2048
+	put b/f2M 2048 && sync
 	check "after failback 127.0.0.1 carries the I/O" [ "$(completed 127.0.0.1)" -gt "$c1" ]
 	# both groups standby, then explicit-only ALUA: only SET TARGET PORT
 	# GROUPS can bring one back
