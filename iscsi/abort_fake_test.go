@@ -27,38 +27,45 @@ func answerTMF(fn *pdu.TMFunction, resp pdu.TMFResponse) func(*target.Conn, pdu.
 	}
 }
 
-// abortCase runs a held WRITE, then AbortInFlight; it returns the Do
-// error (nil while Do still waits), AbortInFlight's error and the task
-// management functions the target saw.
-func abortCase(t *testing.T, rec *tmfs, before func(*target.Conn, pdu.PDU) target.Action) (doErr, abortErr error, fns []pdu.TMFunction, f *fake) {
-	f = newFake(t, target.Config{Hooks: target.Hooks{OnReceive: rec.hook, BeforeSend: before,
+// abortResult is what abortCase saw.
+type abortResult struct {
+	doErr    error // Do's error, nil while Do still waits
+	abortErr error // AbortInFlight's
+	fns      []pdu.TMFunction
+	f        *fake
+}
+
+// abortCase runs a held WRITE, then AbortInFlight, and reports what
+// happened, with the task management functions the target saw.
+func abortCase(t *testing.T, rec *tmfs, before func(*target.Conn, pdu.PDU) target.Action) abortResult {
+	f := newFake(t, target.Config{Hooks: target.Hooks{OnReceive: rec.hook, BeforeSend: before,
 		HoldCommand: holdOnce(scsi.OpWrite16)}})
 	s := f.dial(t, func(c *Config) { c.NOPTimeout = 2 * time.Second })
 	done := make(chan error, 1)
 	go func() { done <- s.Do(context.Background(), writeCmd(8, pattern(4096, 9))) }()
 	synctest.Wait()
-	abortErr = s.AbortInFlight(context.Background(), errStall)
+	r := abortResult{f: f, abortErr: s.AbortInFlight(context.Background(), errStall)}
 	synctest.Wait()
 	select {
-	case doErr = <-done:
+	case r.doErr = <-done:
 	default:
 	}
-	for _, r := range rec.requests() {
-		fns = append(fns, r.Function)
+	for _, q := range rec.requests() {
+		r.fns = append(r.fns, q.Function)
 	}
-	return doErr, abortErr, fns, f
+	return r
 }
 
 // ABORT TASK answered FUNCTION COMPLETE: the command fails with ErrAborted
 // wrapping the cause, and it never ran.
 func TestAbortInFlightComplete(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		doErr, abortErr, fns, f := abortCase(t, &tmfs{}, nil)
-		require.NoError(t, abortErr)
-		require.ErrorIs(t, doErr, ErrAborted)
-		require.ErrorIs(t, doErr, errStall)
-		require.Equal(t, []pdu.TMFunction{pdu.TMFAbortTask}, fns)
-		require.Equal(t, make([]byte, 4096), f.atTarget(t, 8*fakeBlockSize, 4096), "the aborted write never ran")
+		r := abortCase(t, &tmfs{}, nil)
+		require.NoError(t, r.abortErr)
+		require.ErrorIs(t, r.doErr, ErrAborted)
+		require.ErrorIs(t, r.doErr, errStall)
+		require.Equal(t, []pdu.TMFunction{pdu.TMFAbortTask}, r.fns)
+		require.Equal(t, make([]byte, 4096), r.f.atTarget(t, 8*fakeBlockSize, 4096), "the aborted write never ran")
 	})
 }
 
@@ -85,10 +92,10 @@ func TestAbortInFlightEscalates(t *testing.T) {
 					}
 					return answerTMF(&fn, tc.resp)(c, p)
 				}
-				doErr, abortErr, fns, _ := abortCase(t, rec, before)
-				require.NoError(t, abortErr)
-				require.ErrorIs(t, doErr, ErrAborted)
-				require.Equal(t, tc.want, fns)
+				r := abortCase(t, rec, before)
+				require.NoError(t, r.abortErr)
+				require.ErrorIs(t, r.doErr, ErrAborted)
+				require.Equal(t, tc.want, r.fns)
 			})
 		})
 	}
@@ -101,12 +108,12 @@ func TestAbortInFlightUnconfirmed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := &tmfs{drop: true}
 		start := time.Now()
-		doErr, abortErr, fns, f := abortCase(t, rec, nil)
-		require.Error(t, abortErr)
+		r := abortCase(t, rec, nil)
+		require.Error(t, r.abortErr)
 		require.Equal(t, 4*time.Second, time.Since(start))
-		require.NoError(t, doErr, "the command still waits")
-		require.Equal(t, []pdu.TMFunction{pdu.TMFAbortTask, pdu.TMFLogicalUnitReset}, fns)
-		f.conn(t).Reset()
+		require.NoError(t, r.doErr, "the command still waits")
+		require.Equal(t, []pdu.TMFunction{pdu.TMFAbortTask, pdu.TMFLogicalUnitReset}, r.fns)
+		r.f.conn(t).Reset()
 		synctest.Wait()
 	})
 }
