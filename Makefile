@@ -92,6 +92,7 @@ test: deps-test vet
 	trap '$(LAB) down; exit 130' INT TERM HUP; \
 	strict=-strict; if [ "$${GOMP_ALLOW_SKIP:-}" = 1 ] && [ "$${CI:-}" != true ]; then strict=; fi; \
 	mkdir -p $(TEST_OUT) bin; rm -f $(TEST_OUT)/*.json; \
+	state=$$(mktemp -d /tmp/gomp-test-state.XXXXXX); export GOMP_STATE_DIR=$$state; \
 	$(GO) build -o bin/testsummary ./internal/testsummary || exit 1; \
 	$(SUBMAKE) lab-up || keep; \
 	if [ $$rc -eq 0 ]; then \
@@ -106,6 +107,7 @@ test: deps-test vet
 		$(SUBMAKE) fuzz-smoke || keep; \
 	fi; \
 	$(SUBMAKE) lab-down || keep; \
+	rm -rf "$$state"; \
 	if ls $(TEST_OUT)/*.json >/dev/null 2>&1; then \
 		bin/testsummary report $$strict $(TEST_OUT)/*.json || keep; \
 	fi; \
