@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 )
@@ -128,7 +129,7 @@ func (l *LUN) has(bit uint32) bool { return l.caps.Load()&^l.refused.Load()&bit 
 // refusal of each bit and reports whether err was one.
 func (l *LUN) refuse(bit uint32, err error, ascs ...uint8) bool {
 	asc, ok := refusal(err)
-	if !ok || !containsByte(ascs, asc) {
+	if !ok || !slices.Contains(ascs, asc) {
 		return false
 	}
 	if l.refused.Or(bit)&bit == 0 {
@@ -137,15 +138,6 @@ func (l *LUN) refuse(bit uint32, err error, ascs ...uint8) bool {
 			"portal", l.s.cfg.Portal, "lun", l.info.LUN, "err", err)
 	}
 	return true
-}
-
-func containsByte(s []uint8, v uint8) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // Stale reports whether the target announced, since the LUN was opened or
