@@ -32,8 +32,9 @@
 # (more of them for the base device only).
 #
 # Each result is a line "BENCH-RESULT round dev workload bytes ios jiffies
-# seconds" (bytes, I/Os and seconds as fio counts them; busy jiffies of the
-# guest over the whole fio process); the tables are lines starting with "BENCH|", which bench-kernel.sh
+# seconds pjiffies" (bytes, I/Os and seconds as fio counts them; busy
+# jiffies of the guest over the whole fio process, and of the process serving
+# the device, gomp or kernelbench, 0 for the others); the tables are lines starting with "BENCH|", which bench-kernel.sh
 # prints at the end.
 
 B_IQN_CLASSIC=iqn.2026-11.dev.gomp:classic-initiator
@@ -56,21 +57,36 @@ b_workload() {
 # b_busy: jiffies every CPU spent busy so far (the "cpu" line of /proc/stat)
 b_busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 
+# b_proc PID: user + system jiffies of process PID so far (0 without one)
+b_proc() { [ -n "$1" ] && awk '{ print $14 + $15 }' /proc/$1/stat 2>/dev/null || echo 0; }
+
+# b_pid DEV: the process serving device DEV (nbd, base, nbd128, mem)
+b_pid() {
+	case $1 in
+	nbd) echo "$NBD_PID" ;;
+	base) echo "$BASE_PID" ;;
+	nbd128) echo "$N128_PID" ;;
+	mem) echo "$MEM_PID" ;;
+	esac
+}
+
 # b_run ROUND DEV NAME WORKLOAD: one fio run; appends its BENCH-RESULT line.
 b_run() {
-	local j0 j1 out
+	local j0 j1 p0 p1 pid out
 	b_workload "$4" || { echo "unknown workload $4"; return 1; }
-	j0=$(b_busy)
+	pid=$(b_pid $3)
+	j0=$(b_busy) p0=$(b_proc $pid)
 	# terse v3: field 6/7/8 read io KiB, bw KiB/s, iops; 47/48/49 write
 	out=$($B_FIO --name=b --filename="$2" --ioengine=libaio --direct=1 --rw=$W_RW --bs=$W_BS \
 		--iodepth=$W_QD --runtime="$B_TIME" --time_based --randrepeat=0 --norandommap \
 		--thread --output-format=terse --terse-version=3 2>/tmp/fio.err)
-	j1=$(b_busy)
+	j1=$(b_busy) p1=$(b_proc $pid)
 	# rates over fio's own runtime; CPU over the whole fio process
-	echo "$out" | awk -F';' -v r="$1" -v d="$3" -v w="$4" -v bs="$W_BS" -v j=$((j1 - j0)) '
+	echo "$out" | awk -F';' -v r="$1" -v d="$3" -v w="$4" -v bs="$W_BS" -v j=$((j1 - j0)) \
+		-v p=$((p1 - p0)) '
 		NF > 50 {
 			kib = $6 + $47; ios = kib / (bs == "1m" ? 1024 : 4); ms = $9 > $50 ? $9 : $50
-			printf "BENCH-RESULT %s %s %s %d %d %d %.3f\n", r, d, w, kib * 1024, ios, j, ms / 1000
+			printf "BENCH-RESULT %s %s %s %d %d %d %.3f %d\n", r, d, w, kib * 1024, ios, j, ms / 1000, p
 			found = 1
 		}
 		END { if (!found) exit 1 }' >>$B_RES || {
@@ -212,7 +228,7 @@ b_report() {
 	}
 	function med(key, what,    i, n, a) {
 		n = 0
-		for (i = 1; i <= rounds; i++) if ((i, key) in rate) a[++n] = (what == "rate" ? rate[i, key] : cpu[i, key])
+		for (i = 1; i <= rounds; i++) if ((i, key) in rate) a[++n] = (what == "rate" ? rate[i, key] : what == "cpu" ? cpu[i, key] : pcpu[i, key])
 		return n ? median(a, n) : -1
 	}
 	function ratio(w, d1, d2,    i, n, a, lo, hi) {
@@ -228,17 +244,18 @@ b_report() {
 		if (v < 0) return "-"
 		return w ~ /^seq/ ? sprintf("%.1f MB/s", v) : sprintf("%.0f IOPS", v)
 	}
-	function showcpu(w, d,    v) {
-		v = med(d SUBSEP w, "cpu")
+	function showcpu(w, d, what,    v) {
+		v = med(d SUBSEP w, what)
 		if (v < 0) return "-"
 		return sprintf(w ~ /^seq/ ? "%.0f" : "%.1f", v)
 	}
 	$1 == "BENCH-RESULT" {
 		r = $2; if (r > rounds) rounds = r
-		secs = $8; busy = $7 * 10000 # jiffies (USER_HZ 100) in microseconds
-		if ($3 ~ /^x/) next
-		if ($4 ~ /^seq/) { rate[r, $3, $4] = $5 / 1e6 / secs; cpu[r, $3, $4] = $5 ? busy / ($5 / 1e6) : 0 }
-		else { rate[r, $3, $4] = $6 / secs; cpu[r, $3, $4] = $6 ? busy / $6 : 0 }
+		secs = $8; busy = $7 * 10000; pbusy = $9 * 10000 # jiffies (USER_HZ 100) in microseconds
+		units = $4 ~ /^seq/ ? $5 / 1e6 : $6
+		rate[r, $3, $4] = units / secs
+		cpu[r, $3, $4] = units ? busy / units : 0
+		pcpu[r, $3, $4] = units ? pbusy / units : 0
 	}
 	END {
 		nd = split(devs, D, " "); nw = split(wls, W, " ")
@@ -255,8 +272,14 @@ b_report() {
 		if (hasmem) printf " mem/dm |"
 		printf " guest CPU µs per MB or per I/O, "
 		for (i = 1; i <= nd; i++) printf "%s%s", (i > 1 ? " / " : ""), D[i]
+		np = 0
+		for (i = 1; i <= nd; i++) if (D[i] != "dm" && D[i] != "sd") P[++np] = D[i]
+		if (np) {
+			printf " | of it in the serving process, "
+			for (i = 1; i <= np; i++) printf "%s%s", (i > 1 ? " / " : ""), P[i]
+		}
 		print " |"
-		printf "BENCH|---|"; for (i = 1; i <= nd + hasnbd * hasdm + hasnbd * hassd + hasdm * hassd + hasbase + has128 + hasmem + 1; i++) printf "---|"; print ""
+		printf "BENCH|---|"; for (i = 1; i <= nd + hasnbd * hasdm + hasnbd * hassd + hasdm * hassd + hasbase + has128 + hasmem + 1 + (np > 0); i++) printf "---|"; print ""
 		for (k = 1; k <= nw; k++) {
 			w = W[k]
 			printf "BENCH| %s |", w
@@ -268,7 +291,11 @@ b_report() {
 			if (has128) printf " %s |", ratio(w, "nbd", "nbd128")
 			if (hasmem) printf " %s |", ratio(w, "mem", "dm")
 			printf " "
-			for (i = 1; i <= nd; i++) printf "%s%s", (i > 1 ? " / " : ""), showcpu(w, D[i])
+			for (i = 1; i <= nd; i++) printf "%s%s", (i > 1 ? " / " : ""), showcpu(w, D[i], "cpu")
+			if (np) {
+				printf " | "
+				for (i = 1; i <= np; i++) printf "%s%s", (i > 1 ? " / " : ""), showcpu(w, P[i], "pcpu")
+			}
 			print " |"
 		}
 	}' $B_RES
@@ -380,6 +407,10 @@ bench_main() {
 	[ -x $B_FIO ] || { echo "no fio in the guest"; return 1; }
 	: >$B_RES
 	echo "rounds $B_ROUNDS, ${B_TIME}s per run, workloads: $B_WLS; devices: $B_DEVS"
+	# a clock source without a vDSO read (hpet, acpi_pm: TCG often finds the
+	# TSC unstable) makes every clock read of a userspace server a trap
+	echo "clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" \
+		"(available: $(cat /sys/devices/system/clocksource/clocksource0/available_clocksource))"
 	lab_up 256M || { cat /tmp/tgtd.log; return 1; }
 	# a written LUN: reads move data, not holes
 	dd if=/dev/urandom of=/tmp/lun1.img bs=1M count=256 conv=notrunc 2>/dev/null

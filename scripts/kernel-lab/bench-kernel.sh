@@ -139,7 +139,7 @@ main() {
 	# 2 GiB: the LUN (tmpfs) and the in-memory export each take 256 MiB
 	KLAB_MEM=${KLAB_MEM:-2G} KLAB_CONF_EXTRA="$WORK/guest-extra.conf" KLAB_OVERLAY="$OVL" KLAB_GUEST_ARGS=bench \
 		KLAB_APPEND="$append" bash "$HERE/run.sh" >"$out" 2>&1 || rc=$?
-	grep -a 'kernel-lab\] \|\[bench\] \(rounds\|nbd:\|base:\|nbd128:\|mem:\|kernelbench\|dm:\|sd:\|round\|open-iscsi\|dm-multipath\|ready\)' "$out" |
+	grep -a 'kernel-lab\] \|\[bench\] \(rounds\|nbd:\|base:\|nbd128:\|mem:\|kernelbench\|clocksource\|dm:\|sd:\|round\|open-iscsi\|dm-multipath\|ready\)' "$out" |
 		grep -av BENCH || true
 	echo
 	grep -a '\[bench\] BENCH|' "$out" | sed 's/.*BENCH|/|/' || true
