@@ -12,6 +12,9 @@
 //	gomp path fail|reinstate NAME PORTAL      fail or reinstate a path by hand
 //	gomp group switch NAME N                  multipathd switchgroup
 //	gomp queueing disable|restore NAME        multipathd disablequeueing/restorequeueing
+//	gomp rescan NAME|--all                    iscsiadm -m session -R: attach new LUNs
+//	gomp resize NAME                          multipathd resize map
+//	gomp persist --in|--out ...               mpathpersist: persistent reservations
 //	gomp config check|show                    read a multipath.conf as attach would
 //	gomp detach NAME|NODE|/dev/nbdX           stop a running attach
 //	gomp version
