@@ -21,6 +21,12 @@
 #          (failback), each while O_DIRECT writes run (stall measured, no
 #          error); both groups standby with explicit-only ALUA: gomp sends
 #          SET TARGET PORT GROUPS and I/O resumes; data verified, e2fsck
+#   pr     (not in the default list: its last steps fail on LIO 6.1, see
+#          test_pr) persistent reservations on LIO between two hosts (two gomp
+#          attaches with their own initiator names): host A registers
+#          through both paths and reserves Write Exclusive, Registrants
+#          Only; host B's writes fail (RESERVATION CONFLICT) without a path
+#          failing; B preempts and aborts A; A's writes then fail, B's work
 #   outage every path down (issue: one owner of time on the kernel path):
 #          (A) --no-path-retry queue, ext4 mounted, O_DIRECT write and read
 #          in flight, both portals blackholed for OUTAGE s (default 180,
@@ -794,6 +800,77 @@ test_alua() {
 	[ $G_FAILS = 0 ]
 }
 
+# ---- pr: persistent reservations between two hosts on LIO. Not in the
+# default sections: after host B preempts host A (PREEMPT or PREEMPT AND
+# ABORT, PR_PREEMPT), LIO 6.1 answers host B's own writes with RESERVATION
+# CONFLICT although B holds the Write Exclusive, Registrants Only
+# reservation and READ KEYS lists B's key on both of its nexuses (tgtd lets
+# B write: TestLabReservationFence). Not understood yet.
+PR_A=iqn.2026-12.dev.gomp:host-a
+PR_B=iqn.2026-12.dev.gomp:host-b
+PR_PREEMPT=preempt
+
+# pr_write DEV: one 4 KiB O_DIRECT write to DEV; its exit code
+pr_write() { dd if=/dev/urandom of=$1 bs=4k count=1 seek=7 oflag=direct 2>/tmp/pr-dd.err; }
+
+test_pr() {
+	local a_pid b_pid a_dev b_dev keys
+	# LIO writes its APTPL metadata under /var/target/pr on every REGISTER
+	# and answers 08/00 (LOGICAL UNIT COMMUNICATION FAILURE) if it cannot,
+	# after registering the key anyway
+	mkdir -p /var/target/pr
+	lio_up 1 || { g_fail "LIO configured"; lio_down; return 1; }
+	G_IQN=$LIO_IQN
+	gomp_attach --initiator-name $PR_A || { g_fail "host A attached"; lio_down; return 1; }
+	a_pid=$GOMP_PID a_dev=$GOMP_DEV
+	mkdir -p /run/gb
+	gomp -v attach --target $LIO_IQN --portal 127.0.0.1 --portal 127.0.0.2 --nbd auto --initiator-name $PR_B \
+		--control-dir /run/gb </dev/null >/tmp/gomp-b.out 2>/tmp/gomp-b.err &
+	b_pid=$!
+	i=0
+	while ! grep -q '^ready: ' /tmp/gomp-b.out && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+	b_dev=$(awk '/^ready: /{print $3}' /tmp/gomp-b.out)
+	check "host B attached ($b_dev)" [ -b "$b_dev" ]
+	echo "\$ gomp persist --out --register --param-sark=0xa1 $GOMP_NAME   (host A)"
+	gomp persist --out --register --param-sark=0xa1 "$GOMP_NAME" 2>&1 | sed 's/^/    /'
+	gomp persist --in --read-keys "$GOMP_NAME" >/tmp/pr-keys.out 2>&1
+	sed 's/^/    /' /tmp/pr-keys.out
+	keys=$(grep -c '0xa1' /tmp/pr-keys.out)
+	check "host A registered through both paths (READ KEYS: 0xa1 x $keys)" [ "$keys" = 2 ]
+	echo "\$ gomp persist --out --reserve --param-rk=0xa1 --prout-type=5 $GOMP_NAME"
+	gomp persist --out --reserve --param-rk=0xa1 --prout-type=5 "$GOMP_NAME" 2>&1 | sed 's/^/    /'
+	gomp persist --in --read-reservation "$GOMP_NAME" 2>&1 | sed 's/^/    /'
+	check "host A writes under its reservation" pr_write $a_dev
+	check "host B's write is refused (RESERVATION CONFLICT)" sh -c "! dd if=/dev/urandom of=$b_dev bs=4k count=1 seek=9 oflag=direct 2>/dev/null"
+	check "host B's paths stay active" sh -c "gomp status --control-dir /run/gb | grep -c 'active ready' | grep -qx 2"
+	echo "\$ gomp persist --control-dir /run/gb --out --register --param-sark=0xb2 NAME; --out --preempt-abort --param-rk=0xb2 --param-sark=0xa1 --prout-type=5   (host B)"
+	gomp persist --control-dir /run/gb --out --register --param-sark=0xb2 "$GOMP_NAME" 2>&1 | sed 's/^/    /'
+	gomp persist --control-dir /run/gb --out --$PR_PREEMPT --param-rk=0xb2 --param-sark=0xa1 --prout-type=5 "$GOMP_NAME" 2>&1 | sed 's/^/    /'
+	gomp persist --control-dir /run/gb --in --read-keys "$GOMP_NAME" >/tmp/pr-keys.out 2>&1
+	sed 's/^/    /' /tmp/pr-keys.out
+	check "after the preemption only host B's key is registered" sh -c "grep -q 0xb2 /tmp/pr-keys.out && ! grep -q 0xa1 /tmp/pr-keys.out"
+	gomp persist --control-dir /run/gb --in --read-reservation "$GOMP_NAME" 2>&1 | sed 's/^/    /'
+	check "host B writes now" pr_write $b_dev || {
+		cat /tmp/pr-dd.err
+		gomp stats --control-dir /run/gb 2>&1 | grep -iE 'error|conflict|class|retr' | head -n 20
+		gomp status --control-dir /run/gb 2>&1 | tail -n 6
+		grep -iE 'conflict|sense|check condition|status=|error' /tmp/gomp-b.err | tail -n 12
+	}
+	check "host A's write is refused" sh -c "! dd if=/dev/urandom of=$a_dev bs=4k count=1 seek=11 oflag=direct 2>/dev/null"
+	check "host A's paths stay active" sh -c "gomp status | grep -c 'active ready' | grep -qx 2"
+	gomp persist --control-dir /run/gb --out --clear --param-rk=0xb2 "$GOMP_NAME" 2>&1 | sed 's/^/    /'
+	check "host A detaches" gomp_stop detach
+	gomp detach --control-dir /run/gb "$GOMP_NAME"
+	i=0
+	while alive $b_pid && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+	alive $b_pid && { g_fail "host B did not detach"; kill -9 $b_pid; }
+	wait $b_pid 2>/dev/null
+	G_IQN=
+	lio_down || g_fail "LIO torn down"
+	echo "$G_FAILS failure(s)"
+	[ $G_FAILS = 0 ]
+}
+
 # ---- outage: every path down
 
 cut_all() { cut_path 127.0.0.1 && cut_path 127.0.0.2; }
@@ -953,6 +1030,7 @@ for s in $sections; do
 	gomp) section gomp test_gomp ;;
 	lio) section lio test_lio ;;
 	alua) section alua test_alua ;;
+	pr) section pr test_pr ;;
 	outage) section outage test_outage ;;
 	bench) section bench test_bench ;;
 	*) fail "unknown section $s" ;;
