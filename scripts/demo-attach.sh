@@ -19,22 +19,7 @@ portal2_port=${GOMP_LAB_PORTAL2##*:}
 attach_pid=
 
 say() { printf '\n# %s\n' "$*"; }
-# show CMD...: print the command as a user would type it, then run it.
-# quote ARG prints ARG as a shell word: as it is when it is plain, else in
-# single quotes.
-quote() {
-	if [[ $1 =~ ^[A-Za-z0-9_./:=@,+%-]+$ ]]; then
-		printf '%s' "$1"
-	else
-		printf "'%s'" "${1//\'/\'\\\'\'}"
-	fi
-}
-show() {
-	local a line=
-	for a in "$@"; do line+=" $(quote "$a")"; done
-	printf '$%s\n' "$line"
-	"$@"
-}
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/demo-lib.sh"
 # showsh LINE: the same for a shell line with a redirection.
 showsh() {
 	printf '$ %s\n' "$1"

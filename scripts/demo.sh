@@ -9,21 +9,7 @@ GOMP=${GOMP:-bin/gomp}
 LAB="bash scripts/lab.sh"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-# quote ARG prints ARG as a shell word: as it is when it is plain, else in
-# single quotes.
-quote() {
-	if [[ $1 =~ ^[A-Za-z0-9_./:=@,+%-]+$ ]]; then
-		printf '%s' "$1"
-	else
-		printf "'%s'" "${1//\'/\'\\\'\'}"
-	fi
-}
-show() {
-	local a line=
-	for a in "$@"; do line+=" $(quote "$a")"; done
-	printf '$%s\n' "$line"
-	"$@"
-}
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/demo-lib.sh"
 
 # Stop the lab at the end only if this demo started it.
 was_up=
