@@ -25,13 +25,11 @@ import (
 // uri is the NBD URI of export name on the unix socket path.
 func uri(path, name string) string { return "nbd+unix:///" + name + "?socket=" + path }
 
-// run runs a peer binary with a timeout and returns its stdout; it skips the
-// test if the binary is not installed.
+// run runs a peer binary with a timeout and returns its stdout; a missing
+// binary is needPeer's case.
 func run(t *testing.T, name string, args ...string) []byte {
 	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Skipf("%s not installed", name)
-	}
+	needPeer(t, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)

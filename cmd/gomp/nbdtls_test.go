@@ -19,23 +19,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// needPeer skips the test when a peer binary is missing, or fails it
-// under CI, where every peer is installed.
-func needPeer(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err == nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not installed (CI=true: every peer must be)", name)
-	}
-	t.Skipf("%s not installed", name)
-}
-
 // peer runs an NBD client and returns its stdout, stderr and error.
 func peer(t *testing.T, name string, args ...string) (string, string, error) {
 	t.Helper()
-	needPeer(t, name)
+	needTool(t, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
@@ -57,7 +44,7 @@ func tlsCertDir(t *testing.T) string {
 // through, a plain client gets nothing, and no warning says the device is
 // open to every local user.
 func TestAttachTLSRequire(t *testing.T) {
-	needPeer(t, "nbdinfo")
+	needTool(t, "nbdinfo")
 	dir := tlsCertDir(t)
 	iqn, p1, p2 := memPortals(t)
 	ctl, sock, name, logs := startAttachLogged(t, "--target", iqn, "--portal", p1, "--portal", p2, "--lun", "1",
