@@ -80,7 +80,7 @@ func TestCapabilitiesOverInMemoryTargets(t *testing.T) {
 			lun := target.NewLUN(8192, 512).SetIdentity(3)
 			lun.Caching = &tc.c
 			d, _ := capsDevice(t, lun)
-			c := d.Snapshot().Capabilities
+			c := d.Status().Capabilities
 			require.Equal(t, tc.want, c.CacheMode)
 			require.Equal(t, tc.c.WriteCache, d.CanFlush())
 			require.Equal(t, tc.c.WriteCache && tc.c.DPOFUA, d.CanFUA())
@@ -103,7 +103,7 @@ func TestCapabilitiesOverInMemoryTargets(t *testing.T) {
 
 func pathStates(d *Device) []string {
 	var out []string
-	for _, g := range d.Snapshot().Groups {
+	for _, g := range d.Status().Groups {
 		for _, p := range g.Paths {
 			out = append(out, p.State)
 		}
@@ -118,7 +118,7 @@ func TestWriteProtectedDevice(t *testing.T) {
 	lun.Caching = &target.Caching{WriteCache: true, WriteProtect: true}
 	d, _ := capsDevice(t, lun)
 	require.True(t, d.ReadOnly())
-	require.True(t, d.Snapshot().Capabilities.ReadOnly)
+	require.True(t, d.Status().Capabilities.ReadOnly)
 	_, err := d.WriteAt(context.Background(), make([]byte, 512), 0, false)
 	require.Error(t, err)
 	require.Equal(t, []string{"active", "active"}, pathStates(d))
@@ -164,5 +164,5 @@ func TestCapabilitiesFollowModeChange(t *testing.T) {
 	waitFor(t, 10*time.Second, "capabilities refreshed", func() bool { return !d.CanFlush() })
 	require.False(t, d.CanFUA())
 	require.Equal(t, "write cache: disabled, read cache: enabled, doesn't support DPO or FUA",
-		d.Snapshot().Capabilities.CacheMode)
+		d.Status().Capabilities.CacheMode)
 }

@@ -182,7 +182,7 @@
 //
 // # Status and control
 //
-// Snapshot returns a Status like "multipath -ll" (stable JSON). FailPath
+// Device.Status returns a Status like "multipath -ll" (stable JSON). FailPath
 // and ReinstatePath (sticky until reinstated), SwitchGroup,
 // DisableQueueing and RestoreQueueing act like the multipathd commands.
 // Config.OnEvent receives every state change, in order, and Config.Logger

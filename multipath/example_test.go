@@ -60,7 +60,7 @@ func ExampleOpen() {
 	if _, err := d.ReadAt(ctx, buf, 0); err != nil {
 		log.Fatal(err)
 	}
-	for _, g := range d.Snapshot().Groups {
+	for _, g := range d.Status().Groups {
 		for _, p := range g.Paths {
 			fmt.Println(p.Portal, p.State, p.Completed)
 		}

@@ -330,7 +330,7 @@ var (
 
 // pathState returns a path's one-word state from Snapshot.
 func pathState(d *Device, portal string) string {
-	for _, g := range d.Snapshot().Groups {
+	for _, g := range d.Status().Groups {
 		for _, p := range g.Paths {
 			if p.Portal == portal {
 				return p.State

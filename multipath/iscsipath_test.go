@@ -43,7 +43,7 @@ func TestOpenOverInMemoryTargets(t *testing.T) {
 	d, err := Open(ctx, Config{Target: name, LUN: 1, Portals: []string{nonOpt, opt, wrong, unreachable},
 		LoginTimeout: 2 * time.Second, OnEvent: ev.add, Settings: Settings{PollingInterval: time.Second}})
 	require.NoError(t, err)
-	s := d.Snapshot()
+	s := d.Status()
 	require.Equal(t, "group_by_prio", s.Policy, "the target reports ALUA")
 	require.Len(t, s.Groups, 3)
 	require.Equal(t, 50, s.Groups[0].Priority)

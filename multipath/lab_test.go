@@ -273,7 +273,7 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) t
 }
 
 func pathStatus(d *Device, portal string) PathStatus {
-	for _, g := range d.Snapshot().Groups {
+	for _, g := range d.Status().Groups {
 		for _, p := range g.Paths {
 			if p.Portal == portal {
 				return p
@@ -290,7 +290,7 @@ func failoverUnderLoad(t *testing.T, name, src, verdict string) {
 	env := lab(t)
 	const polling = 2 * time.Second
 	d := labDevice(t, env, src, Settings{PollingInterval: polling, NoPathRetry: 5})
-	t.Logf("device %s: policy %s, selector %s", d.Name(), d.Snapshot().Policy, d.Snapshot().Selector)
+	t.Logf("device %s: policy %s, selector %s", d.Name(), d.Status().Policy, d.Status().Selector)
 	f := newFault(t, name, src)
 	w := startWorkload(d, 4)
 	time.Sleep(time.Second)
@@ -351,7 +351,7 @@ func TestLabCutBothPaths(t *testing.T) {
 	d.RestoreQueueing()
 	d.DisableQueueing()
 	d.RestoreQueueing()
-	require.True(t, d.Snapshot().Queueing)
+	require.True(t, d.Status().Queueing)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	start = time.Now()
 	_, err = d.ReadAt(ctx, buf, labRegion)
@@ -361,7 +361,7 @@ func TestLabCutBothPaths(t *testing.T) {
 
 	done := make(chan error, 1)
 	go func() { _, err := d.ReadAt(context.Background(), buf, labRegion); done <- err }()
-	waitFor(t, 5*time.Second, "read queued", func() bool { return d.Snapshot().QueuedIOs == 1 })
+	waitFor(t, 5*time.Second, "read queued", func() bool { return d.Status().QueuedIOs == 1 })
 	start = time.Now()
 	d.DisableQueueing()
 	require.ErrorIs(t, <-done, ErrNoPath)

@@ -59,7 +59,7 @@ func TestOpenAllSharesSessions(t *testing.T) {
 
 	for i, d := range devs {
 		require.Equal(t, luns[i].Serial(), d.Info().Serial)
-		st := d.Snapshot()
+		st := d.Status()
 		require.Len(t, st.Groups, 1)
 		require.Len(t, st.Groups[0].Paths, 2, "paths grouped by WWID over both portals")
 		buf := bytes.Repeat([]byte{byte('a' + i)}, 4096)

@@ -104,7 +104,7 @@ func TestLabReservationFence(t *testing.T) {
 	requireConflict(t, err)
 	_, err = b.ReadAt(ctx, buf, 0)
 	require.NoError(t, err, "Write Exclusive: B still reads")
-	require.Equal(t, "active", b.Snapshot().Groups[0].Paths[0].State, "a conflict fails no path")
+	require.Equal(t, "active", b.Status().Groups[0].Paths[0].State, "a conflict fails no path")
 
 	writeAll := func(n int) {
 		for i := range n {
@@ -118,7 +118,7 @@ func TestLabReservationFence(t *testing.T) {
 	require.NoError(t, a.ReinstatePath(portals[1]))
 	waitFor(t, 10*time.Second, "path 2 back", func() bool { return len(a.active.Load().paths) == 2 })
 	writeAll(20)
-	for _, g := range a.Snapshot().Groups {
+	for _, g := range a.Status().Groups {
 		for _, p := range g.Paths {
 			require.True(t, p.Registered, p.Portal)
 			require.NotZero(t, p.Completed, "both paths carried writes: %s", p.Portal)

@@ -153,7 +153,7 @@ func prFakes(lun *prLUN, disk *fakeDisk, names ...string) []*prFake {
 
 func registeredPaths(d *Device) map[string]bool {
 	out := map[string]bool{}
-	for _, g := range d.Snapshot().Groups {
+	for _, g := range d.Status().Groups {
 		for _, p := range g.Paths {
 			out[p.Portal] = p.Registered
 		}
@@ -167,7 +167,7 @@ func TestReservationRegisterEveryPath(t *testing.T) {
 		fakes := prFakes(lun, disk, "a1", "a2", "a3")
 		d := openPR(t, testConfig(Settings{ReservationKey: "0xabc"}), fakes...)
 		defer closeDev(t, d)
-		require.Equal(t, &ReservationStatus{Key: "0xabc", Source: "multipath.conf"}, d.Snapshot().Reservation)
+		require.Equal(t, &ReservationStatus{Key: "0xabc", Source: "multipath.conf"}, d.Status().Reservation)
 
 		ctx := context.Background()
 		require.ErrorContains(t, d.Register(ctx, 0, 0xdef, false, false), "reservation_key is 0xabc")
@@ -176,7 +176,7 @@ func TestReservationRegisterEveryPath(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, []uint64{0xabc, 0xabc, 0xabc}, keys.Keys, "one registration per I_T nexus")
 		require.Equal(t, map[string]bool{"a1": true, "a2": true, "a3": true}, registeredPaths(d))
-		require.True(t, d.Snapshot().Reservation.Registered)
+		require.True(t, d.Status().Reservation.Registered)
 
 		require.NoError(t, d.PersistentReserveOut(ctx, scsi.PROutReserve, scsi.PRWriteExclusiveRegistrantsOnly,
 			scsi.PROutParameters{Key: 0xabc}))
@@ -333,7 +333,7 @@ func TestPRKeysFile(t *testing.T) {
 		d := openPR(t, cfg, prFakes(lun, disk, "a1", "a2")...)
 		defer closeDev(t, d)
 		require.Equal(t, &ReservationStatus{Key: "0x1234", APTPL: true, Source: "file", Registered: true},
-			d.Snapshot().Reservation)
+			d.Status().Reservation)
 		require.Equal(t, map[string]bool{"a1": true, "a2": true}, registeredPaths(d))
 		ctx := context.Background()
 		require.NoError(t, d.Register(ctx, 0x1234, 0x99, false, false))

@@ -68,7 +68,7 @@ func TestResizeOnCapacityDataHasChanged(t *testing.T) {
 	unitAttention(tgs[:], 0x2A, 0x09)
 	require.Equal(t, 2*old, waitResized(t, resized))
 	require.Equal(t, 2*old, d.Size())
-	require.Equal(t, 2*old, d.Snapshot().Size)
+	require.Equal(t, 2*old, d.Status().Size)
 
 	for off := old; off < 2*old; off += old / 2 { // several I/Os: both paths carry some
 		_, err = d.WriteAt(ctx, buf, off, false)

@@ -76,8 +76,8 @@ type PathStatus struct {
 	Registered bool `json:"registered,omitempty"`
 }
 
-// Snapshot returns the device's status now.
-func (d *Device) Snapshot() Status {
+// Status returns the device's status now.
+func (d *Device) Status() Status {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := Status{Name: d.name, WWID: d.wwid, Target: d.cfg.Target, InitiatorName: d.cfg.InitiatorName, LUN: d.cfg.LUN,

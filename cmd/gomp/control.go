@@ -102,7 +102,7 @@ func (cs *controlServer) close() {
 
 // status answers GET /status with a controlStatus.
 func (cs *controlServer) status(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, controlStatus{Device: cs.dev.Snapshot(), Exports: cs.exports, PID: os.Getpid(), Started: cs.started})
+	writeJSON(w, controlStatus{Device: cs.dev.Status(), Exports: cs.exports, PID: os.Getpid(), Started: cs.started})
 }
 
 // pathOp answers POST /path/fail and /path/reinstate?portal=PORTAL.

@@ -64,7 +64,7 @@ func nbdReply(t *testing.T, c net.Conn) nbd.SimpleReply {
 
 func waitQueued(t *testing.T, d *multipath.Device, n int64) {
 	t.Helper()
-	require.Eventually(t, func() bool { return d.Snapshot().QueuedIOs == n }, 10*time.Second, 5*time.Millisecond,
+	require.Eventually(t, func() bool { return d.Status().QueuedIOs == n }, 10*time.Second, 5*time.Millisecond,
 		"%d I/Os queued", n)
 }
 

@@ -17,7 +17,7 @@
 // The path is failed within a few seconds (NOP timeout) and reinstated by
 // the checker at its next -polling round after the table is deleted.
 //
-// It uses package multipath (Open, Config.OnEvent, Snapshot); see that
+// It uses package multipath (Open, Config.OnEvent, Device.Status); see that
 // package for the multipath-tools behaviour it implements. Not
 // implemented: reading multipath.conf, and the path and queueing controls
 // (FailPath, SwitchGroup, DisableQueueing).

@@ -71,11 +71,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	printStatus(stdout, nil, d.Snapshot())
+	printStatus(stdout, nil, d.Status())
 	for {
 		select {
 		case e := <-events:
-			printStatus(stdout, &e, d.Snapshot())
+			printStatus(stdout, &e, d.Status())
 		case <-ctx.Done():
 			return closeDevice(ctx, stdout, d, events)
 		}

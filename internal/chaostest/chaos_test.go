@@ -130,7 +130,7 @@ func mainPhase(t *testing.T, st *Stack, fault *Fault, env labEnv, clients []*Cli
 	t.Logf("device events: %d path failed, %d path reinstated, %d path stalled, %d no path, %d queueing expired",
 		st.Events(multipath.EventPathFailed), st.Events(multipath.EventPathReinstated), st.Events(multipath.EventPathStalled),
 		st.Events(multipath.EventNoPath), st.Events(multipath.EventQueueingExpired))
-	for _, g := range st.Dev.Snapshot().Groups {
+	for _, g := range st.Dev.Status().Groups {
 		for _, p := range g.Paths {
 			t.Logf("path %s: %s, %d I/Os completed, %d errors, %d recent failures", p.Portal, p.State, p.Completed, p.Errors, p.Failures)
 		}

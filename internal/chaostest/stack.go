@@ -123,7 +123,7 @@ func (s *Stack) Close(ctx context.Context) error {
 // PathState returns the dm state ("active" or "failed") of the path to
 // portal.
 func (s *Stack) PathState(portal string) string {
-	for _, g := range s.Dev.Snapshot().Groups {
+	for _, g := range s.Dev.Status().Groups {
 		for _, p := range g.Paths {
 			if p.Portal == portal {
 				return p.DMState
