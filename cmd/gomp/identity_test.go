@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/gomp-dev/gomp/internal/node"
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/node"
 	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"

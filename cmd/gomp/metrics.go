@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/gomp-dev/gomp/internal/metrics"
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/metrics"
 	"github.com/gomp-dev/gomp/multipath"
 )
 

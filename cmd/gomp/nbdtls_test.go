@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gomp-dev/gomp/internal/node"
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/node"
 	"github.com/gomp-dev/gomp/internal/tlstest"
 	"github.com/gomp-dev/gomp/nbd"
 	"github.com/stretchr/testify/require"

@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/coreos/go-systemd/v22/daemon"
-	"github.com/gomp-dev/gomp/internal/node"
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/node"
 	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"

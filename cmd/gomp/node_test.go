@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gomp-dev/gomp/internal/node"
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/node"
 	"github.com/stretchr/testify/require"
 )
 

@@ -17,7 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/metrics"
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/metrics"
 	"github.com/gomp-dev/gomp/internal/target"
 	"github.com/gomp-dev/gomp/multipath"
 )
