@@ -50,35 +50,16 @@ func setSelector(s *Settings, v string) error {
 	return nil
 }
 
-func setGrouping(s *Settings, v string) error {
-	g, err := parseGroupingPolicy(v)
-	if err != nil {
-		return err
-	}
-	s.GroupingPolicy = g
-	return nil
-}
+func setGrouping(s *Settings, v string) error { return s.GroupingPolicy.UnmarshalText([]byte(v)) }
 
 func setFailback(s *Settings, v string) error {
 	if v == "0" {
 		return warnIgnored(`failback 0 means "not set" to multipath-tools; ignored (the next layer applies)`)
 	}
-	f, err := parseFailback(v)
-	if err != nil {
-		return err
-	}
-	s.Failback = f
-	return nil
+	return s.Failback.UnmarshalText([]byte(v))
 }
 
-func setNoPathRetry(s *Settings, v string) error {
-	n, err := parseNoPathRetry(v)
-	if err != nil {
-		return err
-	}
-	s.NoPathRetry = n
-	return nil
-}
+func setNoPathRetry(s *Settings, v string) error { return s.NoPathRetry.UnmarshalText([]byte(v)) }
 
 func setFindMultipaths(s *Settings, v string) error {
 	if !slices.Contains(findMultipath, v) {

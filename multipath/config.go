@@ -26,18 +26,23 @@ const (
 	GroupByTPG    GroupingPolicy = "group_by_tpg"  // one group per ALUA target port group
 )
 
-// parseGroupingPolicy accepts multipath.conf's names. group_by_serial and
-// group_by_node_name put every path of one LUN of one target in one group,
-// which is multibus.
-func parseGroupingPolicy(s string) (GroupingPolicy, error) {
-	switch s {
+// UnmarshalText reads multipath.conf's path_grouping_policy names.
+// group_by_serial and group_by_node_name put every path of one LUN of one
+// target in one group, which is multibus. The error names the value.
+func (g *GroupingPolicy) UnmarshalText(text []byte) error {
+	switch s := string(text); s {
 	case "failover", "multibus", "group_by_prio", "group_by_tpg":
-		return GroupingPolicy(s), nil
+		*g = GroupingPolicy(s)
+		return nil
 	case "group_by_serial", "group_by_node_name":
-		return GroupMultibus, nil
+		*g = GroupMultibus
+		return nil
 	}
-	return "", fmt.Errorf("unknown path_grouping_policy %q (want failover, multibus, group_by_prio, group_by_tpg)", s)
+	return fmt.Errorf("unknown path_grouping_policy %q (want failover, multibus, group_by_prio, group_by_tpg)", text)
 }
+
+// MarshalText returns the multipath.conf name; GroupAuto is empty.
+func (g GroupingPolicy) MarshalText() ([]byte, error) { return []byte(g), nil }
 
 // Failback says when I/O returns to a better path group that has recovered
 // (multipath.conf's failback). A positive value defers the switch by that
@@ -69,23 +74,44 @@ func (f Failback) String() string {
 	return fmt.Sprintf("Failback(%d)", int64(f))
 }
 
-func parseFailback(s string) (Failback, error) {
-	switch s {
+// UnmarshalText reads multipath.conf's failback: immediate, manual,
+// followover or a number of seconds, 0 meaning immediate. The error names
+// the value.
+func (f *Failback) UnmarshalText(text []byte) error {
+	switch s := string(text); s {
 	case "immediate":
-		return FailbackImmediate, nil
+		*f = FailbackImmediate
+		return nil
 	case "manual":
-		return FailbackManual, nil
+		*f = FailbackManual
+		return nil
 	case "followover":
-		return FailbackFollowover, nil
+		*f = FailbackFollowover
+		return nil
 	}
-	n, err := strconv.Atoi(s)
+	n, err := strconv.Atoi(string(text))
 	switch {
 	case err != nil || n < 0:
-		return 0, fmt.Errorf("invalid failback %q (want immediate, manual, followover or seconds)", s)
+		return fmt.Errorf("invalid failback %q (want immediate, manual, followover or seconds)", text)
 	case n == 0:
-		return FailbackImmediate, nil
+		*f = FailbackImmediate
+		return nil
 	}
-	return Failback(time.Duration(n) * time.Second), nil
+	*f = Failback(time.Duration(n) * time.Second)
+	return nil
+}
+
+// MarshalText returns the String spelling; the zero value (unset) has
+// none and is empty text, which UnmarshalText refuses.
+func (f Failback) MarshalText() ([]byte, error) { return unsetText(f, f.String()), nil }
+
+// unsetText is s, or nothing for the zero value of a multipath.conf type.
+func unsetText[T comparable](v T, s string) []byte {
+	var zero T
+	if v == zero {
+		return []byte{}
+	}
+	return []byte(s)
 }
 
 // NoPathRetry says what happens to I/O when no path is usable
@@ -120,22 +146,34 @@ func (n NoPathRetry) String() string {
 	return fmt.Sprintf("NoPathRetry(%d)", int(n))
 }
 
-func parseNoPathRetry(s string) (NoPathRetry, error) {
-	switch s {
+// UnmarshalText reads multipath.conf's no_path_retry: fail, queue or a
+// number of checker intervals, 0 meaning fail (as in multipath-tools).
+// The error names the value. The conf reader and gomp's --no-path-retry
+// both use it.
+func (n *NoPathRetry) UnmarshalText(text []byte) error {
+	switch string(text) {
 	case "fail":
-		return NoPathRetryFail, nil
+		*n = NoPathRetryFail
+		return nil
 	case "queue":
-		return NoPathRetryQueue, nil
+		*n = NoPathRetryQueue
+		return nil
 	}
-	n, err := strconv.Atoi(s)
+	v, err := strconv.Atoi(string(text))
 	switch {
-	case err != nil || n < 0:
-		return 0, fmt.Errorf("invalid no_path_retry %q (want fail, queue or a number of checks)", s)
-	case n == 0:
-		return NoPathRetryFail, nil
+	case err != nil || v < 0:
+		return fmt.Errorf("invalid no_path_retry %q (want fail, queue or a number of checks)", text)
+	case v == 0:
+		*n = NoPathRetryFail
+		return nil
 	}
-	return NoPathRetry(n), nil
+	*n = NoPathRetry(v)
+	return nil
 }
+
+// MarshalText returns the String spelling; the zero value (unset) has
+// none and is empty text, which UnmarshalText refuses.
+func (n NoPathRetry) MarshalText() ([]byte, error) { return unsetText(n, n.String()), nil }
 
 // YesNo is a multipath.conf boolean whose zero value means "unset".
 type YesNo int8
@@ -157,6 +195,24 @@ func (y YesNo) String() string {
 	}
 	return "unset"
 }
+
+// UnmarshalText accepts what multipath-tools' set_yes_no_undef accepts:
+// yes or 1, no or 0.
+func (y *YesNo) UnmarshalText(text []byte) error {
+	switch string(text) {
+	case "yes", "1":
+		*y = Yes
+	case "no", "0":
+		*y = No
+	default:
+		return fmt.Errorf("invalid value %q (want yes or no)", text)
+	}
+	return nil
+}
+
+// MarshalText returns "yes" or "no"; Unset is empty text, which
+// UnmarshalText refuses.
+func (y YesNo) MarshalText() ([]byte, error) { return unsetText(y, y.String()), nil }
 
 // Settings are the tunables that multipath.conf's defaults, devices,
 // overrides and multipaths sections set, and Config can override. A zero

@@ -142,7 +142,7 @@ var settingKeys = map[string]func(s *Settings, v string) error{
 	"san_path_err_threshold":     offIntKey(-1, func(s *Settings, n int) { s.FlapThreshold = n }),
 	"san_path_err_forget_rate":   offIntKey(0, func(s *Settings, n int) { s.flapForgetChecks = n }),
 	"san_path_err_recovery_time": offIntKey(0, func(s *Settings, n int) { s.FlapHold = time.Duration(n) * time.Second }),
-	"user_friendly_names":        yesNoKey(func(s *Settings, y YesNo) { s.UserFriendlyNames = y }),
+	"user_friendly_names":        func(s *Settings, v string) error { return s.UserFriendlyNames.UnmarshalText([]byte(v)) },
 	"alias_prefix":               nameKey("a", func(s *Settings, v string) { s.AliasPrefix = v }),
 	"alias":                      nameKey("", func(s *Settings, v string) { s.Alias = v }),
 	"polling_interval":           secondsKey(1, func(s *Settings, d time.Duration) { s.PollingInterval = d }),
@@ -249,21 +249,6 @@ func nameKey(suffix string, f func(*Settings, string)) func(*Settings, string) e
 			return err
 		}
 		f(s, v)
-		return nil
-	}
-}
-
-// yesNoKey accepts what multipath-tools' set_yes_no_undef accepts.
-func yesNoKey(f func(*Settings, YesNo)) func(*Settings, string) error {
-	return func(s *Settings, v string) error {
-		switch v {
-		case "yes", "1":
-			f(s, Yes)
-		case "no", "0":
-			f(s, No)
-		default:
-			return fmt.Errorf("invalid value %q (want yes or no)", v)
-		}
 		return nil
 	}
 }

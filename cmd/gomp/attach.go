@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -112,7 +111,7 @@ func (o *attachOpts) register(f *pflag.FlagSet) {
 	f.StringVar(&o.selector, "selector", "", "path selector: round-robin, queue-length or service-time (default service-time)")
 	f.StringVar(&o.config, "config", "", "multipath.conf to read (default /etc/multipath.conf when present)")
 	f.StringVar(&o.alias, "alias", "", "device name (default: alias from the config, else the WWID)")
-	f.StringVar(&o.noPathRetry, "no-path-retry", "", `with no usable path: "fail", "queue", or a number of checker intervals`)
+	f.StringVar(&o.noPathRetry, "no-path-retry", "", `with no usable path: "fail" (or 0), "queue", or a number of checker intervals`)
 	f.StringVar(&o.nbdDev, "nbd", "", "attach to the kernel: /dev/nbdN, or \"auto\" for the first free device")
 	f.StringArrayVar(&o.listen, "listen", nil, "serve NBD on unix:PATH (mode 0600) or tcp:HOST:PORT")
 	f.IntVar(&o.nbdMaxConns, "nbd-max-connections", 16, "NBD client connections served at once on --listen; more are closed")
@@ -206,8 +205,8 @@ func (o *attachOpts) mpConfig(g *globalOpts, log *slog.Logger) (multipath.Config
 		}
 	}
 	if o.noPathRetry != "" {
-		if cfg.NoPathRetry, err = parseNoPathRetry(o.noPathRetry); err != nil {
-			return cfg, err
+		if err := cfg.NoPathRetry.UnmarshalText([]byte(o.noPathRetry)); err != nil {
+			return cfg, usagef("--no-path-retry: %v", err)
 		}
 	}
 	o.tune.apply(&cfg)
@@ -447,19 +446,4 @@ func (a *attachment) stop() error {
 		a.log.Info("detached", "device", a.dev.Name())
 	}
 	return err
-}
-
-// parseNoPathRetry reads --no-path-retry as multipath.conf spells it.
-func parseNoPathRetry(v string) (multipath.NoPathRetry, error) {
-	switch v {
-	case "fail":
-		return multipath.NoPathRetryFail, nil
-	case "queue":
-		return multipath.NoPathRetryQueue, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		return 0, usagef("--no-path-retry %q: want fail, queue or a positive number", v)
-	}
-	return multipath.NoPathRetry(n), nil
 }

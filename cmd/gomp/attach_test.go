@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gomp-dev/gomp/iscsi"
+	"github.com/gomp-dev/gomp/multipath"
 	"github.com/stretchr/testify/require"
 )
 
@@ -162,4 +163,25 @@ func TestAttachUsage(t *testing.T) {
 	code, _, stderr = runCLI(t, "detach", "nosuch", "--control-dir", t.TempDir())
 	require.Equal(t, exitFailure, code)
 	require.Contains(t, stderr, "no running gomp attach")
+}
+
+// TestNoPathRetryFlag: --no-path-retry reads what multipath.conf's
+// no_path_retry takes, with multipath's parser (0 is fail, as in
+// multipath-tools); a bad value is a usage error naming the flag.
+func TestNoPathRetryFlag(t *testing.T) {
+	base := []string{"--target", "iqn.2026-11.dev.gomp:t", "--portal", "127.0.0.1", "--listen", "unix:/tmp/x.nbd",
+		"--config", "/dev/null"}
+	for v, want := range map[string]multipath.NoPathRetry{"fail": multipath.NoPathRetryFail, "0": multipath.NoPathRetryFail,
+		"queue": multipath.NoPathRetryQueue, "7": 7} {
+		o := &attachOpts{}
+		require.NoError(t, recordFlagSet(o).Parse(append(base, "--no-path-retry", v)))
+		cfg, err := o.mpConfig(&globalOpts{}, nil)
+		require.NoError(t, err, v)
+		require.Equal(t, want, cfg.NoPathRetry, v)
+	}
+	for _, v := range []string{"banana", "-1", "1.5"} {
+		code, _, stderr := runCLI(t, append([]string{"attach"}, append(base, "--no-path-retry="+v)...)...)
+		require.Equal(t, exitUsage, code, "%q: %s", v, stderr)
+		require.Contains(t, stderr, "--no-path-retry", v)
+	}
 }
