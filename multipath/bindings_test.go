@@ -87,11 +87,8 @@ func TestDeviceNames(t *testing.T) {
 		require.Equal(t, "mpatha", d.Name(), "bound already: the binding wins over the prefix")
 		closeDev(t, d)
 
-		f, _, err := ParseConfig("m.conf", []byte("multipaths {\n multipath {\n  wwid "+testWWID+
-			"\n  alias fromfile\n }\n}\n"))
-		require.NoError(t, err)
 		cfg := testConfig(Settings{UserFriendlyNames: Yes, BindingsFile: path})
-		cfg.File = f
+		cfg.File = &testFile{byWWID: map[string]Settings{testWWID: {Alias: "fromfile"}}}
 		d = openFakes(t, cfg, newFake(disk))
 		require.Equal(t, "fromfile", d.Name())
 		closeDev(t, d)
@@ -104,12 +101,10 @@ func TestDeviceNames(t *testing.T) {
 
 func TestBlacklistedLUNIsRefused(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f, _, err := ParseConfig("m.conf", []byte("blacklist {\n wwid ^36001405\n}\n"))
-		require.NoError(t, err)
 		cfg := testConfig(Settings{})
-		cfg.File, cfg.Portals = f, []string{"p0"}
+		cfg.File, cfg.Portals = &testFile{blacklist: "36001405"}, []string{"p0"}
 		fake := newFake(newFakeDisk())
-		_, err = open(context.Background(), cfg.withDefaults(), []pathIO{fake})
+		_, err := open(context.Background(), cfg.withDefaults(), []pathIO{fake})
 		require.ErrorIs(t, err, ErrBlacklisted)
 		require.True(t, fake.closed)
 	})

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gomp-dev/gomp/iscsi"
@@ -267,18 +269,18 @@ type Settings struct {
 	// the key is registered, or "file" for the key the prkeys file holds
 	// for the WWID (see Device.Register).
 	ReservationKey string
-
-	// flapForgetChecks is san_path_err_forget_rate: FlapWindow in checker
-	// intervals, used when FlapWindow is unset.
-	flapForgetChecks int
-	// features is multipath.conf's features string; its
-	// queue_if_no_path means NoPathRetryQueue when nothing sets
-	// NoPathRetry.
-	features string
+	// FlapWindowChecks is san_path_err_forget_rate: FlapWindow in
+	// checker intervals, used when FlapWindow is unset.
+	FlapWindowChecks int
+	// Features is multipath.conf's features string, as written. Of its
+	// device-mapper features gomp honours queue_if_no_path only: it
+	// means NoPathRetryQueue when nothing sets NoPathRetry.
+	Features string
 }
 
-// overlay returns s with every field that o sets replaced by o's value.
-func (s Settings) overlay(o Settings) Settings {
+// Overlay returns s with every field that o sets replaced by o's value:
+// o is the layer above s.
+func (s Settings) Overlay(o Settings) Settings {
 	setStr := func(dst *string, v string) {
 		if v != "" {
 			*dst = v
@@ -296,7 +298,7 @@ func (s Settings) overlay(o Settings) Settings {
 	setStr(&s.FindMultipaths, o.FindMultipaths)
 	setStr(&s.Prio, o.Prio)
 	setStr(&s.ReservationKey, o.ReservationKey)
-	setStr(&s.features, o.features)
+	setStr(&s.Features, o.Features)
 	setDur(&s.PollingInterval, o.PollingInterval)
 	setDur(&s.MaxPollingInterval, o.MaxPollingInterval)
 	setDur(&s.CheckerTimeout, o.CheckerTimeout)
@@ -322,28 +324,31 @@ func (s *Settings) overlayEnums(o Settings) {
 	if o.FlapThreshold != 0 {
 		s.FlapThreshold = o.FlapThreshold
 	}
-	if o.flapForgetChecks != 0 {
-		s.flapForgetChecks = o.flapForgetChecks
+	if o.FlapWindowChecks != 0 {
+		s.FlapWindowChecks = o.FlapWindowChecks
 	}
 	if o.UserFriendlyNames != Unset {
 		s.UserFriendlyNames = o.UserFriendlyNames
 	}
 }
 
-// withDefaults fills every unset field with its built-in default.
-func (s Settings) withDefaults() Settings {
+// WithDefaults returns s with every unset field filled with its built-in
+// default, as a device resolves its settings: Features queue_if_no_path
+// stands for an unset NoPathRetry, FlapWindowChecks for an unset
+// FlapWindow, and the intervals default from PollingInterval.
+func (s Settings) WithDefaults() Settings {
 	d := Settings{PathSelector: "service-time 0", RRMinIO: 1, Failback: FailbackImmediate,
 		NoPathRetry: DefaultNoPathRetry, PollingInterval: 5 * time.Second,
 		FlapThreshold: 5, FlapHold: time.Minute,
 		UserFriendlyNames: No, AliasPrefix: "mpath", BindingsFile: DefaultBindingsFile}
-	if s.NoPathRetry == 0 && featuresQueue(s.features) {
+	if s.NoPathRetry == 0 && featuresQueue(s.Features) {
 		s.NoPathRetry = NoPathRetryQueue
 	}
-	s = d.overlay(s)
+	s = d.Overlay(s)
 	if s.FlapWindow <= 0 {
 		s.FlapWindow = time.Minute
-		if s.flapForgetChecks > 0 {
-			s.FlapWindow = time.Duration(s.flapForgetChecks) * s.PollingInterval
+		if s.FlapWindowChecks > 0 {
+			s.FlapWindow = time.Duration(s.FlapWindowChecks) * s.PollingInterval
 		}
 	}
 	if s.MaxPollingInterval < s.PollingInterval {
@@ -353,6 +358,31 @@ func (s Settings) withDefaults() Settings {
 		s.CheckerTimeout = s.PollingInterval
 	}
 	return s
+}
+
+// featuresQueue reports whether a features string asks to queue.
+func featuresQueue(features string) bool {
+	return slices.Contains(strings.Fields(features), "queue_if_no_path")
+}
+
+// ConfigFile is what a configuration file says about the LUNs it may
+// meet: package multipath/conf reads multipath.conf into a *conf.File,
+// which implements it. A device consults it at Open, once it knows the
+// LUN's identity; a ConfigFile must be safe for concurrent use.
+type ConfigFile interface {
+	// Lookup returns the file's settings for a LUN, known by its WWID
+	// and INQUIRY vendor and product; what the file leaves unset is
+	// zero. Config's Settings go over them, built-in defaults under.
+	Lookup(wwid, vendor, product string) Settings
+	// Global returns the settings the file gives every LUN, whatever
+	// its identity (multipath.conf's defaults, then overrides): they
+	// size the login timeouts before any LUN has answered.
+	Global() Settings
+	// Blacklisted reports whether the file refuses the LUN: Open then
+	// fails with ErrBlacklisted.
+	Blacklisted(wwid, vendor, product string) bool
+	// String names the file, for messages.
+	String() string
 }
 
 // Config describes one multipath device: one LUN of one target reached
@@ -407,8 +437,9 @@ type Config struct {
 	// Selector, when set, replaces the one PathSelector names. Each
 	// device needs its own Selector value.
 	Selector Selector
-	// File is a parsed multipath.conf, or nil.
-	File *ConfigFile
+	// File is a parsed multipath.conf (see package multipath/conf), or
+	// nil.
+	File ConfigFile
 	// PRKeysFile is the prkeys file of reservation_key "file"; default
 	// DefaultPRKeysFile.
 	PRKeysFile string
@@ -484,14 +515,14 @@ func (c Config) withDefaults() Config {
 }
 
 // early returns the settings known before any path is inquired: what
-// the built-in defaults, the file's defaults and Config say. They size
+// the built-in defaults, the file's Global settings and Config say. They size
 // the login timeouts.
 func (c Config) early() Settings {
 	s := Settings{}
 	if c.File != nil {
-		s = s.overlay(c.File.Defaults).overlay(c.File.Overrides)
+		s = c.File.Global()
 	}
-	return s.overlay(c.Settings).withDefaults()
+	return s.Overlay(c.Settings).WithDefaults()
 }
 
 // loginTimeout is LoginTimeout or its default.
@@ -517,5 +548,5 @@ func (c Config) resolve(wwid, vendor, product string) Settings {
 	if c.File != nil {
 		s = c.File.Lookup(wwid, vendor, product)
 	}
-	return s.overlay(c.Settings).withDefaults()
+	return s.Overlay(c.Settings).WithDefaults()
 }

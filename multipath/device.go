@@ -190,7 +190,7 @@ func (d *Device) configure(info *iscsi.LUNInfo) error {
 			d.cfg.Target, d.cfg.LUN)
 	}
 	if f := d.cfg.File; f != nil && f.Blacklisted(info.WWID, info.Vendor, info.Product) {
-		return fmt.Errorf("%w: WWID %s (%s %s) in %s", ErrBlacklisted, info.WWID, info.Vendor, info.Product, f.Name)
+		return fmt.Errorf("%w: WWID %s (%s %s) in %s", ErrBlacklisted, info.WWID, info.Vendor, info.Product, f)
 	}
 	d.info, d.wwid = *info, info.WWID
 	d.set = d.cfg.resolve(info.WWID, info.Vendor, info.Product)

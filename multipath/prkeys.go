@@ -18,10 +18,11 @@ const DefaultPRKeysFile = "/etc/multipath/prkeys"
 // the prkeys file, where `gomp persist --out --register` puts it.
 const ReservationKeyFile = "file"
 
-// parseReservationKey reads a reservation_key value as multipath-tools'
-// parse_prkey_flags does: up to 16 hex digits with an optional 0x, and an
-// optional ":aptpl" suffix. A zero key is refused: it means "no key".
-func parseReservationKey(v string) (key uint64, aptpl bool, err error) {
+// ParseReservationKey reads a reservation_key value other than
+// ReservationKeyFile as multipath-tools' parse_prkey_flags does: up to 16
+// hex digits with an optional 0x, and an optional ":aptpl" suffix. A zero
+// key is refused: it means "no key".
+func ParseReservationKey(v string) (key uint64, aptpl bool, err error) {
 	s, aptpl := strings.CutSuffix(v, ":aptpl")
 	s = strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X")
 	if len(s) == 0 || len(s) > 16 {
@@ -32,16 +33,6 @@ func parseReservationKey(v string) (key uint64, aptpl bool, err error) {
 		return 0, false, fmt.Errorf("invalid reservation key %q (want a non-zero hex value)", v)
 	}
 	return key, aptpl, nil
-}
-
-func setReservationKey(s *Settings, v string) error {
-	if v != ReservationKeyFile {
-		if _, _, err := parseReservationKey(v); err != nil {
-			return err
-		}
-	}
-	s.ReservationKey = v
-	return nil
 }
 
 // prkeysHeader is multipath-tools' PRKEYS_FILE_HEADER.
@@ -72,7 +63,7 @@ func readPRKey(path, wwid string) (key uint64, aptpl, ok bool, err error) {
 		if len(fields) != 2 || strings.HasPrefix(fields[0], "#") || fields[1] != wwid {
 			continue
 		}
-		k, _, err := parseReservationKey(fields[0])
+		k, _, err := ParseReservationKey(fields[0])
 		if err != nil {
 			return 0, false, false, fmt.Errorf("multipath: prkeys file %s: %w", path, err)
 		}

@@ -110,7 +110,7 @@ func (d *Device) loadReservationKey() error {
 			return err
 		}
 	default:
-		if key, aptpl, err = parseReservationKey(v); err != nil {
+		if key, aptpl, err = ParseReservationKey(v); err != nil {
 			return fmt.Errorf("multipath %s: %w", d.name, err)
 		}
 	}

@@ -281,32 +281,15 @@ func TestReservationReinstatedPathRegisteredFirst(t *testing.T) {
 	})
 }
 
-func TestReservationKeyConfig(t *testing.T) {
-	f, _, err := ParseConfig("m.conf", []byte(`defaults {
-	reservation_key 0x1234:aptpl
-}
-multipaths {
-	multipath {
-		wwid `+testWWID+`
-		reservation_key file
-	}
-}
-`))
-	require.NoError(t, err)
-	require.Equal(t, "0x1234:aptpl", f.Defaults.ReservationKey)
-	require.Equal(t, "file", f.Lookup(testWWID, "", "").ReservationKey)
-	require.Equal(t, "0x1234:aptpl", f.Lookup("3600other", "", "").ReservationKey)
-	_, _, err = ParseConfig("m.conf", []byte("defaults {\n\treservation_key 0xZZ\n}\n"))
-	require.ErrorContains(t, err, "invalid reservation key")
-
+func TestParseReservationKey(t *testing.T) {
 	for v, want := range map[string]uint64{"0x1234": 0x1234, "abc": 0xabc, "0XFFFFFFFFFFFFFFFF": ^uint64(0)} {
-		k, aptpl, err := parseReservationKey(v)
+		k, aptpl, err := ParseReservationKey(v)
 		require.NoError(t, err, v)
 		require.Equal(t, want, k)
 		require.False(t, aptpl)
 	}
 	for _, v := range []string{"0x0", "", "0x", "0x12345678901234567", "g"} {
-		_, _, err := parseReservationKey(v)
+		_, _, err := ParseReservationKey(v)
 		require.Error(t, err, v)
 	}
 }

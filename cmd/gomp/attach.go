@@ -16,6 +16,7 @@ import (
 	"github.com/gomp-dev/gomp/internal/safename"
 	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/gomp-dev/gomp/multipath"
+	"github.com/gomp-dev/gomp/multipath/conf"
 	"github.com/gomp-dev/gomp/nbd"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -188,7 +189,7 @@ func (o *attachOpts) mpConfig(g *globalOpts, log *slog.Logger) (multipath.Config
 		}
 	}
 	if path != "" {
-		file, warnings, err := multipath.LoadConfig(path)
+		file, warnings, err := conf.LoadConfig(path)
 		if err != nil {
 			return cfg, err
 		}

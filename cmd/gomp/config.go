@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gomp-dev/gomp/multipath"
+	"github.com/gomp-dev/gomp/multipath/conf"
 )
 
 // defaultConfigPath is where multipath-tools and gomp look for
@@ -60,8 +60,8 @@ type finding struct {
 }
 
 func runConfigCheck(w io.Writer, path string, strict bool) error {
-	f, warns, err := multipath.LoadConfig(path)
-	var errs []*multipath.SyntaxError
+	f, warns, err := conf.LoadConfig(path)
+	var errs []*conf.SyntaxError
 	if err != nil {
 		if errs = syntaxErrors(err); len(errs) == 0 {
 			return err // unreadable file
@@ -89,15 +89,15 @@ func runConfigCheck(w io.Writer, path string, strict bool) error {
 }
 
 // syntaxErrors lists the *SyntaxError values err joins.
-func syntaxErrors(err error) []*multipath.SyntaxError {
-	var out []*multipath.SyntaxError
+func syntaxErrors(err error) []*conf.SyntaxError {
+	var out []*conf.SyntaxError
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		for _, e := range j.Unwrap() {
 			out = append(out, syntaxErrors(e)...)
 		}
 		return out
 	}
-	var se *multipath.SyntaxError
+	var se *conf.SyntaxError
 	if errors.As(err, &se) {
 		out = append(out, se)
 	}
@@ -106,7 +106,7 @@ func syntaxErrors(err error) []*multipath.SyntaxError {
 
 func newConfigShowCmd() *cobra.Command {
 	var path string
-	var o multipath.ShowOptions
+	var o conf.ShowOptions
 	cmd := &cobra.Command{
 		Use:   "show [--config FILE] [--wwid W | --vendor V --product P] [--origin]",
 		Short: "Print the effective settings in multipath.conf syntax, like multipath -t",
@@ -140,10 +140,10 @@ default /etc/multipath.conf counts as an empty file.`,
 
 // loadForShow loads the file; show refuses a file with errors, as attach
 // does. The default path may be absent.
-func loadForShow(path string, explicit bool) (*multipath.ConfigFile, error) {
-	f, _, err := multipath.LoadConfig(path)
+func loadForShow(path string, explicit bool) (*conf.ConfigFile, error) {
+	f, _, err := conf.LoadConfig(path)
 	if err != nil && !explicit && errors.Is(err, os.ErrNotExist) {
-		return &multipath.ConfigFile{Name: path}, nil
+		return &conf.ConfigFile{Name: path}, nil
 	}
 	return f, err
 }

@@ -8,7 +8,7 @@ import (
 )
 
 func corpus(dir, name string) string {
-	return filepath.Join("..", "..", "multipath", "testdata", "conf", dir, name)
+	return filepath.Join("..", "..", "multipath", "conf", "testdata", dir, name)
 }
 
 func TestConfigCheckExitCodes(t *testing.T) {

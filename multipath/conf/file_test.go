@@ -1,4 +1,4 @@
-package multipath
+package conf
 
 import (
 	"errors"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gomp-dev/gomp/multipath"
 )
 
 const sampleConf = `# /etc/multipath.conf as an administrator writes it
@@ -87,27 +89,27 @@ func TestParseConfigSample(t *testing.T) {
 		"multipath.conf:52: multipath section without wwid dropped, as multipath-tools drops it",
 	}, warnStrings(warns))
 
-	require.Equal(t, Settings{UserFriendlyNames: Yes, FindMultipaths: "yes", PollingInterval: 2 * time.Second,
-		PathSelector: "round-robin 0", GroupingPolicy: GroupMultibus, Failback: FailbackImmediate,
+	require.Equal(t, multipath.Settings{UserFriendlyNames: multipath.Yes, FindMultipaths: "yes", PollingInterval: 2 * time.Second,
+		PathSelector: "round-robin 0", GroupingPolicy: multipath.GroupMultibus, Failback: multipath.FailbackImmediate,
 		NoPathRetry: 5, RRMinIO: 4}, f.Defaults)
 	require.Len(t, f.Devices, 2)
 	require.Equal(t, "IET", f.Devices[0].Vendor)
-	require.Equal(t, Settings{GroupingPolicy: GroupFailover, PathSelector: "queue-length 0",
-		Failback: Failback(15 * time.Second), NoPathRetry: NoPathRetryQueue, Prio: "alua"}, f.Devices[0].Settings)
-	require.Equal(t, NoPathRetry(8), f.Overrides.NoPathRetry)
+	require.Equal(t, multipath.Settings{GroupingPolicy: multipath.GroupFailover, PathSelector: "queue-length 0",
+		Failback: multipath.Failback(15 * time.Second), NoPathRetry: multipath.NoPathRetryQueue, Prio: "alua"}, f.Devices[0].Settings)
+	require.Equal(t, multipath.NoPathRetry(8), f.Overrides.NoPathRetry)
 	require.Len(t, f.Multipaths, 1)
 	require.Equal(t, "lab_disk", f.Multipaths[0].Settings.Alias)
 
 	// Layering: defaults < device < overrides < multipaths.
 	s := f.Lookup("360000000000000000e00000000010001", "IET", "VIRTUAL-DISK")
 	require.Equal(t, "lab_disk", s.Alias)
-	require.Equal(t, FailbackManual, s.Failback)
-	require.Equal(t, NoPathRetry(8), s.NoPathRetry)
-	require.Equal(t, GroupFailover, s.GroupingPolicy)
+	require.Equal(t, multipath.FailbackManual, s.Failback)
+	require.Equal(t, multipath.NoPathRetry(8), s.NoPathRetry)
+	require.Equal(t, multipath.GroupFailover, s.GroupingPolicy)
 	require.Equal(t, "queue-length 0", s.PathSelector)
 	require.Equal(t, 4, s.RRMinIO)
 	s = f.Lookup("36001405abc", "LIO-ORG", "disk")
-	require.Equal(t, GroupByPrio, s.GroupingPolicy)
+	require.Equal(t, multipath.GroupByPrio, s.GroupingPolicy)
 	require.Equal(t, "round-robin 0", s.PathSelector)
 	require.Empty(t, s.Alias)
 
@@ -208,14 +210,14 @@ overrides {
 `
 	f, _, err := ParseConfig("f.conf", []byte(src))
 	require.NoError(t, err)
-	f.Overrides = Settings{}
-	require.Equal(t, NoPathRetry(5), f.Lookup("w", "A", "B").withDefaults().NoPathRetry, "defaults' no_path_retry wins")
-	f.Defaults = Settings{}
-	require.Equal(t, NoPathRetryQueue, f.Lookup("w", "C", "D").withDefaults().NoPathRetry, "nothing sets no_path_retry")
-	require.Equal(t, DefaultNoPathRetry, f.Lookup("w", "X", "Y").withDefaults().NoPathRetry)
+	f.Overrides = multipath.Settings{}
+	require.Equal(t, multipath.NoPathRetry(5), f.Lookup("w", "A", "B").WithDefaults().NoPathRetry, "defaults' no_path_retry wins")
+	f.Defaults = multipath.Settings{}
+	require.Equal(t, multipath.NoPathRetryQueue, f.Lookup("w", "C", "D").WithDefaults().NoPathRetry, "nothing sets no_path_retry")
+	require.Equal(t, multipath.DefaultNoPathRetry, f.Lookup("w", "X", "Y").WithDefaults().NoPathRetry)
 	g, _, err := ParseConfig("g.conf", []byte("devices {\n device {\n  vendor C\n  product E\n  features 0\n }\n}\n"))
 	require.NoError(t, err)
-	require.Equal(t, DefaultNoPathRetry, g.Lookup("w", "C", "E").withDefaults().NoPathRetry, "features 0 adds nothing")
+	require.Equal(t, multipath.DefaultNoPathRetry, g.Lookup("w", "C", "E").WithDefaults().NoPathRetry, "features 0 adds nothing")
 }
 
 func TestBlacklistInvertProtocolAndProductBlacklist(t *testing.T) {
@@ -277,34 +279,29 @@ func TestDuplicateDeviceSectionsMergeIntoTheLater(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, f.Devices, 2)
 	s := f.Lookup("w", "X", "Y")
-	require.Equal(t, Failback(10*time.Second), s.Failback)
-	require.Equal(t, NoPathRetry(3), s.NoPathRetry)
+	require.Equal(t, multipath.Failback(10*time.Second), s.Failback)
+	require.Equal(t, multipath.NoPathRetry(3), s.NoPathRetry)
 }
 
-func TestConfigResolve(t *testing.T) {
+// TestLookupWithDefaults: a LUN's settings as a device resolves them,
+// Config's own settings over the file's, built-in defaults under.
+func TestLookupWithDefaults(t *testing.T) {
 	f, _, err := ParseConfig("m.conf", []byte(sampleConf))
 	require.NoError(t, err)
-	cfg := Config{File: f, Settings: Settings{NoPathRetry: NoPathRetryFail}}
-	s := cfg.resolve("360000000000000000e00000000010001", "IET", "VIRTUAL-DISK")
-	require.Equal(t, NoPathRetryFail, s.NoPathRetry, "Config beats the file")
+	own := multipath.Settings{NoPathRetry: multipath.NoPathRetryFail}
+	s := f.Lookup("360000000000000000e00000000010001", "IET", "VIRTUAL-DISK").Overlay(own).WithDefaults()
+	require.Equal(t, multipath.NoPathRetryFail, s.NoPathRetry, "Config beats the file")
 	require.Equal(t, "lab_disk", s.Alias)
 	require.Equal(t, 2*time.Second, s.PollingInterval)
 	require.Equal(t, 8*time.Second, s.MaxPollingInterval, "4 × polling_interval")
 	require.Equal(t, 2*time.Second, s.CheckerTimeout)
 	require.Equal(t, time.Minute, s.FlapWindow)
-
-	def := Config{}.resolve("x", "", "")
-	require.Equal(t, "service-time 0", def.PathSelector)
-	require.Equal(t, DefaultNoPathRetry, def.NoPathRetry)
-	require.Equal(t, FailbackImmediate, def.Failback)
-	require.Equal(t, 5*time.Second, def.PollingInterval)
-	require.Equal(t, 20*time.Second, def.MaxPollingInterval)
-	require.Equal(t, GroupAuto, def.GroupingPolicy)
+	require.Equal(t, multipath.NoPathRetry(8), f.Global().NoPathRetry, "overrides over defaults")
+	require.Equal(t, 2*time.Second, f.Global().PollingInterval)
 
 	g, _, err := ParseConfig("g.conf", []byte("defaults {\n polling_interval 2\n san_path_err_forget_rate 10\n}\n"))
 	require.NoError(t, err)
-	require.Equal(t, 20*time.Second, Config{File: g}.resolve("x", "", "").FlapWindow, "10 checks of 2 s")
-	require.Equal(t, 2*time.Second, Config{File: g}.loginTimeout())
+	require.Equal(t, 20*time.Second, g.Lookup("x", "", "").WithDefaults().FlapWindow, "10 checks of 2 s")
 }
 
 func TestLoadConfig(t *testing.T) {
@@ -328,7 +325,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("defaults {\n\"unterminated\n"))
 	f.Add([]byte("devices\n device\n  vendor \"!x\"\n  product y\n  features \"1 queue_if_no_path\"\n }\n"))
 	for _, dir := range []string{"real", "warn", "error"} {
-		names, _ := filepath.Glob(filepath.Join("testdata", "conf", dir, "*.conf"))
+		names, _ := filepath.Glob(filepath.Join("testdata", dir, "*.conf"))
 		for _, n := range names {
 			if data, err := os.ReadFile(n); err == nil {
 				f.Add(data)
@@ -355,10 +352,10 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		s := cf.Lookup("360000", "IET", "VIRTUAL-DISK")
 		_ = cf.Blacklisted("360000", "IET", "VIRTUAL-DISK")
-		if _, err := NewSelector(s.PathSelector, s.RRMinIO); s.PathSelector != "" && err != nil {
+		if _, err := multipath.NewSelector(s.PathSelector, s.RRMinIO); s.PathSelector != "" && err != nil {
 			t.Fatalf("accepted path_selector %q does not build: %v", s.PathSelector, err)
 		}
-		_ = Config{File: cf}.resolve("360000", "IET", "VIRTUAL-DISK")
+		_ = s.WithDefaults()
 		var b strings.Builder
 		if err := cf.WriteConfig(&b, ShowOptions{Origins: true}); err != nil {
 			t.Fatal(err)
@@ -367,4 +364,24 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+func TestReservationKey(t *testing.T) {
+	const wwid = "360014050000000000000000000000001"
+	f, _, err := ParseConfig("m.conf", []byte(`defaults {
+	reservation_key 0x1234:aptpl
+}
+multipaths {
+	multipath {
+		wwid `+wwid+`
+		reservation_key file
+	}
+}
+`))
+	require.NoError(t, err)
+	require.Equal(t, "0x1234:aptpl", f.Defaults.ReservationKey)
+	require.Equal(t, "file", f.Lookup(wwid, "", "").ReservationKey)
+	require.Equal(t, "0x1234:aptpl", f.Lookup("3600other", "", "").ReservationKey)
+	_, _, err = ParseConfig("m.conf", []byte("defaults {\n\treservation_key 0xZZ\n}\n"))
+	require.ErrorContains(t, err, "invalid reservation key")
 }

@@ -1,4 +1,4 @@
-package multipath
+package conf
 
 import (
 	"errors"
@@ -11,9 +11,11 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gomp-dev/gomp/multipath"
 )
 
-var updateGolden = flag.Bool("update", false, "rewrite testdata/conf/real/*.want from the parser's warnings")
+var updateGolden = flag.Bool("update", false, "rewrite testdata/real/*.want from the parser's warnings")
 
 // wantRe is the corpus convention: "# want: LINE: substring" for a warning
 // and "# want error: LINE: substring" for an error.
@@ -86,7 +88,7 @@ func syntaxErrors(err error) []*SyntaxError {
 // wanted errors (and warnings).
 func TestConfigCorpusBroken(t *testing.T) {
 	for _, dir := range []string{"warn", "error"} {
-		names, err := filepath.Glob(filepath.Join("testdata", "conf", dir, "*.conf"))
+		names, err := filepath.Glob(filepath.Join("testdata", dir, "*.conf"))
 		require.NoError(t, err)
 		require.NotEmpty(t, names)
 		for _, name := range names {
@@ -114,7 +116,7 @@ func TestConfigCorpusBroken(t *testing.T) {
 // exactly those in NAME.want (go test -run ConfigCorpusReal -update
 // rewrites them).
 func TestConfigCorpusReal(t *testing.T) {
-	names, err := filepath.Glob(filepath.Join("testdata", "conf", "real", "*.conf"))
+	names, err := filepath.Glob(filepath.Join("testdata", "real", "*.conf"))
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(names), 15)
 	for _, name := range names {
@@ -140,7 +142,7 @@ func TestConfigCorpusReal(t *testing.T) {
 			require.NoError(t, f.WriteConfig(&out, ShowOptions{Origins: true}))
 			reparsed, _, err := ParseConfig("shown.conf", []byte(out.String()))
 			require.NoError(t, err, "config show's output parses:\n%s", out.String())
-			require.Equal(t, exported(f.Defaults.withDefaults()), exported(reparsed.Defaults.withDefaults()))
+			require.Equal(t, exported(f.Defaults.WithDefaults()), exported(reparsed.Defaults.WithDefaults()))
 			require.Equal(t, len(f.Devices), len(reparsed.Devices))
 			require.Equal(t, len(f.Multipaths), len(reparsed.Multipaths))
 		})
@@ -149,7 +151,7 @@ func TestConfigCorpusReal(t *testing.T) {
 
 // exported drops the fields that config show spells differently but that
 // resolve the same (features "0" for none, forget rate in checks).
-func exported(s Settings) Settings {
-	s.features, s.flapForgetChecks = "", 0
+func exported(s multipath.Settings) multipath.Settings {
+	s.Features, s.FlapWindowChecks = "", 0
 	return s
 }

@@ -1,4 +1,4 @@
-package multipath
+package conf
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gomp-dev/gomp/internal/safename"
+
+	"github.com/gomp-dev/gomp/multipath"
 )
 
 // grammar is one level of multipath.conf: the keywords multipath-tools
@@ -133,21 +135,21 @@ var deprecatedKeys = map[string]bool{
 // settingKeys are the keywords gomp honours, with how each sets Settings.
 // A setter's warnOnly and warnIgnored are warnings; any other error is an
 // error.
-var settingKeys = map[string]func(s *Settings, v string) error{
+var settingKeys = map[string]func(s *multipath.Settings, v string) error{
 	"path_selector":              setSelector,
 	"path_grouping_policy":       setGrouping,
 	"failback":                   setFailback,
 	"no_path_retry":              setNoPathRetry,
-	"rr_min_io_rq":               intKey(0, func(s *Settings, n int) { s.RRMinIO = n }),
-	"san_path_err_threshold":     offIntKey(-1, func(s *Settings, n int) { s.FlapThreshold = n }),
-	"san_path_err_forget_rate":   offIntKey(0, func(s *Settings, n int) { s.flapForgetChecks = n }),
-	"san_path_err_recovery_time": offIntKey(0, func(s *Settings, n int) { s.FlapHold = time.Duration(n) * time.Second }),
-	"user_friendly_names":        func(s *Settings, v string) error { return s.UserFriendlyNames.UnmarshalText([]byte(v)) },
-	"alias_prefix":               nameKey("a", func(s *Settings, v string) { s.AliasPrefix = v }),
-	"alias":                      nameKey("", func(s *Settings, v string) { s.Alias = v }),
-	"polling_interval":           secondsKey(1, func(s *Settings, d time.Duration) { s.PollingInterval = d }),
-	"max_polling_interval":       secondsKey(0, func(s *Settings, d time.Duration) { s.MaxPollingInterval = d }),
-	"checker_timeout":            secondsKey(0, func(s *Settings, d time.Duration) { s.CheckerTimeout = d }),
+	"rr_min_io_rq":               intKey(0, func(s *multipath.Settings, n int) { s.RRMinIO = n }),
+	"san_path_err_threshold":     offIntKey(-1, func(s *multipath.Settings, n int) { s.FlapThreshold = n }),
+	"san_path_err_forget_rate":   offIntKey(0, func(s *multipath.Settings, n int) { s.FlapWindowChecks = n }),
+	"san_path_err_recovery_time": offIntKey(0, func(s *multipath.Settings, n int) { s.FlapHold = time.Duration(n) * time.Second }),
+	"user_friendly_names":        func(s *multipath.Settings, v string) error { return s.UserFriendlyNames.UnmarshalText([]byte(v)) },
+	"alias_prefix":               nameKey("a", func(s *multipath.Settings, v string) { s.AliasPrefix = v }),
+	"alias":                      nameKey("", func(s *multipath.Settings, v string) { s.Alias = v }),
+	"polling_interval":           secondsKey(1, func(s *multipath.Settings, d time.Duration) { s.PollingInterval = d }),
+	"max_polling_interval":       secondsKey(0, func(s *multipath.Settings, d time.Duration) { s.MaxPollingInterval = d }),
+	"checker_timeout":            secondsKey(0, func(s *multipath.Settings, d time.Duration) { s.CheckerTimeout = d }),
 	"bindings_file":              setBindingsFile,
 	"find_multipaths":            setFindMultipaths,
 	"prio":                       setPrio,
@@ -160,7 +162,7 @@ var settingKeys = map[string]func(s *Settings, v string) error{
 // settings applies the keywords of one defaults, device, overrides or
 // multipath section to s and records where each came from in l. Keywords
 // gomp does not honour are warnings.
-func (p *confParser) settings(s *Settings, l *layer, kids []*node, where string) {
+func (p *confParser) settings(s *multipath.Settings, l *layer, kids []*node, where string) {
 	for _, n := range kids {
 		k := n.key
 		set, ok := settingKeys[k]
@@ -209,8 +211,8 @@ func parseConfInt(v string) (int, error) {
 	return strconv.Atoi(strings.TrimRight(v, " \t\n\v\f\r"))
 }
 
-func intKey(minimum int, f func(*Settings, int)) func(*Settings, string) error {
-	return func(s *Settings, v string) error {
+func intKey(minimum int, f func(*multipath.Settings, int)) func(*multipath.Settings, string) error {
+	return func(s *multipath.Settings, v string) error {
 		n, err := parseConfInt(v)
 		if err != nil || n < minimum {
 			return fmt.Errorf("invalid value %q (want an integer >= %d)", v, minimum)
@@ -222,8 +224,8 @@ func intKey(minimum int, f func(*Settings, int)) func(*Settings, string) error {
 
 // offIntKey reads "no" or 0 as off (stored as off, 0 meaning unset) or a
 // positive integer.
-func offIntKey(off int, f func(*Settings, int)) func(*Settings, string) error {
-	return func(s *Settings, v string) error {
+func offIntKey(off int, f func(*multipath.Settings, int)) func(*multipath.Settings, string) error {
+	return func(s *multipath.Settings, v string) error {
 		if v == "no" || v == "0" {
 			f(s, off)
 			return nil
@@ -237,14 +239,14 @@ func offIntKey(off int, f func(*Settings, int)) func(*Settings, string) error {
 	}
 }
 
-func secondsKey(minimum int, f func(*Settings, time.Duration)) func(*Settings, string) error {
-	return intKey(minimum, func(s *Settings, n int) { f(s, time.Duration(n)*time.Second) })
+func secondsKey(minimum int, f func(*multipath.Settings, time.Duration)) func(*multipath.Settings, string) error {
+	return intKey(minimum, func(s *multipath.Settings, n int) { f(s, time.Duration(n)*time.Second) })
 }
 
 // nameKey accepts a value that, followed by suffix, passes safename.Check:
 // the rule every device name follows (--alias, bindings, node records).
-func nameKey(suffix string, f func(*Settings, string)) func(*Settings, string) error {
-	return func(s *Settings, v string) error {
+func nameKey(suffix string, f func(*multipath.Settings, string)) func(*multipath.Settings, string) error {
+	return func(s *multipath.Settings, v string) error {
 		if err := safename.Check(v + suffix); err != nil {
 			return err
 		}
@@ -253,7 +255,19 @@ func nameKey(suffix string, f func(*Settings, string)) func(*Settings, string) e
 	}
 }
 
-func setBindingsFile(s *Settings, v string) error {
+func setBindingsFile(s *multipath.Settings, v string) error {
 	s.BindingsFile = v
 	return warnOnly("bindings_file is deprecated (multipath-tools 0.9.7 and later ignore it and use /etc/multipath/bindings); gomp still honours it")
+}
+
+// setReservationKey accepts "file" or a key multipath.ParseReservationKey
+// reads.
+func setReservationKey(s *multipath.Settings, v string) error {
+	if v != multipath.ReservationKeyFile {
+		if _, _, err := multipath.ParseReservationKey(v); err != nil {
+			return err
+		}
+	}
+	s.ReservationKey = v
+	return nil
 }

@@ -1,4 +1,4 @@
-package multipath
+package conf
 
 import (
 	"errors"
@@ -6,14 +6,16 @@ import (
 	"os"
 	"regexp"
 	"slices"
+
+	"github.com/gomp-dev/gomp/multipath"
 )
 
 // ConfigFile is a parsed multipath.conf. Parse one with ParseConfig or
 // LoadConfig; Lookup and Blacklisted apply it.
 type ConfigFile struct {
 	Name                string // file name, for messages
-	Defaults            Settings
-	Overrides           Settings
+	Defaults            multipath.Settings
+	Overrides           multipath.Settings
 	Devices             []DeviceEntry
 	Multipaths          []MultipathEntry
 	Blacklist           Blacklist
@@ -26,7 +28,7 @@ type ConfigFile struct {
 // LUNs whose INQUIRY vendor and product match the regular expressions.
 type DeviceEntry struct {
 	DeviceMatch
-	Settings Settings
+	Settings multipath.Settings
 	layer    layer
 }
 
@@ -34,7 +36,7 @@ type DeviceEntry struct {
 // typically an alias, for the LUN with this exact WWID.
 type MultipathEntry struct {
 	WWID     string
-	Settings Settings
+	Settings multipath.Settings
 	layer    layer
 }
 
@@ -105,6 +107,15 @@ func (b *Blacklist) matches(wwid, vendor, product string) bool {
 	return false
 }
 
+var _ multipath.ConfigFile = (*ConfigFile)(nil)
+
+// Global returns the settings every LUN gets whatever its identity: the
+// defaults section, then overrides.
+func (f *ConfigFile) Global() multipath.Settings { return f.Defaults.Overlay(f.Overrides) }
+
+// String returns the file's name.
+func (f *ConfigFile) String() string { return f.Name }
+
 // Blacklisted reports whether a LUN is blacklisted and not excepted.
 func (f *ConfigFile) Blacklisted(wwid, vendor, product string) bool {
 	return f.Blacklist.matches(wwid, vendor, product) &&
@@ -114,17 +125,17 @@ func (f *ConfigFile) Blacklisted(wwid, vendor, product string) bool {
 // Lookup returns the file's settings for a LUN, layered as multipath-tools
 // does: defaults, then every matching devices entry in file order, then
 // overrides, then the multipaths entry for the WWID.
-func (f *ConfigFile) Lookup(wwid, vendor, product string) Settings {
+func (f *ConfigFile) Lookup(wwid, vendor, product string) multipath.Settings {
 	s := f.Defaults
 	for i := range f.Devices {
 		if f.Devices[i].matches(vendor, product) {
-			s = s.overlay(f.Devices[i].Settings)
+			s = s.Overlay(f.Devices[i].Settings)
 		}
 	}
-	s = s.overlay(f.Overrides)
+	s = s.Overlay(f.Overrides)
 	for _, m := range f.Multipaths {
 		if m.WWID == wwid {
-			s = s.overlay(m.Settings)
+			s = s.Overlay(m.Settings)
 		}
 	}
 	return s
@@ -190,7 +201,7 @@ func (e *SyntaxError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e
 func LoadConfig(path string) (*ConfigFile, []Warning, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("multipath: %w", err)
+		return nil, nil, fmt.Errorf("conf: %w", err)
 	}
 	return ParseConfig(path, data)
 }

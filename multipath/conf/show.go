@@ -1,4 +1,4 @@
-package multipath
+package conf
 
 import (
 	"bufio"
@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gomp-dev/gomp/multipath"
 )
 
 // ShowOptions selects what WriteConfig prints.
@@ -23,7 +25,7 @@ type ShowOptions struct {
 type showKey struct {
 	key   string
 	scope string // "defaults": only there; "multipath": only there; "": every settings section
-	get   func(s Settings) string
+	get   func(s multipath.Settings) string
 }
 
 func secs(d time.Duration) string {
@@ -41,27 +43,31 @@ func unsetIf[T comparable](v, unset T, s string) string {
 }
 
 var showKeys = []showKey{
-	{"polling_interval", "defaults", func(s Settings) string { return secs(s.PollingInterval) }},
-	{"max_polling_interval", "defaults", func(s Settings) string { return secs(s.MaxPollingInterval) }},
-	{"checker_timeout", "defaults", func(s Settings) string { return secs(s.CheckerTimeout) }},
-	{"find_multipaths", "defaults", func(s Settings) string { return s.FindMultipaths }},
-	{"bindings_file", "defaults", func(s Settings) string { return s.BindingsFile }},
-	{"user_friendly_names", "", func(s Settings) string { return unsetIf(s.UserFriendlyNames, Unset, s.UserFriendlyNames.String()) }},
-	{"alias_prefix", "", func(s Settings) string { return s.AliasPrefix }},
-	{"path_selector", "", func(s Settings) string { return s.PathSelector }},
-	{"path_grouping_policy", "", func(s Settings) string { return string(s.GroupingPolicy) }},
-	{"prio", "", func(s Settings) string { return s.Prio }},
-	{"features", "", func(s Settings) string { return s.features }},
-	{"failback", "", func(s Settings) string { return unsetIf(s.Failback, 0, s.Failback.String()) }},
-	{"no_path_retry", "", func(s Settings) string { return unsetIf(s.NoPathRetry, 0, s.NoPathRetry.String()) }},
-	{"rr_min_io_rq", "", func(s Settings) string { return unsetIf(s.RRMinIO, 0, strconv.Itoa(s.RRMinIO)) }},
+	{"polling_interval", "defaults", func(s multipath.Settings) string { return secs(s.PollingInterval) }},
+	{"max_polling_interval", "defaults", func(s multipath.Settings) string { return secs(s.MaxPollingInterval) }},
+	{"checker_timeout", "defaults", func(s multipath.Settings) string { return secs(s.CheckerTimeout) }},
+	{"find_multipaths", "defaults", func(s multipath.Settings) string { return s.FindMultipaths }},
+	{"bindings_file", "defaults", func(s multipath.Settings) string { return s.BindingsFile }},
+	{"user_friendly_names", "", func(s multipath.Settings) string {
+		return unsetIf(s.UserFriendlyNames, multipath.Unset, s.UserFriendlyNames.String())
+	}},
+	{"alias_prefix", "", func(s multipath.Settings) string { return s.AliasPrefix }},
+	{"path_selector", "", func(s multipath.Settings) string { return s.PathSelector }},
+	{"path_grouping_policy", "", func(s multipath.Settings) string { return string(s.GroupingPolicy) }},
+	{"prio", "", func(s multipath.Settings) string { return s.Prio }},
+	{"features", "", func(s multipath.Settings) string { return s.Features }},
+	{"failback", "", func(s multipath.Settings) string { return unsetIf(s.Failback, 0, s.Failback.String()) }},
+	{"no_path_retry", "", func(s multipath.Settings) string { return unsetIf(s.NoPathRetry, 0, s.NoPathRetry.String()) }},
+	{"rr_min_io_rq", "", func(s multipath.Settings) string { return unsetIf(s.RRMinIO, 0, strconv.Itoa(s.RRMinIO)) }},
 	{"san_path_err_threshold", "", flapThreshold},
-	{"san_path_err_forget_rate", "", func(s Settings) string { return unsetIf(s.flapForgetChecks, 0, strconv.Itoa(s.flapForgetChecks)) }},
-	{"san_path_err_recovery_time", "", func(s Settings) string { return secs(s.FlapHold) }},
-	{"alias", "multipath", func(s Settings) string { return s.Alias }},
+	{"san_path_err_forget_rate", "", func(s multipath.Settings) string {
+		return unsetIf(s.FlapWindowChecks, 0, strconv.Itoa(s.FlapWindowChecks))
+	}},
+	{"san_path_err_recovery_time", "", func(s multipath.Settings) string { return secs(s.FlapHold) }},
+	{"alias", "multipath", func(s multipath.Settings) string { return s.Alias }},
 }
 
-func flapThreshold(s Settings) string {
+func flapThreshold(s multipath.Settings) string {
 	switch {
 	case s.FlapThreshold == 0:
 		return ""
@@ -140,7 +146,7 @@ func (f *ConfigFile) origin(l layer, section, key string) string {
 // namedLayer is one layer of a LUN's settings.
 type namedLayer struct {
 	section string
-	s       Settings
+	s       multipath.Settings
 	l       layer
 }
 
@@ -186,13 +192,13 @@ func builtinOrigin(key string) string {
 
 func (f *ConfigFile) writeLUN(c *confWriter, o ShowOptions) {
 	ls := f.layersFor(o.WWID, o.Vendor, o.Product)
-	raw := Settings{}
+	raw := multipath.Settings{}
 	for _, l := range ls {
-		raw = raw.overlay(l.s)
+		raw = raw.Overlay(l.s)
 	}
-	eff := raw.withDefaults()
-	if eff.flapForgetChecks == 0 && eff.PollingInterval > 0 {
-		eff.flapForgetChecks = int(eff.FlapWindow / eff.PollingInterval)
+	eff := raw.WithDefaults()
+	if eff.FlapWindowChecks == 0 && eff.PollingInterval > 0 {
+		eff.FlapWindowChecks = int(eff.FlapWindow / eff.PollingInterval)
 	}
 	c.comment("effective settings for wwid %q vendor %q product %q", o.WWID, o.Vendor, o.Product)
 	if f.Blacklisted(o.WWID, o.Vendor, o.Product) {
@@ -217,7 +223,7 @@ func (f *ConfigFile) writeLUN(c *confWriter, o ShowOptions) {
 }
 
 // writeEffective prints the effective value of every key of one scope.
-func (f *ConfigFile) writeEffective(c *confWriter, ls []namedLayer, raw, eff Settings, scope string) {
+func (f *ConfigFile) writeEffective(c *confWriter, ls []namedLayer, raw, eff multipath.Settings, scope string) {
 	for _, k := range showKeys {
 		if k.scope != scope && !(scope == "" && k.scope == "multipath") {
 			continue
@@ -228,7 +234,7 @@ func (f *ConfigFile) writeEffective(c *confWriter, ls []namedLayer, raw, eff Set
 		}
 		v := k.get(eff)
 		switch {
-		case k.key == "no_path_retry" && raw.NoPathRetry == 0 && featuresQueue(raw.features):
+		case k.key == "no_path_retry" && raw.NoPathRetry == 0 && eff.NoPathRetry == multipath.NoPathRetryQueue: // features queue_if_no_path
 			origin = "from features queue_if_no_path, " + f.effectiveOrigin(ls, "features")
 		case k.key == "features" && v == "":
 			v = "0"
@@ -251,8 +257,8 @@ func (f *ConfigFile) writeEffective(c *confWriter, ls []namedLayer, raw, eff Set
 // writeAll prints the defaults with built-ins filled in, then the file's
 // sections as gomp reads them.
 func (f *ConfigFile) writeAll(c *confWriter) {
-	eff := f.Defaults.withDefaults()
-	eff.flapForgetChecks = int(eff.FlapWindow / eff.PollingInterval)
+	eff := f.Defaults.WithDefaults()
+	eff.FlapWindowChecks = int(eff.FlapWindow / eff.PollingInterval)
 	ls := []namedLayer{{"defaults", f.Defaults, f.defaults}}
 	c.open("defaults")
 	f.writeEffective(c, ls, f.Defaults, eff, "defaults")
@@ -292,7 +298,7 @@ func (f *ConfigFile) writeAll(c *confWriter) {
 }
 
 // writeLayer prints the keys one section sets.
-func (f *ConfigFile) writeLayer(c *confWriter, s Settings, l layer, section string) {
+func (f *ConfigFile) writeLayer(c *confWriter, s multipath.Settings, l layer, section string) {
 	for _, k := range showKeys {
 		if v := k.get(s); v != "" {
 			c.kv(k.key, v, f.origin(l, section, k.key))

@@ -1,10 +1,12 @@
-package multipath
+package conf
 
 import (
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gomp-dev/gomp/multipath"
 )
 
 // Values multipath-tools accepts for the keywords whose values it names.
@@ -33,7 +35,7 @@ func argCount(key, v string, idx int) ([]string, error) {
 	return f, nil
 }
 
-func setSelector(s *Settings, v string) error {
+func setSelector(s *multipath.Settings, v string) error {
 	if name, _, _ := strings.Cut(strings.TrimSpace(v), " "); name != "" && !slices.Contains(dmSelectors, name) {
 		return fmt.Errorf("unknown path_selector %q (want round-robin 0, queue-length 0 or service-time 0)", name)
 	}
@@ -50,18 +52,22 @@ func setSelector(s *Settings, v string) error {
 	return nil
 }
 
-func setGrouping(s *Settings, v string) error { return s.GroupingPolicy.UnmarshalText([]byte(v)) }
+func setGrouping(s *multipath.Settings, v string) error {
+	return s.GroupingPolicy.UnmarshalText([]byte(v))
+}
 
-func setFailback(s *Settings, v string) error {
+func setFailback(s *multipath.Settings, v string) error {
 	if v == "0" {
 		return warnIgnored(`failback 0 means "not set" to multipath-tools; ignored (the next layer applies)`)
 	}
 	return s.Failback.UnmarshalText([]byte(v))
 }
 
-func setNoPathRetry(s *Settings, v string) error { return s.NoPathRetry.UnmarshalText([]byte(v)) }
+func setNoPathRetry(s *multipath.Settings, v string) error {
+	return s.NoPathRetry.UnmarshalText([]byte(v))
+}
 
-func setFindMultipaths(s *Settings, v string) error {
+func setFindMultipaths(s *multipath.Settings, v string) error {
 	if !slices.Contains(findMultipath, v) {
 		return fmt.Errorf("invalid value %q (want yes, no, strict, greedy or smart)", v)
 	}
@@ -69,7 +75,7 @@ func setFindMultipaths(s *Settings, v string) error {
 	return nil
 }
 
-func setPrio(s *Settings, v string) error {
+func setPrio(s *multipath.Settings, v string) error {
 	switch {
 	case v == "alua" || v == "const":
 		s.Prio = v
@@ -83,7 +89,7 @@ func setPrio(s *Settings, v string) error {
 	return fmt.Errorf("unknown prioritizer %q (multipath-tools has %s)", v, strings.Join(mpPrios, ", "))
 }
 
-func setChecker(_ *Settings, v string) error {
+func setChecker(_ *multipath.Settings, v string) error {
 	switch {
 	case v == "tur":
 		return nil
@@ -97,12 +103,12 @@ func setChecker(_ *Settings, v string) error {
 // gomp honours only queue_if_no_path, the old spelling of no_path_retry
 // queue, which applies when no layer sets no_path_retry (as
 // multipath-tools' reconcile_features_with_options does).
-func setFeatures(s *Settings, v string) error {
+func setFeatures(s *multipath.Settings, v string) error {
 	f, err := argCount("features", v, 0)
 	if err != nil {
 		return err
 	}
-	s.features = strings.Join(f, " ")
+	s.Features = strings.Join(f, " ")
 	var msgs []string
 	if slices.Contains(f[1:], "queue_if_no_path") {
 		msgs = append(msgs, `features "queue_if_no_path" is deprecated; read as no_path_retry queue unless a no_path_retry applies, as multipath-tools does`)
@@ -114,9 +120,4 @@ func setFeatures(s *Settings, v string) error {
 		return warnOnly(strings.Join(msgs, "; "))
 	}
 	return nil
-}
-
-// featuresQueue reports whether a features string asks to queue.
-func featuresQueue(features string) bool {
-	return slices.Contains(strings.Fields(features), "queue_if_no_path")
 }

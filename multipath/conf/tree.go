@@ -1,4 +1,4 @@
-package multipath
+package conf
 
 import "fmt"
 

@@ -1,4 +1,4 @@
-package multipath
+package conf
 
 import (
 	"regexp"
@@ -77,7 +77,7 @@ func (p *confParser) factorizeDevices(f *ConfigFile) {
 				continue
 			}
 			p.warnf(b.line, "duplicate device section for %q %q (first at line %d); merged, values here win, as in multipath-tools", b.Vendor, b.Product, a.line)
-			b.Settings = a.Settings.overlay(b.Settings)
+			b.Settings = a.Settings.Overlay(b.Settings)
 			b.layer = b.layer.under(a.layer)
 			f.Devices = append(f.Devices[:i], f.Devices[i+1:]...)
 			i--
@@ -120,7 +120,7 @@ func (p *confParser) mergeMultipaths(f *ConfigFile) {
 				continue
 			}
 			p.warnf(b.layer.line, "duplicate multipath section for %s (first at line %d); merged, values here win", b.WWID, a.layer.line)
-			b.Settings = a.Settings.overlay(b.Settings)
+			b.Settings = a.Settings.Overlay(b.Settings)
 			b.layer = b.layer.under(a.layer)
 			f.Multipaths = append(f.Multipaths[:i], f.Multipaths[i+1:]...)
 			i--
