@@ -189,7 +189,7 @@ func (o *attachOpts) mpConfig(g *globalOpts, log *slog.Logger) (multipath.Config
 		}
 	}
 	if path != "" {
-		file, warnings, err := conf.LoadConfig(path)
+		file, warnings, err := conf.Load(path)
 		if err != nil {
 			return cfg, err
 		}

@@ -60,7 +60,7 @@ type finding struct {
 }
 
 func runConfigCheck(w io.Writer, path string, strict bool) error {
-	f, warns, err := conf.LoadConfig(path)
+	f, warns, err := conf.Load(path)
 	var errs []*conf.SyntaxError
 	if err != nil {
 		if errs = syntaxErrors(err); len(errs) == 0 {
@@ -126,7 +126,7 @@ default /etc/multipath.conf counts as an empty file.`,
 			if err != nil {
 				return err
 			}
-			return f.WriteConfig(cmd.OutOrStdout(), o)
+			return f.Show(cmd.OutOrStdout(), o)
 		},
 	}
 	fl := cmd.Flags()
@@ -140,10 +140,10 @@ default /etc/multipath.conf counts as an empty file.`,
 
 // loadForShow loads the file; show refuses a file with errors, as attach
 // does. The default path may be absent.
-func loadForShow(path string, explicit bool) (*conf.ConfigFile, error) {
-	f, _, err := conf.LoadConfig(path)
+func loadForShow(path string, explicit bool) (*conf.File, error) {
+	f, _, err := conf.Load(path)
 	if err != nil && !explicit && errors.Is(err, os.ErrNotExist) {
-		return &conf.ConfigFile{Name: path}, nil
+		return &conf.File{Name: path}, nil
 	}
 	return f, err
 }

@@ -97,7 +97,7 @@ func TestConfigCorpusBroken(t *testing.T) {
 				require.NoError(t, err)
 				wants := readWants(t, data)
 				require.NotEmpty(t, wants, "a corpus file states what it expects")
-				f, warns, err := ParseConfig(name, data)
+				f, warns, err := Parse(name, data)
 				if dir == "warn" {
 					require.NoError(t, err)
 					require.NotNil(t, f)
@@ -124,7 +124,7 @@ func TestConfigCorpusReal(t *testing.T) {
 			data, err := os.ReadFile(name)
 			require.NoError(t, err)
 			require.True(t, strings.HasPrefix(string(data), "# source: "), "first line names the source")
-			f, warns, err := ParseConfig(filepath.Base(name), data)
+			f, warns, err := Parse(filepath.Base(name), data)
 			require.NoError(t, err)
 			require.NotNil(t, f)
 			var b strings.Builder
@@ -139,8 +139,8 @@ func TestConfigCorpusReal(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, string(want), b.String())
 			var out strings.Builder
-			require.NoError(t, f.WriteConfig(&out, ShowOptions{Origins: true}))
-			reparsed, _, err := ParseConfig("shown.conf", []byte(out.String()))
+			require.NoError(t, f.Show(&out, ShowOptions{Origins: true}))
+			reparsed, _, err := Parse("shown.conf", []byte(out.String()))
 			require.NoError(t, err, "config show's output parses:\n%s", out.String())
 			require.Equal(t, exported(f.Defaults.WithDefaults()), exported(reparsed.Defaults.WithDefaults()))
 			require.Equal(t, len(f.Devices), len(reparsed.Devices))

@@ -1,14 +1,16 @@
 // Package conf reads multipath.conf, multipath-tools' configuration file,
-// for package multipath: a parsed file (ConfigFile) gives each LUN its
-// multipath.Settings and blacklists LUNs, and ConfigFile.WriteConfig
-// prints it back ("gomp config show"). multipath.Config.File takes a
-// *ConfigFile. The device logic and the tunables themselves
-// (multipath.Settings, NoPathRetry, Failback, …) live in package
-// multipath, which does not import this one.
+// for package multipath. Parse and Load return a File: its defaults,
+// devices (Device), overrides, multipaths (Multipath) and blacklists.
+// File.Lookup layers them into one LUN's multipath.Settings,
+// File.Blacklisted applies the blacklists, and File.Show prints the
+// configuration back ("gomp config show"). A *File is a
+// multipath.ConfigFile, for multipath.Config.File. The tunables
+// themselves (multipath.Settings, NoPathRetry, Failback, …) and the
+// device logic live in package multipath, which does not import this one.
 //
 // # Reading
 //
-// ParseConfig reads multipath.conf the way multipath-tools' parser does
+// Parse reads multipath.conf the way multipath-tools' parser does
 // (checked against multipath-tools 0.14 libmpathutil/parser.c,
 // libmultipath/dict.c and config.c): line by line, one statement per
 // line; words end at white space, non-ASCII bytes, braces, quotes and
@@ -50,7 +52,7 @@
 // does not implement (other checkers, prioritizers, selectors, features),
 // and values multipath-tools itself ignores (a path_selector or features
 // without its argument count, failback 0). Errors, the file is refused
-// (ParseConfig returns one *SyntaxError per line, joined): a value a known
+// (Parse returns one *SyntaxError per line, joined): a value a known
 // keyword cannot take (no_path_retry banana, a negative interval, an
 // unknown path_grouping_policy, checker or prioritizer, a slash in an
 // alias) and a regular expression that does not compile; multipath-tools
@@ -59,7 +61,7 @@
 //
 // # Showing
 //
-// WriteConfig prints the configuration in multipath.conf syntax, as
+// Show prints the configuration in multipath.conf syntax, as
 // "multipath -t" does: the whole file with built-in defaults filled in,
 // or one LUN's effective settings, optionally with where each value came
 // from ("gomp config show").

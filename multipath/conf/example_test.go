@@ -7,9 +7,9 @@ import (
 	"github.com/gomp-dev/gomp/multipath/conf"
 )
 
-// ParseConfig reads an existing multipath.conf; Lookup layers its
+// Parse reads an existing multipath.conf; Lookup layers its
 // sections for one LUN.
-func ExampleParseConfig() {
+func ExampleParse() {
 	src := `
 defaults {
 	user_friendly_names yes
@@ -23,7 +23,7 @@ multipaths {
 		alias data
 	}
 }`
-	f, warnings, err := conf.ParseConfig("/etc/multipath.conf", []byte(src))
+	f, warnings, err := conf.Parse("/etc/multipath.conf", []byte(src))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -10,31 +10,32 @@ import (
 	"github.com/gomp-dev/gomp/multipath"
 )
 
-// ConfigFile is a parsed multipath.conf. Parse one with ParseConfig or
-// LoadConfig; Lookup and Blacklisted apply it.
-type ConfigFile struct {
+// File is a parsed multipath.conf, as Parse and Load return it; Lookup
+// and Blacklisted apply it to a LUN, as multipath.ConfigFile. A File is
+// not modified by its methods and is safe for concurrent use.
+type File struct {
 	Name                string // file name, for messages
 	Defaults            multipath.Settings
 	Overrides           multipath.Settings
-	Devices             []DeviceEntry
-	Multipaths          []MultipathEntry
+	Devices             []Device
+	Multipaths          []Multipath
 	Blacklist           Blacklist
 	BlacklistExceptions Blacklist
 
 	defaults, overrides layer
 }
 
-// DeviceEntry is one devices { device { … } } entry: settings for the
+// Device is one devices { device { … } } entry: settings for the
 // LUNs whose INQUIRY vendor and product match the regular expressions.
-type DeviceEntry struct {
+type Device struct {
 	DeviceMatch
 	Settings multipath.Settings
 	layer    layer
 }
 
-// MultipathEntry is one multipaths { multipath { … } } entry: settings,
+// Multipath is one multipaths { multipath { … } } entry: settings,
 // typically an alias, for the LUN with this exact WWID.
-type MultipathEntry struct {
+type Multipath struct {
 	WWID     string
 	Settings multipath.Settings
 	layer    layer
@@ -107,17 +108,17 @@ func (b *Blacklist) matches(wwid, vendor, product string) bool {
 	return false
 }
 
-var _ multipath.ConfigFile = (*ConfigFile)(nil)
+var _ multipath.ConfigFile = (*File)(nil)
 
 // Global returns the settings every LUN gets whatever its identity: the
 // defaults section, then overrides.
-func (f *ConfigFile) Global() multipath.Settings { return f.Defaults.Overlay(f.Overrides) }
+func (f *File) Global() multipath.Settings { return f.Defaults.Overlay(f.Overrides) }
 
 // String returns the file's name.
-func (f *ConfigFile) String() string { return f.Name }
+func (f *File) String() string { return f.Name }
 
 // Blacklisted reports whether a LUN is blacklisted and not excepted.
-func (f *ConfigFile) Blacklisted(wwid, vendor, product string) bool {
+func (f *File) Blacklisted(wwid, vendor, product string) bool {
 	return f.Blacklist.matches(wwid, vendor, product) &&
 		!f.BlacklistExceptions.matches(wwid, vendor, product)
 }
@@ -125,7 +126,7 @@ func (f *ConfigFile) Blacklisted(wwid, vendor, product string) bool {
 // Lookup returns the file's settings for a LUN, layered as multipath-tools
 // does: defaults, then every matching devices entry in file order, then
 // overrides, then the multipaths entry for the WWID.
-func (f *ConfigFile) Lookup(wwid, vendor, product string) multipath.Settings {
+func (f *File) Lookup(wwid, vendor, product string) multipath.Settings {
 	s := f.Defaults
 	for i := range f.Devices {
 		if f.Devices[i].matches(vendor, product) {
@@ -197,27 +198,27 @@ type SyntaxError struct {
 // Error returns "FILE:LINE: message".
 func (e *SyntaxError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
 
-// LoadConfig reads and parses a multipath.conf.
-func LoadConfig(path string) (*ConfigFile, []Warning, error) {
+// Load reads and parses a multipath.conf.
+func Load(path string) (*File, []Warning, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("conf: %w", err)
 	}
-	return ParseConfig(path, data)
+	return Parse(path, data)
 }
 
-// ParseConfig parses a multipath.conf the way multipath-tools reads it
+// Parse reads a multipath.conf the way multipath-tools does
 // (see the package documentation). Slips that multipath-tools tolerates,
 // and keywords or values that mean nothing to gomp, are returned as
 // warnings. Values a keyword cannot take and regular expressions that do
 // not compile are errors: the error joins one *SyntaxError per offending
-// line, each naming FILE:LINE, and the ConfigFile is nil. Warnings are
+// line, each naming FILE:LINE, and the File is nil. Warnings are
 // returned in both cases.
-func ParseConfig(name string, data []byte) (*ConfigFile, []Warning, error) {
+func Parse(name string, data []byte) (*File, []Warning, error) {
 	p := &confParser{name: name}
 	p.lines = p.splitConfLines(string(data))
 	root := p.block(grammarTop, nil)
-	f := &ConfigFile{Name: name}
+	f := &File{Name: name}
 	p.top(f, root)
 	slices.SortStableFunc(p.warns, func(a, b Warning) int { return a.Line - b.Line })
 	slices.SortStableFunc(p.errs, func(a, b *SyntaxError) int { return a.Line - b.Line })

@@ -78,8 +78,8 @@ func warnStrings(warns []Warning) []string {
 	return ws
 }
 
-func TestParseConfigSample(t *testing.T) {
-	f, warns, err := ParseConfig("multipath.conf", []byte(sampleConf))
+func TestParseSample(t *testing.T) {
+	f, warns, err := Parse("multipath.conf", []byte(sampleConf))
 	require.NoError(t, err)
 	require.Equal(t, []string{
 		"multipath.conf:11: verbosity has no effect in gomp; ignored",
@@ -147,7 +147,7 @@ func TestLexLine(t *testing.T) {
 	}
 }
 
-func TestParseConfigErrorsNameFileAndLine(t *testing.T) {
+func TestParseErrorsNameFileAndLine(t *testing.T) {
 	cases := []struct{ src, want string }{
 		{"defaults {\n\tfailback sometimes\n}\n", "f.conf:2: failback: invalid failback \"sometimes\""},
 		{"defaults {\n\tno_path_retry -3\n}\n", "f.conf:2: no_path_retry: invalid no_path_retry"},
@@ -160,7 +160,7 @@ func TestParseConfigErrorsNameFileAndLine(t *testing.T) {
 		{"devices {\n\tdevice {\n\t\tvendor \"a\"\n\t\tproduct \"b\"\n\t\tproduct_blacklist \"[\"\n\t}\n}\n", "f.conf:5: product \"[\""},
 	}
 	for _, c := range cases {
-		f, _, err := ParseConfig("f.conf", []byte(c.src))
+		f, _, err := Parse("f.conf", []byte(c.src))
 		require.Nil(t, f)
 		var se *SyntaxError
 		require.True(t, errors.As(err, &se), "%q: %v", c.src, err)
@@ -169,8 +169,8 @@ func TestParseConfigErrorsNameFileAndLine(t *testing.T) {
 }
 
 // A missing value is a slip multipath-tools tolerates: it ignores the line.
-func TestParseConfigMissingValueIsIgnored(t *testing.T) {
-	f, warns, err := ParseConfig("f.conf", []byte("defaults {\n\tpolling_interval\n}\ndevices {\n\tdevice {\n\t\tvendor\n\t\tproduct x\n\t}\n}\n"))
+func TestParseMissingValueIsIgnored(t *testing.T) {
+	f, warns, err := Parse("f.conf", []byte("defaults {\n\tpolling_interval\n}\ndevices {\n\tdevice {\n\t\tvendor\n\t\tproduct x\n\t}\n}\n"))
 	require.NoError(t, err)
 	require.Equal(t, []string{
 		"f.conf:2: polling_interval has no value; line ignored, as multipath-tools does",
@@ -208,14 +208,14 @@ overrides {
 	no_path_retry fail
 }
 `
-	f, _, err := ParseConfig("f.conf", []byte(src))
+	f, _, err := Parse("f.conf", []byte(src))
 	require.NoError(t, err)
 	f.Overrides = multipath.Settings{}
 	require.Equal(t, multipath.NoPathRetry(5), f.Lookup("w", "A", "B").WithDefaults().NoPathRetry, "defaults' no_path_retry wins")
 	f.Defaults = multipath.Settings{}
 	require.Equal(t, multipath.NoPathRetryQueue, f.Lookup("w", "C", "D").WithDefaults().NoPathRetry, "nothing sets no_path_retry")
 	require.Equal(t, multipath.DefaultNoPathRetry, f.Lookup("w", "X", "Y").WithDefaults().NoPathRetry)
-	g, _, err := ParseConfig("g.conf", []byte("devices {\n device {\n  vendor C\n  product E\n  features 0\n }\n}\n"))
+	g, _, err := Parse("g.conf", []byte("devices {\n device {\n  vendor C\n  product E\n  features 0\n }\n}\n"))
 	require.NoError(t, err)
 	require.Equal(t, multipath.DefaultNoPathRetry, g.Lookup("w", "C", "E").WithDefaults().NoPathRetry, "features 0 adds nothing")
 }
@@ -237,7 +237,7 @@ devices {
 	}
 }
 `
-	f, warns, err := ParseConfig("f.conf", []byte(src))
+	f, warns, err := Parse("f.conf", []byte(src))
 	require.NoError(t, err)
 	require.Equal(t, []string{"f.conf:3: blacklist device section without vendor or product matches nothing"}, warnStrings(warns))
 	require.True(t, f.Blacklisted("3600a098", "X", "Y"), "inverted: everything but ^36001405")
@@ -246,7 +246,7 @@ devices {
 	require.False(t, f.Blacklisted("36001405aa", "DGC", "VRAID"))
 	require.True(t, f.BlacklistExceptions.matches("x!literal", "", ""), `"\!" is a literal "!"`)
 
-	p, _, err := ParseConfig("p.conf", []byte("blacklist {\n\tprotocol \"scsi:iscsi\"\n}\nblacklist_exceptions {\n\twwid ^36001405\n}\n"))
+	p, _, err := Parse("p.conf", []byte("blacklist {\n\tprotocol \"scsi:iscsi\"\n}\nblacklist_exceptions {\n\twwid ^36001405\n}\n"))
 	require.NoError(t, err)
 	require.True(t, p.Blacklisted("3600a098", "X", "Y"), "every gomp path is scsi:iscsi")
 	require.False(t, p.Blacklisted("36001405aa", "X", "Y"))
@@ -275,7 +275,7 @@ func TestDuplicateDeviceSectionsMergeIntoTheLater(t *testing.T) {
 	}
 }
 `
-	f, _, err := ParseConfig("f.conf", []byte(src))
+	f, _, err := Parse("f.conf", []byte(src))
 	require.NoError(t, err)
 	require.Len(t, f.Devices, 2)
 	s := f.Lookup("w", "X", "Y")
@@ -286,7 +286,7 @@ func TestDuplicateDeviceSectionsMergeIntoTheLater(t *testing.T) {
 // TestLookupWithDefaults: a LUN's settings as a device resolves them,
 // Config's own settings over the file's, built-in defaults under.
 func TestLookupWithDefaults(t *testing.T) {
-	f, _, err := ParseConfig("m.conf", []byte(sampleConf))
+	f, _, err := Parse("m.conf", []byte(sampleConf))
 	require.NoError(t, err)
 	own := multipath.Settings{NoPathRetry: multipath.NoPathRetryFail}
 	s := f.Lookup("360000000000000000e00000000010001", "IET", "VIRTUAL-DISK").Overlay(own).WithDefaults()
@@ -299,25 +299,25 @@ func TestLookupWithDefaults(t *testing.T) {
 	require.Equal(t, multipath.NoPathRetry(8), f.Global().NoPathRetry, "overrides over defaults")
 	require.Equal(t, 2*time.Second, f.Global().PollingInterval)
 
-	g, _, err := ParseConfig("g.conf", []byte("defaults {\n polling_interval 2\n san_path_err_forget_rate 10\n}\n"))
+	g, _, err := Parse("g.conf", []byte("defaults {\n polling_interval 2\n san_path_err_forget_rate 10\n}\n"))
 	require.NoError(t, err)
 	require.Equal(t, 20*time.Second, g.Lookup("x", "", "").WithDefaults().FlapWindow, "10 checks of 2 s")
 }
 
-func TestLoadConfig(t *testing.T) {
+func TestLoad(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "multipath.conf")
 	require.NoError(t, os.WriteFile(path, []byte("defaults {\n\tbogus 1\n}\n"), 0o644))
-	f, warns, err := LoadConfig(path)
+	f, warns, err := Load(path)
 	require.NoError(t, err)
 	require.Equal(t, path, f.Name)
 	require.Len(t, warns, 1)
 	require.True(t, strings.HasPrefix(warns[0].String(), path+":2: "))
-	_, _, err = LoadConfig(filepath.Join(dir, "missing.conf"))
+	_, _, err = Load(filepath.Join(dir, "missing.conf"))
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
 
-func FuzzParseConfig(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	f.Add([]byte(sampleConf))
 	f.Add([]byte("defaults{polling_interval 3}\nmultipaths{multipath{wwid x\nalias \"\"\"\"}}"))
 	f.Add([]byte("blacklist {\n wwid .*\n device { vendor a\n product b }\n}\n"))
@@ -336,7 +336,7 @@ func FuzzParseConfig(f *testing.F) {
 		if len(data) > 1<<16 {
 			return // bounded: a config file is small
 		}
-		cf, warns, err := ParseConfig("fuzz.conf", data)
+		cf, warns, err := Parse("fuzz.conf", data)
 		lines := strings.Count(string(data), "\n") + 1
 		for _, w := range warns {
 			if w.Line < 1 || w.Line > lines || w.File != "fuzz.conf" {
@@ -357,10 +357,10 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		_ = s.WithDefaults()
 		var b strings.Builder
-		if err := cf.WriteConfig(&b, ShowOptions{Origins: true}); err != nil {
+		if err := cf.Show(&b, ShowOptions{Origins: true}); err != nil {
 			t.Fatal(err)
 		}
-		if err := cf.WriteConfig(&b, ShowOptions{WWID: "360000", Vendor: "IET", Product: "VIRTUAL-DISK"}); err != nil {
+		if err := cf.Show(&b, ShowOptions{WWID: "360000", Vendor: "IET", Product: "VIRTUAL-DISK"}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -368,7 +368,7 @@ func FuzzParseConfig(f *testing.F) {
 
 func TestReservationKey(t *testing.T) {
 	const wwid = "360014050000000000000000000000001"
-	f, _, err := ParseConfig("m.conf", []byte(`defaults {
+	f, _, err := Parse("m.conf", []byte(`defaults {
 	reservation_key 0x1234:aptpl
 }
 multipaths {
@@ -382,6 +382,6 @@ multipaths {
 	require.Equal(t, "0x1234:aptpl", f.Defaults.ReservationKey)
 	require.Equal(t, "file", f.Lookup(wwid, "", "").ReservationKey)
 	require.Equal(t, "0x1234:aptpl", f.Lookup("3600other", "", "").ReservationKey)
-	_, _, err = ParseConfig("m.conf", []byte("defaults {\n\treservation_key 0xZZ\n}\n"))
+	_, _, err = Parse("m.conf", []byte("defaults {\n\treservation_key 0xZZ\n}\n"))
 	require.ErrorContains(t, err, "invalid reservation key")
 }

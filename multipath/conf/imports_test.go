@@ -10,7 +10,7 @@ import (
 )
 
 // TestLayering: conf sits on top of multipath (whose Settings it fills
-// and whose ConfigFile it implements) and uses nothing else of gomp but
+// and whose File it implements) and uses nothing else of gomp but
 // internal/safename, the name rule aliases follow. multipath never
 // imports conf (the compiler refuses the cycle).
 func TestLayering(t *testing.T) {

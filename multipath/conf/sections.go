@@ -7,7 +7,7 @@ import (
 
 // top interprets the top-level sections. Repeated sections add to each
 // other, later values winning, as in multipath-tools.
-func (p *confParser) top(f *ConfigFile, root []*node) {
+func (p *confParser) top(f *File, root []*node) {
 	for _, n := range root {
 		switch n.key {
 		case "defaults":
@@ -32,9 +32,9 @@ func (p *confParser) top(f *ConfigFile, root []*node) {
 
 // devices reads devices { device { … } } entries. An entry without vendor
 // or product is dropped, as multipath-tools drops it.
-func (p *confParser) devices(f *ConfigFile, kids []*node) {
+func (p *confParser) devices(f *File, kids []*node) {
 	for _, n := range kids {
-		e := DeviceEntry{DeviceMatch: DeviceMatch{line: n.line}, layer: layer{line: n.line}}
+		e := Device{DeviceMatch: DeviceMatch{line: n.line}, layer: layer{line: n.line}}
 		var rest []*node
 		var blProduct *node
 		for _, k := range n.children {
@@ -68,7 +68,7 @@ func (p *confParser) devices(f *ConfigFile, kids []*node) {
 // and revision strings into the later one, whose values win, as
 // multipath-tools' factorize_hwtable does; the merged entry takes the
 // later one's place in the matching order.
-func (p *confParser) factorizeDevices(f *ConfigFile) {
+func (p *confParser) factorizeDevices(f *File) {
 	for i := 0; i < len(f.Devices); i++ {
 		a := &f.Devices[i]
 		for j := i + 1; j < len(f.Devices); j++ {
@@ -88,9 +88,9 @@ func (p *confParser) factorizeDevices(f *ConfigFile) {
 
 // multipaths reads multipaths { multipath { … } } entries; one without a
 // wwid is dropped, as multipath-tools drops it.
-func (p *confParser) multipaths(f *ConfigFile, kids []*node) {
+func (p *confParser) multipaths(f *File, kids []*node) {
 	for _, n := range kids {
-		e := MultipathEntry{layer: layer{line: n.line}}
+		e := Multipath{layer: layer{line: n.line}}
 		var rest []*node
 		for _, k := range n.children {
 			if k.key == "wwid" {
@@ -111,7 +111,7 @@ func (p *confParser) multipaths(f *ConfigFile, kids []*node) {
 
 // mergeMultipaths merges entries for one WWID into the later one, whose
 // values win.
-func (p *confParser) mergeMultipaths(f *ConfigFile) {
+func (p *confParser) mergeMultipaths(f *File) {
 	for i := 0; i < len(f.Multipaths); i++ {
 		a := &f.Multipaths[i]
 		for j := i + 1; j < len(f.Multipaths); j++ {

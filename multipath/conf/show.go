@@ -11,7 +11,7 @@ import (
 	"github.com/gomp-dev/gomp/multipath"
 )
 
-// ShowOptions selects what WriteConfig prints.
+// ShowOptions selects what Show prints.
 type ShowOptions struct {
 	// WWID, Vendor and Product select one LUN: its effective settings
 	// are printed. With none of them set, the whole configuration is.
@@ -115,16 +115,16 @@ func (c *confWriter) comment(format string, args ...any) {
 	fmt.Fprintf(c.w, "%s# %s\n", strings.Repeat("\t", c.depth), fmt.Sprintf(format, args...))
 }
 
-// WriteConfig prints the configuration in multipath.conf syntax, as
+// Show prints the configuration in multipath.conf syntax, as
 // "multipath -t" does: with a LUN selected (WWID, or Vendor and Product),
 // that LUN's effective settings after defaults, matching devices entries,
 // overrides and its multipaths entry are merged over gomp's built-in
 // defaults; otherwise the defaults section with every built-in filled in,
 // then the file's other sections. Keywords gomp ignores are printed as
 // comments. A nil f stands for an empty file.
-func (f *ConfigFile) WriteConfig(w io.Writer, o ShowOptions) error {
+func (f *File) Show(w io.Writer, o ShowOptions) error {
 	if f == nil {
-		f = &ConfigFile{}
+		f = &File{}
 	}
 	c := &confWriter{w: bufio.NewWriter(w), origins: o.Origins}
 	if o.WWID != "" || o.Vendor != "" || o.Product != "" {
@@ -136,7 +136,7 @@ func (f *ConfigFile) WriteConfig(w io.Writer, o ShowOptions) error {
 }
 
 // origin is where a layer's keyword came from.
-func (f *ConfigFile) origin(l layer, section, key string) string {
+func (f *File) origin(l layer, section, key string) string {
 	if line, ok := l.lines[key]; ok {
 		return fmt.Sprintf("%s:%d %s", f.Name, line, section)
 	}
@@ -151,7 +151,7 @@ type namedLayer struct {
 }
 
 // layersFor lists the layers that apply to a LUN, lowest first.
-func (f *ConfigFile) layersFor(wwid, vendor, product string) []namedLayer {
+func (f *File) layersFor(wwid, vendor, product string) []namedLayer {
 	ls := []namedLayer{{"defaults", f.Defaults, f.defaults}}
 	for i := range f.Devices {
 		if d := &f.Devices[i]; d.matches(vendor, product) {
@@ -168,7 +168,7 @@ func (f *ConfigFile) layersFor(wwid, vendor, product string) []namedLayer {
 }
 
 // effectiveOrigin says which layer set key for the LUN.
-func (f *ConfigFile) effectiveOrigin(ls []namedLayer, key string) string {
+func (f *File) effectiveOrigin(ls []namedLayer, key string) string {
 	for i := len(ls) - 1; i >= 0; i-- {
 		if o := f.origin(ls[i].l, ls[i].section, key); o != "" {
 			return o
@@ -190,7 +190,7 @@ func builtinOrigin(key string) string {
 	return "built-in"
 }
 
-func (f *ConfigFile) writeLUN(c *confWriter, o ShowOptions) {
+func (f *File) writeLUN(c *confWriter, o ShowOptions) {
 	ls := f.layersFor(o.WWID, o.Vendor, o.Product)
 	raw := multipath.Settings{}
 	for _, l := range ls {
@@ -223,7 +223,7 @@ func (f *ConfigFile) writeLUN(c *confWriter, o ShowOptions) {
 }
 
 // writeEffective prints the effective value of every key of one scope.
-func (f *ConfigFile) writeEffective(c *confWriter, ls []namedLayer, raw, eff multipath.Settings, scope string) {
+func (f *File) writeEffective(c *confWriter, ls []namedLayer, raw, eff multipath.Settings, scope string) {
 	for _, k := range showKeys {
 		if k.scope != scope && !(scope == "" && k.scope == "multipath") {
 			continue
@@ -256,7 +256,7 @@ func (f *ConfigFile) writeEffective(c *confWriter, ls []namedLayer, raw, eff mul
 
 // writeAll prints the defaults with built-ins filled in, then the file's
 // sections as gomp reads them.
-func (f *ConfigFile) writeAll(c *confWriter) {
+func (f *File) writeAll(c *confWriter) {
 	eff := f.Defaults.WithDefaults()
 	eff.FlapWindowChecks = int(eff.FlapWindow / eff.PollingInterval)
 	ls := []namedLayer{{"defaults", f.Defaults, f.defaults}}
@@ -298,7 +298,7 @@ func (f *ConfigFile) writeAll(c *confWriter) {
 }
 
 // writeLayer prints the keys one section sets.
-func (f *ConfigFile) writeLayer(c *confWriter, s multipath.Settings, l layer, section string) {
+func (f *File) writeLayer(c *confWriter, s multipath.Settings, l layer, section string) {
 	for _, k := range showKeys {
 		if v := k.get(s); v != "" {
 			c.kv(k.key, v, f.origin(l, section, k.key))
@@ -310,13 +310,13 @@ func (f *ConfigFile) writeLayer(c *confWriter, s multipath.Settings, l layer, se
 	f.writeIgnored(c, l)
 }
 
-func (f *ConfigFile) writeIgnored(c *confWriter, l layer) {
+func (f *File) writeIgnored(c *confWriter, l layer) {
 	for _, r := range l.ignored {
 		c.comment("%s %s (%s:%d: no effect in gomp)", r.key, confQuote(r.value), f.Name, r.line)
 	}
 }
 
-func (f *ConfigFile) writeBlacklist(c *confWriter, name string, b *Blacklist) {
+func (f *File) writeBlacklist(c *confWriter, name string, b *Blacklist) {
 	if len(b.WWIDs)+len(b.Protocols)+len(b.Devices)+len(b.ignored) == 0 {
 		return
 	}

@@ -14,7 +14,7 @@ type node struct {
 }
 
 // confParser turns a file into the tree of nodes multipath-tools'
-// process_stream would walk, then into a ConfigFile.
+// process_stream would walk, then into a File.
 type confParser struct {
 	name  string
 	lines []confLine
