@@ -14,12 +14,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/unixsock"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/gomp-dev/gomp/internal/safename"
 	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/gomp-dev/gomp/multipath"
 	"github.com/gomp-dev/gomp/nbd"
-	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 )
 
 // attachOpts are gomp attach's flags.
@@ -120,7 +124,7 @@ func (o *attachOpts) register(f *pflag.FlagSet) {
 	f.StringVar(&o.mount, "mount", "", "mount the kernel device on this directory (needs --nbd)")
 	f.StringVar(&o.fstype, "fstype", "ext4", "file system type for --mount")
 	f.StringVar(&o.mountOpts, "mount-options", "", "mount options for --mount")
-	f.StringVar(&o.controlDir, "control-dir", defaultControlDir, "directory of the control sockets")
+	f.StringVar(&o.controlDir, "control-dir", control.DefaultDir, "directory of the control sockets")
 	f.IntVar(&o.connections, "connections", 1, "NBD connections to the kernel; more than 1 trades crash recovery for parallelism (see README)")
 	o.chap.registerFlags(f)
 	o.id.registerFlags(f)
@@ -266,8 +270,8 @@ type attachment struct {
 	listeners []net.Listener
 	kernel    *kernelSupervisor // the kernel device, when --nbd
 	mounted   string
-	exports   exportInfo
-	control   *controlServer
+	exports   control.Exports
+	control   *control.Server
 	served    *deviceSet // where its metrics are served from
 	stopped   bool
 	creds     *iscsi.CHAP   // cleared once the last device using it is closed
@@ -390,7 +394,7 @@ func (a *attachment) attachOrReconfigure(ctx context.Context, cfg nbd.AttachConf
 // listenNBD opens an NBD listener for unix:PATH or tcp:HOST:PORT.
 func listenNBD(spec, name string, srv *nbd.Server, log *slog.Logger) (net.Listener, string, error) {
 	if path, ok := strings.CutPrefix(spec, "unix:"); ok {
-		ln, err := listenUnix(path, log)
+		ln, err := unixsock.Listen(path, log)
 		if err != nil {
 			return nil, "", fmt.Errorf("--listen %s: %w", spec, err)
 		}
@@ -440,7 +444,7 @@ func (a *attachment) stop() error {
 		clearCHAP(a.creds) // no session logs in again
 	}
 	if a.control != nil {
-		a.control.close()
+		a.control.Close()
 	}
 	err := errors.Join(errs...)
 	if err == nil {

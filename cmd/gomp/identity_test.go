@@ -6,10 +6,11 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/gomp-dev/gomp/internal/node"
-	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gomp-dev/gomp/internal/node"
+	"github.com/gomp-dev/gomp/iscsi"
 )
 
 // The host's identity: the flag, else open-iscsi's file, else a name

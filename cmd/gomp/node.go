@@ -11,10 +11,11 @@ import (
 	"text/tabwriter"
 
 	"github.com/coreos/go-systemd/v22/daemon"
-	"github.com/gomp-dev/gomp/internal/node"
-	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/gomp-dev/gomp/internal/node"
+	"github.com/gomp-dev/gomp/iscsi"
 )
 
 // envStateDir moves the state directory, like --state-dir.

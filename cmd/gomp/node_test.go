@@ -11,8 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gomp-dev/gomp/internal/node"
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
+
 	"github.com/stretchr/testify/require"
+
+	"github.com/gomp-dev/gomp/internal/node"
 )
 
 func TestNodeAddLsShowRm(t *testing.T) {
@@ -235,7 +238,7 @@ func TestLabAttachNodeNotifiesReady(t *testing.T) {
 	// Each path left through its binding, and status says which.
 	code, stdout, stderr := runCLI(t, "status", "--json", "--control-dir", ctl)
 	require.Equal(t, exitOK, code, stderr)
-	var st []controlStatus
+	var st []control.Status
 	require.NoError(t, json.Unmarshal([]byte(stdout), &st))
 	require.Len(t, st, 1)
 	require.Equal(t, "labnode", st[0].Exports.Node)
@@ -293,7 +296,7 @@ func TestLabAttachAll(t *testing.T) {
 
 	code, stdout, stderr := runCLI(t, "status", "--json", "--control-dir", ctl)
 	require.Equal(t, exitOK, code, stderr)
-	var st []controlStatus
+	var st []control.Status
 	require.NoError(t, json.Unmarshal([]byte(stdout), &st))
 	require.Len(t, st, 2, "one device per automatic record")
 
