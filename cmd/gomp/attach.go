@@ -90,11 +90,10 @@ then it flushes, unmounts, disconnects and logs out.`,
 // one. gomp's work per I/O is a few microseconds of protocol handling,
 // serialized per connection; a Go scheduler with a P per CPU spreads the
 // goroutines of one request (NBD reader, worker, iSCSI reader) over
-// threads that sleep and wake each other: with the lab's tgtd on a 2-CPU
-// machine, one P instead of two halves the context switches per 4 KiB
-// request and gives 1.4x the IOPS at less CPU per request (README,
-// Benchmarks). Half the CPUs leaves the rest to the application doing the
-// I/O.
+// threads that sleep and wake each other, so fewer Ps mean fewer context
+// switches per request and more I/O per CPU (the README's Performance
+// section has the figures). Half the CPUs leaves the rest to the
+// application doing the I/O.
 func setProcs(n int, log *slog.Logger) {
 	switch {
 	case n > 0:
