@@ -13,13 +13,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/unixsock"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/gomp-dev/gomp/internal/safename"
 	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/gomp-dev/gomp/multipath"
 	"github.com/gomp-dev/gomp/multipath/conf"
 	"github.com/gomp-dev/gomp/nbd"
-	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 )
 
 // attachOpts are gomp attach's flags.
@@ -86,11 +90,10 @@ then it flushes, unmounts, disconnects and logs out.`,
 // one. gomp's work per I/O is a few microseconds of protocol handling,
 // serialized per connection; a Go scheduler with a P per CPU spreads the
 // goroutines of one request (NBD reader, worker, iSCSI reader) over
-// threads that sleep and wake each other: with the lab's tgtd on a 2-CPU
-// machine, one P instead of two halves the context switches per 4 KiB
-// request and gives 1.4x the IOPS at less CPU per request (README,
-// Benchmarks). Half the CPUs leaves the rest to the application doing the
-// I/O.
+// threads that sleep and wake each other, so fewer Ps mean fewer context
+// switches per request and more I/O per CPU (the README's Performance
+// section has the figures). Half the CPUs leaves the rest to the
+// application doing the I/O.
 func setProcs(n int, log *slog.Logger) {
 	switch {
 	case n > 0:
@@ -120,7 +123,7 @@ func (o *attachOpts) register(f *pflag.FlagSet) {
 	f.StringVar(&o.mount, "mount", "", "mount the kernel device on this directory (needs --nbd)")
 	f.StringVar(&o.fstype, "fstype", "ext4", "file system type for --mount")
 	f.StringVar(&o.mountOpts, "mount-options", "", "mount options for --mount")
-	f.StringVar(&o.controlDir, "control-dir", defaultControlDir, "directory of the control sockets")
+	f.StringVar(&o.controlDir, "control-dir", control.DefaultDir, "directory of the control sockets")
 	f.IntVar(&o.connections, "connections", 1, "NBD connections to the kernel; more than 1 trades crash recovery for parallelism (see README)")
 	o.chap.registerFlags(f)
 	o.id.registerFlags(f)
@@ -266,8 +269,8 @@ type attachment struct {
 	listeners []net.Listener
 	kernel    *kernelSupervisor // the kernel device, when --nbd
 	mounted   string
-	exports   exportInfo
-	control   *controlServer
+	exports   control.Exports
+	control   *control.Server
 	served    *deviceSet // where its metrics are served from
 	stopped   bool
 	creds     *iscsi.CHAP   // cleared once the last device using it is closed
@@ -390,7 +393,7 @@ func (a *attachment) attachOrReconfigure(ctx context.Context, cfg nbd.AttachConf
 // listenNBD opens an NBD listener for unix:PATH or tcp:HOST:PORT.
 func listenNBD(spec, name string, srv *nbd.Server, log *slog.Logger) (net.Listener, string, error) {
 	if path, ok := strings.CutPrefix(spec, "unix:"); ok {
-		ln, err := listenUnix(path, log)
+		ln, err := unixsock.Listen(path, log)
 		if err != nil {
 			return nil, "", fmt.Errorf("--listen %s: %w", spec, err)
 		}
@@ -440,7 +443,7 @@ func (a *attachment) stop() error {
 		clearCHAP(a.creds) // no session logs in again
 	}
 	if a.control != nil {
-		a.control.close()
+		a.control.Close()
 	}
 	err := errors.Join(errs...)
 	if err == nil {

@@ -14,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
 	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/gomp-dev/gomp/multipath"
+
 	"github.com/stretchr/testify/require"
 )
 
@@ -119,7 +121,7 @@ func TestLabAttachWholeStack(t *testing.T) {
 
 	code, stdout, stderr := runCLI(t, "status", "--json", "--control-dir", ctl)
 	require.Equal(t, exitOK, code, stderr)
-	var st []controlStatus
+	var st []control.Status
 	require.NoError(t, json.Unmarshal([]byte(stdout), &st))
 	require.Len(t, st, 1)
 	require.Equal(t, name, st[0].Device.Name)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
+
 	"github.com/gomp-dev/gomp/multipath"
 	"github.com/gomp-dev/gomp/nbd"
 )
@@ -168,7 +170,7 @@ func exportDevice(ctx context.Context, g *globalOpts, o *attachOpts, dev *multip
 		return nil, err
 	}
 	a.exports.Node = o.node
-	cs, err := startControl(o.controlDir, dev.Name(), dev, a.exports, log)
+	cs, err := control.Serve(o.controlDir, dev.Name(), dev, a.exports, log)
 	if err != nil {
 		a.stop()
 		return nil, err
@@ -198,7 +200,7 @@ func serveAttachments(ctx context.Context, log *slog.Logger, atts []*attachment,
 		select {
 		case <-ctx.Done():
 			log.Info("signal received, detaching", "device", a.dev.Name())
-		case <-a.control.detach:
+		case <-a.control.Detached():
 			log.Info("detach requested", "device", a.dev.Name())
 		}
 		mu.Lock()

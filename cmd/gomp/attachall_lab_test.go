@@ -13,8 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gomp-dev/gomp/internal/chaostest"
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
+
 	"github.com/stretchr/testify/require"
+
+	"github.com/gomp-dev/gomp/internal/chaostest"
 )
 
 // readyDevice is one "ready: NAME URI" line of gomp attach.
@@ -97,7 +100,7 @@ func TestLabAttachEveryLUNSharedSessions(t *testing.T) {
 
 	code, js, stderr := runCLI(t, "status", "--json", "--control-dir", ctl)
 	require.Equal(t, exitOK, code, stderr)
-	var sts []controlStatus
+	var sts []control.Status
 	require.NoError(t, json.Unmarshal([]byte(js), &sts))
 	require.Len(t, sts, nLUNs)
 	luns := map[uint16]bool{}
@@ -134,7 +137,7 @@ func failedPaths(t *testing.T, ctl string) int {
 	if code != exitOK {
 		return -1
 	}
-	var sts []controlStatus
+	var sts []control.Status
 	require.NoError(t, json.Unmarshal([]byte(js), &sts))
 	n := 0
 	for _, st := range sts {

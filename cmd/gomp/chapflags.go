@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/gomp-dev/gomp/iscsi"
 )
 
 // chapFlags are the CHAP options; secrets come from files or the

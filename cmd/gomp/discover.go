@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/gomp-dev/gomp/internal/safename"
 	"github.com/gomp-dev/gomp/iscsi"
-	"github.com/spf13/cobra"
 )
 
 // newDiscoverCmd builds "gomp discover PORTAL...".

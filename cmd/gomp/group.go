@@ -2,8 +2,9 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"strconv"
+
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
 
 	"github.com/spf13/cobra"
 )
@@ -30,20 +31,19 @@ to the best group when a path changes state later.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := resolveName(cmd.Context(), dir, args[1])
+			c, err := control.Find(cmd.Context(), dir, args[1])
 			if err != nil {
 				return err
 			}
 			n, _ := strconv.Atoi(args[2])
-			q := "/group/switch?index=" + strconv.Itoa(n-1)
-			if err := newControlClient(dir, name).do(cmd.Context(), http.MethodPost, q, nil); err != nil {
+			if err := c.SwitchGroup(cmd.Context(), n-1); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: I/O goes to path group %d\n", name, n)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: I/O goes to path group %d\n", c.Name(), n)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "control-dir", defaultControlDir, "directory of the control sockets")
+	cmd.Flags().StringVar(&dir, "control-dir", control.DefaultDir, "directory of the control sockets")
 	return cmd
 }
 
@@ -66,32 +66,21 @@ to release a device whose paths will not come back, before detaching it.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := resolveName(cmd.Context(), dir, args[1])
+			c, err := control.Find(cmd.Context(), dir, args[1])
 			if err != nil {
 				return err
 			}
-			if err := newControlClient(dir, name).do(cmd.Context(), http.MethodPost, "/queueing/"+args[0], nil); err != nil {
+			op := c.DisableQueueing
+			if args[0] == "restore" {
+				op = c.RestoreQueueing
+			}
+			if err := op(cmd.Context()); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: queueing %s\n", name, map[string]string{"disable": "disabled", "restore": "restored"}[args[0]])
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: queueing %s\n", c.Name(), map[string]string{"disable": "disabled", "restore": "restored"}[args[0]])
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "control-dir", defaultControlDir, "directory of the control sockets")
+	cmd.Flags().StringVar(&dir, "control-dir", control.DefaultDir, "directory of the control sockets")
 	return cmd
-}
-
-// groupSwitch answers POST /group/switch?index=I: I/O goes to path group
-// I (0-based, as active_group in GET /status).
-func (cs *controlServer) groupSwitch(w http.ResponseWriter, r *http.Request) {
-	i, err := strconv.Atoi(r.URL.Query().Get("index"))
-	if err != nil {
-		http.Error(w, "index: want a path group number from 0", http.StatusBadRequest)
-		return
-	}
-	if err := cs.dev.SwitchGroup(i); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	writeJSON(w, map[string]string{"result": "ok"})
 }

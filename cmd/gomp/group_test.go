@@ -7,11 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
+
 	"github.com/stretchr/testify/require"
 )
 
 // completed returns the completed I/O count of the path to portal.
-func completed(st controlStatus, portal string) uint64 {
+func completed(st control.Status, portal string) uint64 {
 	for _, g := range st.Device.Groups {
 		for _, p := range g.Paths {
 			if pathLabel(p) == portal {

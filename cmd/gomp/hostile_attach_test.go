@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/gomp-dev/gomp/internal/safename"
@@ -137,13 +139,13 @@ func attachHostile(t *testing.T, root string, page []byte) {
 	entries, err := os.ReadDir(ctl)
 	require.NoError(t, err)
 	require.Len(t, entries, 1)
-	sock, err := controlSocketPath(ctl, name)
+	sock, err := control.SocketPath(ctl, name)
 	require.NoError(t, err)
 	require.Equal(t, filepath.Base(sock), entries[0].Name())
 
 	code, out, stderr := runCLI(t, "status", "--json", "--control-dir", ctl)
 	require.Equal(t, exitOK, code, stderr)
-	var st []controlStatus
+	var st []control.Status
 	require.NoError(t, json.Unmarshal([]byte(out), &st))
 	require.Len(t, st, 1)
 	require.Equal(t, name, st[0].Device.Name)

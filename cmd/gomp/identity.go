@@ -9,8 +9,9 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/spf13/pflag"
+
+	"github.com/gomp-dev/gomp/iscsi"
 )
 
 // envInitiatorNameFile moves the initiator name file gomp reads instead

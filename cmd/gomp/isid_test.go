@@ -4,8 +4,9 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/gomp-dev/gomp/pdu"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gomp-dev/gomp/pdu"
 )
 
 // A session's ISID survives a restart (a new store over the same state

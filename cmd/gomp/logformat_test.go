@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/gomp-dev/gomp/cmd/gomp/internal/metrics"
@@ -108,7 +110,7 @@ func TestAttachJSONLogsAndMetrics(t *testing.T) {
 func wwidOf(t *testing.T, ctl, name string) string {
 	code, out, stderr := runCLI(t, "status", "--json", "--control-dir", ctl, name)
 	require.Equal(t, exitOK, code, stderr)
-	var st []controlStatus
+	var st []control.Status
 	require.NoError(t, json.Unmarshal([]byte(out), &st))
 	require.Len(t, st, 1)
 	return st[0].Device.WWID

@@ -7,8 +7,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/spf13/cobra"
+
+	"github.com/gomp-dev/gomp/iscsi"
 )
 
 // newLsCmd builds "gomp ls --target IQN --portal PORTAL...".

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/unixsock"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -83,7 +85,7 @@ func startMetrics(spec string, devs *deviceSet, log *slog.Logger) (*metricsServe
 	ms := &metricsServer{}
 	var err error
 	if path, ok := strings.CutPrefix(spec, "unix:"); ok {
-		ms.ln, err = listenUnix(path, log)
+		ms.ln, err = unixsock.Listen(path, log)
 		ms.path = path
 	} else {
 		ms.ln, err = net.Listen("tcp", strings.TrimPrefix(spec, "tcp:"))

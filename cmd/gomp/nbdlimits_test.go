@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
+
 	"github.com/stretchr/testify/require"
 )
 
@@ -22,7 +24,7 @@ func TestAttachTCPLimitsAndWarning(t *testing.T) {
 
 	code, out, stderr := runCLI(t, "status", "--json", "--control-dir", ctl, name)
 	require.Equal(t, exitOK, code, stderr)
-	var st []controlStatus
+	var st []control.Status
 	require.NoError(t, json.Unmarshal([]byte(out), &st))
 	require.Len(t, st, 1)
 	addr := strings.TrimPrefix(st[0].Exports.URI, "nbd://")

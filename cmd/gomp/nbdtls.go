@@ -10,8 +10,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/gomp-dev/gomp/nbd"
 	"github.com/spf13/pflag"
+
+	"github.com/gomp-dev/gomp/nbd"
 )
 
 // Files of a --tls-certificates directory, named as nbdkit and qemu-nbd

@@ -13,10 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
 	"github.com/gomp-dev/gomp/cmd/gomp/internal/node"
+
+	"github.com/stretchr/testify/require"
+
 	"github.com/gomp-dev/gomp/internal/tlstest"
 	"github.com/gomp-dev/gomp/nbd"
-	"github.com/stretchr/testify/require"
 )
 
 // peer runs an NBD client and returns its stdout, stderr and error.
@@ -54,7 +57,7 @@ func TestAttachTLSRequire(t *testing.T) {
 
 	code, out, stderr := runCLI(t, "status", "--json", "--control-dir", ctl, name)
 	require.Equal(t, exitOK, code, stderr)
-	var st []controlStatus
+	var st []control.Status
 	require.NoError(t, json.Unmarshal([]byte(out), &st))
 	uri := st[0].Exports.URI
 	require.True(t, strings.HasPrefix(uri, "nbds://127.0.0.1:"), uri)

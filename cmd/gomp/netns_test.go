@@ -12,8 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gomp-dev/gomp/internal/chaostest"
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
+
 	"github.com/stretchr/testify/require"
+
+	"github.com/gomp-dev/gomp/internal/chaostest"
 )
 
 // twoNICLab is the seed's topology in network namespaces: a "target"
@@ -190,7 +193,7 @@ func (l *twoNICLab) split(d time.Duration) (h0, h1 int64) {
 func pathStates(t *testing.T, ctl string) map[string]string {
 	code, stdout, stderr := runCLI(t, "status", "--json", "--control-dir", ctl)
 	require.Equal(t, exitOK, code, stderr)
-	var st []controlStatus
+	var st []control.Status
 	require.NoError(t, json.Unmarshal([]byte(stdout), &st))
 	require.Len(t, st, 1)
 	states := map[string]string{}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -184,7 +185,12 @@ at boot. CHAP secrets are not stored: records name the secret files.`,
 	}
 	cmd.PersistentFlags().StringVar(&stateDir, "state-dir", defaultStateDir(), "directory of the node records (or $"+envStateDir+")")
 	store := func() node.Store { return node.Store{Dir: stateDir} }
+	cmd.AddCommand(newNodeAddCmd(store), newNodeLsCmd(store), newNodeShowCmd(store), newNodeRmCmd(store))
+	return cmd
+}
 
+// newNodeAddCmd builds "gomp node add".
+func newNodeAddCmd(store func() node.Store) *cobra.Command {
 	add := &cobra.Command{
 		Use:   "add NAME --target IQN --portal P [--portal P...] [--startup automatic|manual] [attach flags]",
 		Short: "Save a node record (replacing one of the same name)",
@@ -206,7 +212,11 @@ at boot. CHAP secrets are not stored: records name the secret files.`,
 		fmt.Fprintf(cmd.OutOrStdout(), "node %s saved in %s\n", rec.Name, store().Path(rec.Name))
 		return nil
 	}
+	return add
+}
 
+// newNodeLsCmd builds "gomp node ls [--json]".
+func newNodeLsCmd(store func() node.Store) *cobra.Command {
 	var asJSON bool
 	ls := &cobra.Command{
 		Use:   "ls [--json]",
@@ -214,23 +224,8 @@ at boot. CHAP secrets are not stored: records name the secret files.`,
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			recs, errs := store().All(checkSetting)
-			if asJSON {
-				list := make([]nodeJSON, 0, len(recs))
-				for _, r := range recs {
-					list = append(list, toJSON(r))
-				}
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(list); err != nil {
-					return err
-				}
-			} else {
-				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tSTARTUP\tTARGET\tPORTALS")
-				for _, r := range recs {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.Startup, r.Value("target"), strings.Join(r.Values("portal"), ","))
-				}
-				tw.Flush()
+			if err := printNodes(cmd.OutOrStdout(), recs, asJSON); err != nil {
+				return err
 			}
 			for _, err := range errs {
 				fmt.Fprintln(cmd.ErrOrStderr(), "gomp: "+err.Error())
@@ -242,8 +237,31 @@ at boot. CHAP secrets are not stored: records name the secret files.`,
 		},
 	}
 	ls.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return ls
+}
 
-	show := &cobra.Command{
+// printNodes prints recs as a JSON list or as a table.
+func printNodes(w io.Writer, recs []*node.Record, asJSON bool) error {
+	if asJSON {
+		list := make([]nodeJSON, 0, len(recs))
+		for _, r := range recs {
+			list = append(list, toJSON(r))
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(list)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTARTUP\tTARGET\tPORTALS")
+	for _, r := range recs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.Startup, r.Value("target"), strings.Join(r.Values("portal"), ","))
+	}
+	return tw.Flush()
+}
+
+// newNodeShowCmd builds "gomp node show NAME".
+func newNodeShowCmd(store func() node.Store) *cobra.Command {
+	return &cobra.Command{
 		Use:   "show NAME",
 		Short: "Print a node record",
 		Args:  exactArgs(1, "gomp node show NAME"),
@@ -256,7 +274,11 @@ at boot. CHAP secrets are not stored: records name the secret files.`,
 			return err
 		},
 	}
-	rm := &cobra.Command{
+}
+
+// newNodeRmCmd builds "gomp node rm NAME".
+func newNodeRmCmd(store func() node.Store) *cobra.Command {
+	return &cobra.Command{
 		Use:   "rm NAME",
 		Short: "Delete a node record (an attached device stays attached)",
 		Args:  exactArgs(1, "gomp node rm NAME"),
@@ -268,8 +290,6 @@ at boot. CHAP secrets are not stored: records name the secret files.`,
 			return nil
 		},
 	}
-	cmd.AddCommand(add, ls, show, rm)
-	return cmd
 }
 
 // recordFromFlags builds a record from node add's flags: the attach flags

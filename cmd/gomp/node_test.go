@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
 	"github.com/gomp-dev/gomp/cmd/gomp/internal/node"
+
 	"github.com/stretchr/testify/require"
 )
 
@@ -235,7 +237,7 @@ func TestLabAttachNodeNotifiesReady(t *testing.T) {
 	// Each path left through its binding, and status says which.
 	code, stdout, stderr := runCLI(t, "status", "--json", "--control-dir", ctl)
 	require.Equal(t, exitOK, code, stderr)
-	var st []controlStatus
+	var st []control.Status
 	require.NoError(t, json.Unmarshal([]byte(stdout), &st))
 	require.Len(t, st, 1)
 	require.Equal(t, "labnode", st[0].Exports.Node)
@@ -293,7 +295,7 @@ func TestLabAttachAll(t *testing.T) {
 
 	code, stdout, stderr := runCLI(t, "status", "--json", "--control-dir", ctl)
 	require.Equal(t, exitOK, code, stderr)
-	var st []controlStatus
+	var st []control.Status
 	require.NoError(t, json.Unmarshal([]byte(stdout), &st))
 	require.Len(t, st, 2, "one device per automatic record")
 

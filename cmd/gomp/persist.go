@@ -2,17 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
+
+	"github.com/spf13/cobra"
+
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 	"github.com/gomp-dev/gomp/multipath"
-	"github.com/spf13/cobra"
 )
 
 // persistOpts are gomp persist's flags, named as mpathpersist's.
@@ -72,72 +72,12 @@ func parseKey(flag, v string) (uint64, error) {
 	return k, nil
 }
 
-// prDevice is where persist sends its command: a running attach (control
-// socket) or a device opened for this command.
+// prDevice is where persist sends its command: a running attach
+// (*control.Client) or a device opened for this command
+// (*multipath.Device).
 type prDevice interface {
-	in(ctx context.Context, a scsi.PRInAction) ([]byte, error)
-	out(ctx context.Context, a scsi.PROutAction, t scsi.PRType, p scsi.PROutParameters) error
-}
-
-type devicePR struct{ d *multipath.Device }
-
-func (p devicePR) in(ctx context.Context, a scsi.PRInAction) ([]byte, error) {
-	return p.d.PersistentReserveIn(ctx, a)
-}
-
-func (p devicePR) out(ctx context.Context, a scsi.PROutAction, t scsi.PRType, prm scsi.PROutParameters) error {
-	return p.d.PersistentReserveOut(ctx, a, t, prm)
-}
-
-type controlPR struct{ c *controlClient }
-
-func (p controlPR) in(ctx context.Context, a scsi.PRInAction) ([]byte, error) {
-	var ans struct{ Data []byte }
-	err := p.c.do(ctx, http.MethodPost, "/persist/in?sa="+strconv.Itoa(int(a)), &ans)
-	return ans.Data, err
-}
-
-func (p controlPR) out(ctx context.Context, a scsi.PROutAction, t scsi.PRType, prm scsi.PROutParameters) error {
-	q := url.Values{"sa": {strconv.Itoa(int(a))}, "type": {strconv.Itoa(int(t))},
-		"rk": {strconv.FormatUint(prm.Key, 16)}, "sark": {strconv.FormatUint(prm.ServiceActionKey, 16)},
-		"aptpl": {strconv.FormatBool(prm.APTPL)}}
-	return p.c.do(ctx, http.MethodPost, "/persist/out?"+q.Encode(), nil)
-}
-
-// persistIn answers POST /persist/in?sa=N with the parameter data.
-func (cs *controlServer) persistIn(w http.ResponseWriter, r *http.Request) {
-	sa, err := strconv.ParseUint(r.URL.Query().Get("sa"), 10, 5)
-	if err != nil {
-		http.Error(w, "bad service action", http.StatusBadRequest)
-		return
-	}
-	b, err := cs.dev.PersistentReserveIn(r.Context(), scsi.PRInAction(sa))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	writeJSON(w, map[string][]byte{"data": b})
-}
-
-// persistOut answers POST /persist/out?sa=N&type=T&rk=HEX&sark=HEX&aptpl=BOOL.
-func (cs *controlServer) persistOut(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	sa, err1 := strconv.ParseUint(q.Get("sa"), 10, 5)
-	t, err2 := strconv.ParseUint(q.Get("type"), 10, 4)
-	rk, err3 := strconv.ParseUint(q.Get("rk"), 16, 64)
-	sark, err4 := strconv.ParseUint(q.Get("sark"), 16, 64)
-	aptpl, err5 := strconv.ParseBool(q.Get("aptpl"))
-	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
-		http.Error(w, "bad persist request: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	err := cs.dev.PersistentReserveOut(r.Context(), scsi.PROutAction(sa), scsi.PRType(t),
-		scsi.PROutParameters{Key: rk, ServiceActionKey: sark, APTPL: aptpl})
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	writeJSON(w, map[string]string{"result": "ok"})
+	PersistentReserveIn(ctx context.Context, a scsi.PRInAction) ([]byte, error)
+	PersistentReserveOut(ctx context.Context, a scsi.PROutAction, t scsi.PRType, p scsi.PROutParameters) error
 }
 
 // newPersistCmd builds "gomp persist", mpathpersist's verbs on an attached
@@ -179,7 +119,7 @@ registrants only, 7/8 ... all registrants.`,
 	f.StringVarP(&o.sark, "param-sark", "S", "", "SERVICE ACTION RESERVATION KEY (hex)")
 	f.IntVarP(&o.proutType, "prout-type", "T", 0, "reservation type (1, 3, 5, 6, 7, 8)")
 	f.BoolVarP(&o.aptpl, "param-aptpl", "Z", false, "activate persist through power loss")
-	f.StringVar(&o.dir, "control-dir", defaultControlDir, "directory of the control sockets")
+	f.StringVar(&o.dir, "control-dir", control.DefaultDir, "directory of the control sockets")
 	f.StringVar(&o.target, "target", "", "target IQN (without an attached NAME)")
 	f.StringArrayVar(&o.portals, "portal", nil, "portal HOST[:PORT]; repeat for each path")
 	f.Uint16Var(&o.lun, "lun", 0, "LUN number (with --target)")
@@ -204,7 +144,7 @@ func runPersist(cmd *cobra.Command, g *globalOpts, o *persistOpts, args []string
 		if err != nil {
 			return err
 		}
-		b, err := dev.in(ctx, a)
+		b, err := dev.PersistentReserveIn(ctx, a)
 		if err != nil {
 			return err
 		}
@@ -227,18 +167,18 @@ func runPersist(cmd *cobra.Command, g *globalOpts, o *persistOpts, args []string
 	if needType && !t.Valid() {
 		return usagef("--%s needs --prout-type 1, 3, 5, 6, 7 or 8", strings.ToLower(strings.ReplaceAll(a.String(), " ", "-")))
 	}
-	return dev.out(ctx, a, t, scsi.PROutParameters{Key: rk, ServiceActionKey: sark, APTPL: o.aptpl})
+	return dev.PersistentReserveOut(ctx, a, t, scsi.PROutParameters{Key: rk, ServiceActionKey: sark, APTPL: o.aptpl})
 }
 
 // persistDevice resolves where the command goes.
 func persistDevice(ctx context.Context, g *globalOpts, o *persistOpts, args []string) (prDevice, func(), error) {
 	switch {
 	case len(args) == 1 && o.target == "":
-		name, err := resolveName(ctx, o.dir, args[0])
+		name, err := control.Resolve(ctx, o.dir, args[0])
 		if err != nil {
 			return nil, nil, err
 		}
-		return controlPR{newControlClient(o.dir, name)}, func() {}, nil
+		return control.NewClient(o.dir, name), func() {}, nil
 	case len(args) == 0 && o.target != "" && len(o.portals) > 0:
 	default:
 		return nil, nil, usagef("persist needs an attached device NAME, or --target, --portal and --lun")
@@ -258,7 +198,7 @@ func persistDevice(ctx context.Context, g *globalOpts, o *persistOpts, args []st
 	if err != nil {
 		return nil, nil, err
 	}
-	return devicePR{d}, func() {
+	return d, func() {
 		// A flush under another host's reservation may conflict; that is
 		// no failure of this command.
 		_ = d.Close(context.WithoutCancel(ctx))

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/gomp-dev/gomp/iscsi/scsi"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gomp-dev/gomp/iscsi/scsi"
 )
 
 // TestPersistOutput: gomp persist prints mpathpersist's shapes.

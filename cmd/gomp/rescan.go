@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
 
 	"github.com/gomp-dev/gomp/internal/safename"
 	"github.com/gomp-dev/gomp/iscsi"
@@ -38,19 +39,12 @@ type lunSet struct {
 	kick  chan struct{}          // cap 1: rescan soon
 }
 
-// rescanReport is what POST /rescan answers.
-type rescanReport struct {
-	Added []string `json:"added,omitempty"` // "NAME WHERE"
-	Gone  []string `json:"gone,omitempty"`  // device names
-	Error string   `json:"error,omitempty"` // what could not be done
-}
-
 func newLUNSet(g *globalOpts, o *attachOpts, cfg multipath.Config, t nbdTLS, log *slog.Logger, atts []*attachment) *lunSet {
 	s := &lunSet{g: g, o: o, cfg: cfg, tls: t, log: log, atts: map[string]*attachment{}, kick: make(chan struct{}, 1)}
 	for _, a := range atts {
 		s.atts[a.dev.WWID()] = a
 		s.users = a.credUsers
-		a.control.set.Store(s)
+		a.control.SetRescanner(s)
 	}
 	return s
 }
@@ -67,7 +61,7 @@ func (s *lunSet) run(ctx context.Context, serve func(*attachment) bool) {
 		case <-s.kick:
 		}
 		s.log.Info("REPORTED LUNS DATA HAS CHANGED: rescanning", "target", s.o.target)
-		if r, err := s.rescan(ctx); err != nil {
+		if r, err := s.Rescan(ctx); err != nil {
 			s.log.Error("rescan", "target", s.o.target, "err", err, "added", r.Added, "gone", r.Gone)
 		}
 	}
@@ -90,10 +84,10 @@ func (s *lunSet) unitAttention(target string, code scsi.AdditionalSense) {
 // failed (multipath.Device.SetGone), unless a portal did not answer (then
 // nothing is known to be gone); a disk LUN with a new WWID is attached as
 // a new device, when the attach flags allow more than one.
-func (s *lunSet) rescan(ctx context.Context) (rescanReport, error) {
+func (s *lunSet) Rescan(ctx context.Context) (control.RescanReport, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var r rescanReport
+	var r control.RescanReport
 	found, release, scanErr := multipath.Scan(ctx, s.cfg)
 	defer release(context.WithoutCancel(ctx))
 	if len(found) == 0 && scanErr != nil {
@@ -159,7 +153,7 @@ func (s *lunSet) attach(ctx context.Context, todo []multipath.FoundLUN) ([]strin
 		}
 		s.users.Add(1)
 		a.creds, a.credUsers = s.cfg.CHAP, s.users
-		a.control.set.Store(s)
+		a.control.SetRescanner(s)
 		if !s.serve(a) {
 			errs = append(errs, a.stop())
 			continue
@@ -169,33 +163,6 @@ func (s *lunSet) attach(ctx context.Context, todo []multipath.FoundLUN) ([]strin
 		s.log.Info("new LUN attached", "device", dev.Name(), "lun", dev.Info().LUN, "where", a.readyTarget())
 	}
 	return added, errors.Join(errs...)
-}
-
-// rescanOp answers POST /rescan: the report of a rescan of the target of
-// the device (every device the same gomp attach brought up).
-func (cs *controlServer) rescanOp(w http.ResponseWriter, r *http.Request) {
-	set := cs.set.Load()
-	if set == nil {
-		http.Error(w, "rescan: this device was attached with --lun N alone", http.StatusBadRequest)
-		return
-	}
-	rep, err := set.rescan(r.Context())
-	if err != nil && rep.Added == nil && rep.Gone == nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	writeJSON(w, rep)
-}
-
-// resizeOp answers POST /resize: multipath.Device.Resize, whose
-// SetOnResize hook (followResize) tells the kernel device.
-func (cs *controlServer) resizeOp(w http.ResponseWriter, r *http.Request) {
-	old, size, err := cs.dev.Resize(r.Context())
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusConflict)
-		return
-	}
-	writeJSON(w, map[string]int64{"old": old, "size": size})
 }
 
 // followResize makes a grown device grow its kernel device too.

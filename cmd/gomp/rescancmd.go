@@ -3,8 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
+
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
 
 	"github.com/spf13/cobra"
 )
@@ -37,8 +38,8 @@ its own. --all rescans every running gomp attach.`,
 			}
 			var errs []error
 			for _, name := range names {
-				var rep rescanReport
-				if err := newControlClient(dir, name).do(cmd.Context(), http.MethodPost, "/rescan", &rep); err != nil {
+				rep, err := control.NewClient(dir, name).Rescan(cmd.Context())
+				if err != nil {
 					errs = append(errs, err)
 					continue
 				}
@@ -50,7 +51,7 @@ its own. --all rescans every running gomp attach.`,
 			return errors.Join(errs...)
 		},
 	}
-	cmd.Flags().StringVar(&dir, "control-dir", defaultControlDir, "directory of the control sockets")
+	cmd.Flags().StringVar(&dir, "control-dir", control.DefaultDir, "directory of the control sockets")
 	cmd.Flags().BoolVar(&all, "all", false, "rescan every running gomp attach")
 	return cmd
 }
@@ -60,18 +61,18 @@ its own. --all rescans every running gomp attach.`,
 // every device of its process).
 func targetsOf(cmd *cobra.Command, dir string, all bool, args []string) ([]string, error) {
 	if !all {
-		name, err := resolveName(cmd.Context(), dir, args[0])
+		name, err := control.Resolve(cmd.Context(), dir, args[0])
 		return []string{name}, err
 	}
-	names, err := attachedNames(dir)
+	names, err := control.Names(dir)
 	if err != nil {
 		return nil, err
 	}
 	seen := map[int]bool{}
 	var out []string
 	for _, n := range names {
-		var st controlStatus
-		if newControlClient(dir, n).do(cmd.Context(), http.MethodGet, "/status", &st) != nil || seen[st.PID] {
+		st, err := control.NewClient(dir, n).Status(cmd.Context())
+		if err != nil || seen[st.PID] {
 			continue
 		}
 		seen[st.PID] = true
@@ -80,7 +81,7 @@ func targetsOf(cmd *cobra.Command, dir string, all bool, args []string) ([]strin
 	return out, nil
 }
 
-func printRescan(cmd *cobra.Command, name string, rep rescanReport) {
+func printRescan(cmd *cobra.Command, name string, rep control.RescanReport) {
 	w := cmd.OutOrStdout()
 	for _, a := range rep.Added {
 		fmt.Fprintf(w, "added: %s\n", a)
@@ -112,22 +113,22 @@ refused.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := resolveName(cmd.Context(), dir, args[0])
+			c, err := control.Find(cmd.Context(), dir, args[0])
 			if err != nil {
 				return err
 			}
-			var res map[string]int64
-			if err := newControlClient(dir, name).do(cmd.Context(), http.MethodPost, "/resize", &res); err != nil {
+			res, err := c.Resize(cmd.Context())
+			if err != nil {
 				return err
 			}
 			verb := "resized"
-			if res["old"] == res["size"] {
+			if res.Old == res.Size {
 				verb = "unchanged"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s, %d -> %d bytes\n", strings.TrimSpace(name), verb, res["old"], res["size"])
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s, %d -> %d bytes\n", strings.TrimSpace(c.Name()), verb, res.Old, res.Size)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "control-dir", defaultControlDir, "directory of the control sockets")
+	cmd.Flags().StringVar(&dir, "control-dir", control.DefaultDir, "directory of the control sockets")
 	return cmd
 }

@@ -8,8 +8,9 @@ import (
 	"runtime/pprof"
 	"time"
 
-	"github.com/gomp-dev/gomp/multipath"
 	"github.com/spf13/cobra"
+
+	"github.com/gomp-dev/gomp/multipath"
 )
 
 // globalOpts are the flags every command has.

@@ -5,30 +5,17 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/gomp-dev/gomp/multipath"
 )
-
-// controlStats is what GET /stats answers. Its JSON is the stable
-// `gomp stats --json` format (README).
-type controlStats struct {
-	Device  multipath.DeviceStats `json:"device"`
-	PID     int                   `json:"pid"`
-	Started time.Time             `json:"started"`
-}
-
-// stats answers GET /stats with a controlStats.
-func (cs *controlServer) stats(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, controlStats{Device: cs.dev.Stats(), PID: os.Getpid(), Started: cs.started})
-}
 
 // newStatsCmd builds "gomp stats [--json] [NAME]".
 func newStatsCmd(g *globalOpts) *cobra.Command {
@@ -46,17 +33,17 @@ path; per iSCSI session the PDUs by opcode, digest errors, NOP timeouts, task
 aborts, reconnects and the last login error. Counters run from gomp attach.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			all, err := fetchEach[controlStats](cmd.Context(), dir, args, "/stats")
+			all, err := fetchEach(cmd.Context(), dir, args, (*control.Client).Stats)
 			if err != nil {
 				return err
 			}
-			return printEach(cmd.OutOrStdout(), all, asJSON, func(w io.Writer, st controlStats) {
+			return printEach(cmd.OutOrStdout(), all, asJSON, func(w io.Writer, st control.Stats) {
 				printStats(w, st.Device)
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (a list of devices; fields in the README)")
-	cmd.Flags().StringVar(&dir, "control-dir", defaultControlDir, "directory of the control sockets")
+	cmd.Flags().StringVar(&dir, "control-dir", control.DefaultDir, "directory of the control sockets")
 	return cmd
 }
 

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/gomp-dev/gomp/cmd/gomp/internal/metrics"
@@ -19,7 +21,7 @@ func labStats(t *testing.T, ctl string) multipath.DeviceStats {
 	t.Helper()
 	code, out, stderr := runCLI(t, "stats", "--json", "--control-dir", ctl)
 	require.Equal(t, exitOK, code, stderr)
-	var all []controlStats
+	var all []control.Stats
 	require.NoError(t, json.Unmarshal([]byte(out), &all))
 	require.Len(t, all, 1)
 	return all[0].Device

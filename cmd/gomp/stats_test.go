@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/gomp-dev/gomp/cmd/gomp/internal/metrics"
@@ -39,10 +41,10 @@ func memDevice(t *testing.T) (*multipath.Device, string) {
 		Portals: []string{"192.0.2.1:3260", "192.0.2.2:3260"}, Settings: multipath.Settings{Alias: "mem"}})
 	require.NoError(t, err)
 	dir := t.TempDir()
-	cs, err := startControl(dir, dev.Name(), dev, exportInfo{}, nil)
+	cs, err := control.Serve(dir, dev.Name(), dev, control.Exports{}, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() {
-		cs.close()
+		cs.Close()
 		require.NoError(t, dev.Close(ctx))
 		tg.Close()
 		wg.Wait()
@@ -70,7 +72,7 @@ func TestStatsCommand(t *testing.T) {
 
 	code, out, stderr := runCLI(t, "stats", "--json", "--control-dir", dir)
 	require.Equal(t, exitOK, code, stderr)
-	var all []controlStats
+	var all []control.Stats
 	require.NoError(t, json.Unmarshal([]byte(out), &all))
 	require.Len(t, all, 1)
 	st := all[0].Device
@@ -184,9 +186,9 @@ func TestWatchRates(t *testing.T) {
 		LatencyAvg: time.Millisecond, Errors: 2}}, got.Paths)
 
 	var b bytes.Buffer
-	st := controlStatus{Device: multipath.Status{Name: "d", Groups: []multipath.GroupStatus{{State: "active",
+	st := control.Status{Device: multipath.Status{Name: "d", Groups: []multipath.GroupStatus{{State: "active",
 		Paths: []multipath.PathStatus{{Portal: "a", DMState: "active", Checker: "ready"}}}}}}
-	require.NoError(t, drawWatch(&b, 2*time.Second, []controlStatus{st},
+	require.NoError(t, drawWatch(&b, 2*time.Second, []control.Status{st},
 		watchFrame{Time: t0, Devices: []watchDevice{got}}))
 	text := b.String()
 	require.Contains(t, text, "Every 2s: gomp status")

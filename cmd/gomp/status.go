@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"strings"
+
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
+
+	"github.com/spf13/cobra"
 
 	"github.com/gomp-dev/gomp/internal/safename"
 	"github.com/gomp-dev/gomp/multipath"
-	"github.com/spf13/cobra"
 )
 
 // newStatusCmd builds "gomp status [--json] [NAME]".
@@ -29,7 +30,7 @@ func newStatusCmd(g *globalOpts) *cobra.Command {
 			if watch.watch {
 				return runWatch(cmd, dir, args, asJSON, watch.interval)
 			}
-			all, err := fetchEach[controlStatus](cmd.Context(), dir, args, "/status")
+			all, err := fetchEach(cmd.Context(), dir, args, (*control.Client).Status)
 			if err != nil {
 				return err
 			}
@@ -37,7 +38,7 @@ func newStatusCmd(g *globalOpts) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (a list of devices; fields in the README)")
-	cmd.Flags().StringVar(&dir, "control-dir", defaultControlDir, "directory of the control sockets")
+	cmd.Flags().StringVar(&dir, "control-dir", control.DefaultDir, "directory of the control sockets")
 	watch.register(cmd.Flags())
 	return cmd
 }
@@ -45,29 +46,22 @@ func newStatusCmd(g *globalOpts) *cobra.Command {
 // namesFor returns the device named in args, or every attached device.
 func namesFor(ctx context.Context, dir string, args []string) ([]string, error) {
 	if len(args) == 1 {
-		n, err := resolveName(ctx, dir, args[0])
+		n, err := control.Resolve(ctx, dir, args[0])
 		return []string{n}, err
 	}
-	return attachedNames(dir)
+	return control.Names(dir)
 }
 
-// fetch asks the attach serving name for path (GET) and decodes its answer.
-func fetch[T any](ctx context.Context, dir, name, path string) (T, error) {
-	var v T
-	err := newControlClient(dir, name).do(ctx, http.MethodGet, path, &v)
-	return v, err
-}
-
-// fetchEach fetches path from the device named in args, or from every
-// attached device; no device is an empty list, not nil.
-func fetchEach[T any](ctx context.Context, dir string, args []string, path string) ([]T, error) {
+// fetchEach asks the device named in args, or every attached device,
+// with get; no device is an empty list, not nil.
+func fetchEach[T any](ctx context.Context, dir string, args []string, get func(*control.Client, context.Context) (T, error)) ([]T, error) {
 	names, err := namesFor(ctx, dir, args)
 	if err != nil {
 		return nil, err
 	}
 	all := []T{}
 	for _, n := range names {
-		v, err := fetch[T](ctx, dir, n, path)
+		v, err := get(control.NewClient(dir, n), ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -91,7 +85,7 @@ func printEach[T any](w io.Writer, all []T, asJSON bool, print func(io.Writer, T
 }
 
 // printStatus prints one device the way multipath -ll does.
-func printStatus(w io.Writer, st controlStatus) {
+func printStatus(w io.Writer, st control.Status) {
 	d := st.Device
 	fmt.Fprintf(w, "%s (%s) %s,%s\n", d.Name, d.WWID, safename.Text(d.Vendor), safename.Text(d.Product))
 	fmt.Fprintf(w, "size=%s block=%d selector='%s' policy=%s failback=%s no_path_retry=%s queueing=%v queued=%d\n",
@@ -171,19 +165,22 @@ func newPathCmd(g *globalOpts) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := resolveName(cmd.Context(), dir, args[1])
+			c, err := control.Find(cmd.Context(), dir, args[1])
 			if err != nil {
 				return err
 			}
-			q := "/path/" + args[0] + "?portal=" + url.QueryEscape(args[2])
-			if err := newControlClient(dir, name).do(cmd.Context(), http.MethodPost, q, nil); err != nil {
+			op := c.FailPath
+			if args[0] == "reinstate" {
+				op = c.ReinstatePath
+			}
+			if err := op(cmd.Context(), args[2]); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: path %s %s\n", name, args[2], map[string]string{"fail": "failed", "reinstate": "reinstated"}[args[0]])
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: path %s %s\n", c.Name(), args[2], map[string]string{"fail": "failed", "reinstate": "reinstated"}[args[0]])
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "control-dir", defaultControlDir, "directory of the control sockets")
+	cmd.Flags().StringVar(&dir, "control-dir", control.DefaultDir, "directory of the control sockets")
 	return cmd
 }
 
@@ -200,17 +197,17 @@ func newDetachCmd(g *globalOpts) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := resolveName(cmd.Context(), dir, args[0])
+			c, err := control.Find(cmd.Context(), dir, args[0])
 			if err != nil {
 				return err
 			}
-			if err := newControlClient(dir, name).do(cmd.Context(), http.MethodPost, "/detach", nil); err != nil {
+			if err := c.Detach(cmd.Context()); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: detaching\n", name)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: detaching\n", c.Name())
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "control-dir", defaultControlDir, "directory of the control sockets")
+	cmd.Flags().StringVar(&dir, "control-dir", control.DefaultDir, "directory of the control sockets")
 	return cmd
 }

@@ -7,8 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gomp-dev/gomp/multipath"
 	"github.com/spf13/pflag"
+
+	"github.com/gomp-dev/gomp/multipath"
 )
 
 // tuningFlags are the session and timer settings of gomp attach that

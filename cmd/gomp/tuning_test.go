@@ -12,8 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gomp-dev/gomp/internal/chaostest"
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
+
 	"github.com/stretchr/testify/require"
+
+	"github.com/gomp-dev/gomp/internal/chaostest"
 )
 
 // tuningArgs sets every tuning flag to a value unlike its default.
@@ -119,18 +122,18 @@ func blackholeUntil(t *testing.T, src, portal string) (release func()) {
 }
 
 // labStatus returns the one device's status.
-func labStatus(t *testing.T, ctl string) controlStatus {
+func labStatus(t *testing.T, ctl string) control.Status {
 	t.Helper()
 	code, out, stderr := runCLI(t, "status", "--json", "--control-dir", ctl)
 	require.Equal(t, exitOK, code, stderr)
-	var st []controlStatus
+	var st []control.Status
 	require.NoError(t, json.Unmarshal([]byte(out), &st))
 	require.Len(t, st, 1)
 	return st[0]
 }
 
 // pathState returns the dm state of the path to portal (PORTAL@SOURCE).
-func pathState(st controlStatus, portal string) string {
+func pathState(st control.Status, portal string) string {
 	for _, g := range st.Device.Groups {
 		for _, p := range g.Paths {
 			if pathLabel(p) == portal {

@@ -8,6 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -62,7 +64,7 @@ type watcher struct {
 	cmd  *cobra.Command
 	dir  string
 	args []string
-	prev map[string]controlStats // by device name
+	prev map[string]control.Stats // by device name
 }
 
 // runWatch redraws gomp status every interval until the command's
@@ -72,7 +74,7 @@ func runWatch(cmd *cobra.Command, dir string, args []string, asJSON bool, interv
 	if interval <= 0 {
 		return usagef("--interval %v: want a positive duration", interval)
 	}
-	w := &watcher{cmd: cmd, dir: dir, args: args, prev: map[string]controlStats{}}
+	w := &watcher{cmd: cmd, dir: dir, args: args, prev: map[string]control.Stats{}}
 	out := cmd.OutOrStdout()
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -100,26 +102,27 @@ func runWatch(cmd *cobra.Command, dir string, args []string, asJSON bool, interv
 // sample fetches status and statistics of every device and computes the
 // rates since the previous sample (for a device seen first, since it
 // was attached).
-func (w *watcher) sample() ([]controlStatus, watchFrame, error) {
+func (w *watcher) sample() ([]control.Status, watchFrame, error) {
 	frame := watchFrame{Time: time.Now(), Devices: []watchDevice{}}
 	names, err := namesFor(w.cmd.Context(), w.dir, w.args)
 	if err != nil {
 		return nil, frame, err
 	}
-	var statuses []controlStatus
-	next := map[string]controlStats{}
+	var statuses []control.Status
+	next := map[string]control.Stats{}
 	for _, n := range names {
-		st, err := fetch[controlStatus](w.cmd.Context(), w.dir, n, "/status")
+		c := control.NewClient(w.dir, n)
+		st, err := c.Status(w.cmd.Context())
 		if err != nil {
 			return nil, frame, err
 		}
-		cur, err := fetch[controlStats](w.cmd.Context(), w.dir, n, "/stats")
+		cur, err := c.Stats(w.cmd.Context())
 		if err != nil {
 			return nil, frame, err
 		}
 		prev, ok := w.prev[n]
 		if !ok {
-			prev = controlStats{Device: multipath.DeviceStats{Time: cur.Started}}
+			prev = control.Stats{Device: multipath.DeviceStats{Time: cur.Started}}
 		}
 		frame.Devices = append(frame.Devices, rates(prev.Device, cur.Device))
 		frame.Interval = max(frame.Interval, cur.Device.Time.Sub(prev.Device.Time))
@@ -166,7 +169,7 @@ func sumErrors(m map[string]uint64) uint64 {
 // drawWatch draws one text frame: a cleared terminal (or, into a pipe or
 // file, a blank line between frames), a header like watch(1)'s, then
 // each device's status and its path rates.
-func drawWatch(out io.Writer, interval time.Duration, statuses []controlStatus, frame watchFrame) error {
+func drawWatch(out io.Writer, interval time.Duration, statuses []control.Status, frame watchFrame) error {
 	if isTerminal(out) {
 		fmt.Fprint(out, "\x1b[H\x1b[2J")
 	} else {

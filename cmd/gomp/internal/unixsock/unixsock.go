@@ -1,4 +1,9 @@
-package main
+// Package unixsock makes the Unix sockets of gomp attach (its control
+// socket, --listen unix:PATH and the metrics socket) private: mode 0600
+// from the moment the socket exists, in a 0700 directory, answering only
+// root and the process's own user (SO_PEERCRED), and never taking over a
+// socket another process still answers on.
+package unixsock
 
 import (
 	"errors"
@@ -13,14 +18,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// maxSunPath is the longest Unix socket path bind accepts: sun_path is
+// MaxPath is the longest Unix socket path bind accepts: sun_path is
 // 108 bytes with its terminating NUL.
-const maxSunPath = 107
+const MaxPath = 107
 
 // staleDialTimeout bounds the probe of an existing socket.
 const staleDialTimeout = time.Second
 
-// listenUnix listens on a Unix socket at path that is mode 0600 from the
+// Listen listens on a Unix socket at path that is mode 0600 from the
 // moment it exists there, without touching the process umask (which every
 // goroutine shares): the socket is bound in a private 0700 directory next
 // to path, made 0600 and renamed into place (never over an existing file).
@@ -29,9 +34,9 @@ const staleDialTimeout = time.Second
 // accepts only peers running as root or as this process's user
 // (SO_PEERCRED), logs the others on log (nil: not logged) and closes them;
 // Close removes the socket if it is still the one it created.
-func listenUnix(path string, log *slog.Logger) (net.Listener, error) {
-	if len(path) > maxSunPath {
-		return nil, fmt.Errorf("unix socket %s: path longer than %d bytes", path, maxSunPath)
+func Listen(path string, log *slog.Logger) (net.Listener, error) {
+	if len(path) > MaxPath {
+		return nil, fmt.Errorf("unix socket %s: path longer than %d bytes", path, MaxPath)
 	}
 	if err := removeStale(path); err != nil {
 		return nil, err
@@ -75,8 +80,8 @@ func bindPrivate(tmp, path string) (*net.UnixListener, error) {
 	return ln, nil
 }
 
-// errInUse is wrapped when a live process answers on a socket path.
-var errInUse = errors.New("another process answers on it")
+// ErrInUse is wrapped when a live process answers on a socket path.
+var ErrInUse = errors.New("another process answers on it")
 
 // removeStale removes a socket at path that nobody answers. Nothing at
 // path is fine; a live socket, or a file that is not a socket (a regular
@@ -94,7 +99,7 @@ func removeStale(path string) error {
 	}
 	if c, err := net.DialTimeout("unix", path, staleDialTimeout); err == nil {
 		c.Close()
-		return fmt.Errorf("unix socket %s: %w", path, errInUse)
+		return fmt.Errorf("unix socket %s: %w", path, ErrInUse)
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("unix socket %s: removing the stale socket: %w", path, err)
@@ -102,7 +107,7 @@ func removeStale(path string) error {
 	return nil
 }
 
-// unixListener is a listener made by listenUnix.
+// unixListener is a listener made by Listen.
 type unixListener struct {
 	*net.UnixListener
 	path    string
@@ -134,7 +139,7 @@ func (l *unixListener) Accept() (net.Conn, error) {
 }
 
 // Close stops listening and removes the socket file if it is still the
-// one listenUnix created.
+// one Listen created.
 func (l *unixListener) Close() error {
 	err := l.UnixListener.Close()
 	if fi, serr := os.Lstat(l.path); serr == nil && os.SameFile(fi, l.created) {
@@ -166,11 +171,11 @@ func peerCred(c *net.UnixConn) (uid uint32, pid int32, err error) {
 	return cred.Uid, cred.Pid, nil
 }
 
-// prepareControlDir creates dir (mode 0700) or checks the one there: it
+// PrivateDir creates dir (mode 0700) or checks the one there: it
 // must be a real directory (not a symbolic link), owned by root when gomp
 // runs as root (it is made so) and by this user otherwise, and its mode is
 // forced to 0700 whatever it was.
-func prepareControlDir(dir string) error {
+func PrivateDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("control directory: %w", err)
 	}
