@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gomp-dev/gomp/internal/serial"
 	"github.com/gomp-dev/gomp/iscsi/internal/chap"
+	"github.com/gomp-dev/gomp/iscsi/internal/serial"
 	"github.com/gomp-dev/gomp/pdu"
 )
 

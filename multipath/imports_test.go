@@ -31,7 +31,7 @@ func TestLayering(t *testing.T) {
 		test := strings.HasSuffix(name, "_test.go")
 		for _, imp := range f.Imports {
 			path, _ := strconv.Unquote(imp.Path.Value)
-			if !strings.HasPrefix(path, mod) || allowed[path] || (test && (path == mod+"internal/target" || path == mod+"internal/testlog" || path == mod+"pdu")) {
+			if !strings.HasPrefix(path, mod) || allowed[path] || (test && (path == mod+"internal/iscsitest" || path == mod+"internal/testlog" || path == mod+"pdu")) {
 				continue
 			}
 			t.Errorf("%s imports %q", name, path)
