@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gomp-dev/gomp/internal/iscsitest"
-	"github.com/gomp-dev/gomp/iscsi/internal/negotiate"
 	"github.com/gomp-dev/gomp/pdu"
 )
 
@@ -114,7 +113,7 @@ func TestWritePaths(t *testing.T) {
 			target: iscsitest.Config{MaxOutstandingR2T: 2}, size: 200 << 10, r2ts: 6, dataOuts: 6},
 		{name: "digests", target: iscsitest.Config{R2TSplit: 8192, MaxOutstandingR2T: 4},
 			neg: Negotiation{HeaderDigest: crc, DataDigest: crc}, size: 256 << 10, r2ts: 24, dataOuts: 24},
-		{name: "InitialR2T=Yes ImmediateData=No ours", neg: Negotiation{InitialR2T: negotiate.Yes, ImmediateData: negotiate.No},
+		{name: "InitialR2T=Yes ImmediateData=No ours", neg: Negotiation{InitialR2T: ProposeYes, ImmediateData: ProposeNo},
 			size: 100 << 10, r2ts: 1, dataOuts: 2},
 	}
 	for _, tc := range cases {

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gomp-dev/gomp/internal/iscsitest"
-	"github.com/gomp-dev/gomp/iscsi/internal/negotiate"
 	"github.com/gomp-dev/gomp/pdu"
 )
 
@@ -296,7 +295,7 @@ func TestLoginNegotiation(t *testing.T) {
 				require.False(t, p.InitialR2T)
 				require.False(t, p.ImmediateData)
 			}},
-		{name: "InitialR2T=Yes ImmediateData=No", neg: Negotiation{InitialR2T: negotiate.Yes, ImmediateData: negotiate.No},
+		{name: "InitialR2T=Yes ImmediateData=No", neg: Negotiation{InitialR2T: ProposeYes, ImmediateData: ProposeNo},
 			check: func(t *testing.T, p Params) {
 				require.True(t, p.InitialR2T)
 				require.False(t, p.ImmediateData)
