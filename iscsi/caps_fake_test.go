@@ -34,7 +34,7 @@ func (l *cdbLog) take() []string {
 	defer l.mu.Unlock()
 	var out []string
 	for _, c := range l.cdbs {
-		s := scsi.OpCode(c[0]).String()
+		s := scsi.Opcode(c[0]).String()
 		if (c[0] == byte(scsi.OpWrite16) || c[0] == byte(scsi.OpWrite10)) && c[1]&0x08 != 0 {
 			s += "+FUA"
 		}
@@ -46,7 +46,7 @@ func (l *cdbLog) take() []string {
 
 // capsFake serves one LUN described by caching and unsupported opcodes,
 // and opens it.
-func capsFake(t *testing.T, thin bool, caching *iscsitest.Caching, unsupported ...scsi.OpCode) (*LUN, *iscsitest.LUN, *cdbLog) {
+func capsFake(t *testing.T, thin bool, caching *iscsitest.Caching, unsupported ...scsi.Opcode) (*LUN, *iscsitest.LUN, *cdbLog) {
 	t.Helper()
 	tl := iscsitest.NewLUN(fakeBlocks, fakeBlockSize)
 	tl.Thin, tl.Caching = thin, caching

@@ -219,7 +219,7 @@ func (f *fake) atTarget(t testing.TB, off int64, n int) []byte {
 }
 
 // isCDB reports whether p is a SCSI command whose CDB starts with op.
-func isCDB(p pdu.PDU, op scsi.OpCode) bool {
+func isCDB(p pdu.PDU, op scsi.Opcode) bool {
 	c, ok := p.(*pdu.SCSICommand)
 	return ok && len(c.CDB) > 0 && c.CDB[0] == byte(op)
 }

@@ -50,7 +50,7 @@ func (r *tmfs) requests() []pdu.TaskMgmtRequest {
 	return append([]pdu.TaskMgmtRequest(nil), r.reqs...)
 }
 
-func holdOnce(op scsi.OpCode) func(*iscsitest.Conn, []byte) bool {
+func holdOnce(op scsi.Opcode) func(*iscsitest.Conn, []byte) bool {
 	var done atomic.Bool
 	return func(_ *iscsitest.Conn, cdb []byte) bool {
 		return cdb[0] == byte(op) && done.CompareAndSwap(false, true)
@@ -79,7 +79,7 @@ func TestAbortOnContextEnd(t *testing.T) {
 				if tc.late {
 					rec.gate = make(chan struct{})
 				}
-				op := map[bool]scsi.OpCode{false: scsi.OpRead16, true: scsi.OpWrite16}[tc.write]
+				op := map[bool]scsi.Opcode{false: scsi.OpRead16, true: scsi.OpWrite16}[tc.write]
 				f := newFake(t, iscsitest.Config{Hooks: iscsitest.Hooks{OnReceive: rec.hook, HoldCommand: holdOnce(op)}})
 				s := f.dial(t)
 				c := f.conn(t)
