@@ -43,7 +43,8 @@
 // Every rule the initiator breaks that the target can see is recorded in
 // Conn.Stats().Violations, so a test can assert that an initiator behaved.
 //
-// Faults are injected with Hooks (see STYLE.md rule 12): OnReceive and
+// Faults are injected with Hooks, so that session tests can drop, delay
+// or corrupt what a target sends without a network: OnReceive and
 // BeforeSend return an Action (Continue after an in-place change, Drop,
 // Close, Reset, Stall, Truncate after the header, Trickle one byte at a
 // time) and may block to delay; Rewrite forges the encoded bytes (an AHS
