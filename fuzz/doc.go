@@ -6,7 +6,7 @@
 //     READ, WRITE and READ — against a target whose every byte comes from
 //     the fuzzer. The input is a script of turns, each "wait for N PDUs from
 //     the initiator, then send these bytes", so that a recorded valid
-//     conversation (internal/target) replays exactly and the fuzzer mutates
+//     conversation (internal/iscsitest) replays exactly and the fuzzer mutates
 //     from there; a flag prepends the recorded login, so that mutations
 //     reach the full-feature phase.
 //   - FuzzNBDConn: an NBD server connection (package nbd, ServeConn) fed

@@ -19,7 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 	"github.com/gomp-dev/gomp/pdu"
@@ -184,11 +184,11 @@ func (r *recorder) Write(p []byte) (int, error) {
 func record(t testing.TB) (login, ff []turn) {
 	var received atomic.Int32
 	rec := &recorder{received: &received}
-	tg := target.New(target.Config{Name: fuzzTarget,
-		LUNs: map[uint16]*target.LUN{1: target.NewLUN(64, blockSize).SetIdentity(7)},
-		Hooks: target.Hooks{
-			OnReceive: func(*target.Conn, pdu.PDU) target.Action { received.Add(1); return target.Continue },
-			OnLogin: func(*target.Conn) {
+	tg := iscsitest.New(iscsitest.Config{Name: fuzzTarget,
+		LUNs: map[uint16]*iscsitest.LUN{1: iscsitest.NewLUN(64, blockSize).SetIdentity(7)},
+		Hooks: iscsitest.Hooks{
+			OnReceive: func(*iscsitest.Conn, pdu.PDU) iscsitest.Action { received.Add(1); return iscsitest.Continue },
+			OnLogin: func(*iscsitest.Conn) {
 				rec.mu.Lock()
 				rec.loginEnds = len(rec.turns)
 				rec.mu.Unlock()
@@ -203,7 +203,7 @@ func record(t testing.TB) (login, ff []turn) {
 			return nil, syscall.ECONNREFUSED
 		}
 		dialed = true
-		ini, tgt := target.Pipe()
+		ini, tgt := iscsitest.Pipe()
 		rec.Conn = tgt
 		wg.Go(func() { _ = tg.Serve(rec) })
 		return ini, nil

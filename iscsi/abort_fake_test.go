@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 	"github.com/gomp-dev/gomp/pdu"
 )
@@ -18,12 +18,12 @@ var errStall = errors.New("stalled")
 
 // answerTMF makes the target answer every task management request of
 // function fn with resp instead of what it would say.
-func answerTMF(fn *pdu.TMFunction, resp pdu.TMFResponse) func(*target.Conn, pdu.PDU) target.Action {
-	return func(_ *target.Conn, p pdu.PDU) target.Action {
+func answerTMF(fn *pdu.TMFunction, resp pdu.TMFResponse) func(*iscsitest.Conn, pdu.PDU) iscsitest.Action {
+	return func(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 		if r, ok := p.(*pdu.TaskMgmtResponse); ok && *fn == pdu.TMFAbortTask {
 			r.Response = resp
 		}
-		return target.Continue
+		return iscsitest.Continue
 	}
 }
 
@@ -37,8 +37,8 @@ type abortResult struct {
 
 // abortCase runs a held WRITE, then AbortInFlight, and reports what
 // happened, with the task management functions the target saw.
-func abortCase(t *testing.T, rec *tmfs, before func(*target.Conn, pdu.PDU) target.Action) abortResult {
-	f := newFake(t, target.Config{Hooks: target.Hooks{OnReceive: rec.hook, BeforeSend: before,
+func abortCase(t *testing.T, rec *tmfs, before func(*iscsitest.Conn, pdu.PDU) iscsitest.Action) abortResult {
+	f := newFake(t, iscsitest.Config{Hooks: iscsitest.Hooks{OnReceive: rec.hook, BeforeSend: before,
 		HoldCommand: holdOnce(scsi.OpWrite16)}})
 	s := f.dial(t, func(c *Config) { c.NOPTimeout = 2 * time.Second })
 	done := make(chan error, 1)
@@ -86,7 +86,7 @@ func TestAbortInFlightEscalates(t *testing.T) {
 				fn := pdu.TMFAbortTask
 				// the hook answers only ABORT TASK falsely: it sees the
 				// request's function through rec
-				before := func(c *target.Conn, p pdu.PDU) target.Action {
+				before := func(c *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 					if reqs := rec.requests(); len(reqs) > 0 {
 						fn = reqs[len(reqs)-1].Function
 					}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 	"github.com/gomp-dev/gomp/pdu"
 )
@@ -18,9 +18,9 @@ import (
 func TestLUNAbortInFlightOwnCommandsOnly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := &tmfs{}
-		f := newFake(t, target.Config{LUNs: map[uint16]*target.LUN{
-			fakeLUN: target.NewLUN(fakeBlocks, fakeBlockSize), 2: target.NewLUN(fakeBlocks, fakeBlockSize)},
-			Hooks: target.Hooks{OnReceive: rec.hook, HoldCommand: holdOnce(scsi.OpWrite16)}})
+		f := newFake(t, iscsitest.Config{LUNs: map[uint16]*iscsitest.LUN{
+			fakeLUN: iscsitest.NewLUN(fakeBlocks, fakeBlockSize), 2: iscsitest.NewLUN(fakeBlocks, fakeBlockSize)},
+			Hooks: iscsitest.Hooks{OnReceive: rec.hook, HoldCommand: holdOnce(scsi.OpWrite16)}})
 		s := f.dial(t, func(c *Config) { c.NOPTimeout = 2 * time.Second })
 		ctx := context.Background()
 		own, err := s.OpenLUN(ctx, fakeLUN)

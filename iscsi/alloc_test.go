@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/pdu"
 )
 
@@ -88,21 +88,21 @@ func (r *zeroResponder) command(p *pdu.SCSICommand) pdu.PDU {
 func zeroRig(t testing.TB) (*Session, *zeroResponder) {
 	release := make(chan struct{})
 	var statSN atomic.Uint32
-	hooks := target.Hooks{
-		OnLogin: func(*target.Conn) { <-release },
-		BeforeSend: func(_ *target.Conn, p pdu.PDU) target.Action {
+	hooks := iscsitest.Hooks{
+		OnLogin: func(*iscsitest.Conn) { <-release },
+		BeforeSend: func(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 			if r, ok := p.(*pdu.LoginResponse); ok {
 				statSN.Store(r.StatSN + 1)
 			}
-			return target.Continue
+			return iscsitest.Continue
 		},
 	}
-	f := newFake(t, target.Config{Hooks: hooks})
+	f := newFake(t, iscsitest.Config{Hooks: hooks})
 	t.Cleanup(func() { close(release) }) // before the fakeNet's cleanup
 	conns := make(chan net.Conn, 1)
 	cfg := f.cfg()
 	cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		ini, tgt := target.Pipe()
+		ini, tgt := iscsitest.Pipe()
 		conns <- tgt
 		f.wg.Go(func() { _ = f.tg.Serve(tgt) })
 		return ini, nil
@@ -192,7 +192,7 @@ func BenchmarkDoFakeTarget(b *testing.B) {
 	for _, write := range []bool{false, true} {
 		name := map[bool]string{false: "read64KiB", true: "write64KiB"}[write]
 		b.Run(name, func(b *testing.B) {
-			f := newFake(b, target.Config{})
+			f := newFake(b, iscsitest.Config{})
 			s := f.dial(b)
 			cmd := readCmd(0, make([]byte, ioSize))
 			if write {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/pdu"
 )
 
@@ -19,7 +19,7 @@ func TestAsyncLogoutRequest(t *testing.T) {
 	for _, recover := range []bool{false, true} {
 		t.Run(map[bool]string{false: "no recover", true: "recover"}[recover], func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				f := newFake(t, target.Config{})
+				f := newFake(t, iscsitest.Config{})
 				s := f.dial(t, func(c *Config) { c.Recover, c.ReplacementTimeout = recover, time.Minute })
 				first := f.conn(t)
 				start := time.Now()
@@ -51,7 +51,7 @@ func TestAsyncDropConnection(t *testing.T) {
 		for _, t2w := range []uint16{7, 0} {
 			t.Run(fmt.Sprintf("%v/time2wait=%d", ev, t2w), func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
-					f := newFake(t, target.Config{})
+					f := newFake(t, iscsitest.Config{})
 					s := f.dial(t, func(c *Config) { c.Recover, c.ReplacementTimeout = true, time.Minute })
 					start := time.Now()
 					require.NoError(t, f.conn(t).SendAsync(pdu.AsyncMessage{Event: ev, Parameter2: t2w, Parameter3: 20}))
@@ -74,7 +74,7 @@ func TestAsyncEventsHarmless(t *testing.T) {
 		{Event: pdu.AsyncParameterNegotiation},
 		{Event: pdu.AsyncVendorSpecific, VendorCode: 7},
 	}
-	f := newFake(t, target.Config{})
+	f := newFake(t, iscsitest.Config{})
 	s := f.dial(t)
 	for _, m := range msgs {
 		require.NoError(t, f.conn(t).SendAsync(m))

@@ -97,7 +97,7 @@ func (s *Session) modeSense(ctx context.Context, lun uint16, ten bool, page scsi
 	}
 	cmd := &Command{LUN: lun, CDB: cdb, Read: buf}
 	if err := s.Do(ctx, cmd); err != nil {
-		return scsi.ModeParameters{}, fmt.Errorf("%v page 0x%02x: %w", scsi.OpCode(cdb[0]), uint8(page), err)
+		return scsi.ModeParameters{}, fmt.Errorf("%v page 0x%02x: %w", scsi.Opcode(cdb[0]), uint8(page), err)
 	}
 	b := buf[:len(buf)-max(cmd.Residual, 0)]
 	if ten {

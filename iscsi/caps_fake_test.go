@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 	"github.com/gomp-dev/gomp/pdu"
 )
@@ -19,13 +19,13 @@ type cdbLog struct {
 	cdbs [][]byte
 }
 
-func (l *cdbLog) hook(_ *target.Conn, p pdu.PDU) target.Action {
+func (l *cdbLog) hook(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 	if c, ok := p.(*pdu.SCSICommand); ok {
 		l.mu.Lock()
 		l.cdbs = append(l.cdbs, append([]byte(nil), c.CDB...))
 		l.mu.Unlock()
 	}
-	return target.Continue
+	return iscsitest.Continue
 }
 
 // take returns the CDBs recorded since the last take, as "op" or "op+FUA".
@@ -34,7 +34,7 @@ func (l *cdbLog) take() []string {
 	defer l.mu.Unlock()
 	var out []string
 	for _, c := range l.cdbs {
-		s := scsi.OpCode(c[0]).String()
+		s := scsi.Opcode(c[0]).String()
 		if (c[0] == byte(scsi.OpWrite16) || c[0] == byte(scsi.OpWrite10)) && c[1]&0x08 != 0 {
 			s += "+FUA"
 		}
@@ -46,16 +46,16 @@ func (l *cdbLog) take() []string {
 
 // capsFake serves one LUN described by caching and unsupported opcodes,
 // and opens it.
-func capsFake(t *testing.T, thin bool, caching *target.Caching, unsupported ...scsi.OpCode) (*LUN, *target.LUN, *cdbLog) {
+func capsFake(t *testing.T, thin bool, caching *iscsitest.Caching, unsupported ...scsi.Opcode) (*LUN, *iscsitest.LUN, *cdbLog) {
 	t.Helper()
-	tl := target.NewLUN(fakeBlocks, fakeBlockSize)
+	tl := iscsitest.NewLUN(fakeBlocks, fakeBlockSize)
 	tl.Thin, tl.Caching = thin, caching
 	tl.Unsupported = map[byte]bool{}
 	for _, op := range unsupported {
 		tl.Unsupported[byte(op)] = true
 	}
 	log := &cdbLog{}
-	f := newFake(t, target.Config{LUNs: map[uint16]*target.LUN{fakeLUN: tl}, Hooks: target.Hooks{OnReceive: log.hook}})
+	f := newFake(t, iscsitest.Config{LUNs: map[uint16]*iscsitest.LUN{fakeLUN: tl}, Hooks: iscsitest.Hooks{OnReceive: log.hook}})
 	s := f.dial(t)
 	l, err := s.OpenLUN(ctxT(t), fakeLUN)
 	require.NoError(t, err)
@@ -77,7 +77,7 @@ func TestFUAWriteByCacheMode(t *testing.T) {
 	for _, wce := range []bool{false, true} {
 		for _, dpofua := range []bool{false, true} {
 			for _, refuse := range []bool{false, true} {
-				c := target.Caching{WriteCache: wce, DPOFUA: dpofua, RefuseFUA: refuse}
+				c := iscsitest.Caching{WriteCache: wce, DPOFUA: dpofua, RefuseFUA: refuse}
 				t.Run(fmt.Sprintf("WCE=%v,DPOFUA=%v,refuse=%v", wce, dpofua, refuse), func(t *testing.T) {
 					l, tl, log := capsFake(t, false, &c)
 					require.Equal(t, scsi.CacheMode{Known: true, WriteCache: wce, DPOFUA: dpofua}, l.Info().Cache)
@@ -113,7 +113,7 @@ func TestFUAWriteByCacheMode(t *testing.T) {
 }
 
 func TestWriteProtectedLUN(t *testing.T) {
-	l, _, _ := capsFake(t, false, &target.Caching{WriteProtect: true})
+	l, _, _ := capsFake(t, false, &iscsitest.Caching{WriteProtect: true})
 	require.True(t, l.Info().Cache.WriteProtect)
 	_, err := l.WriteAtContext(ctxT(t), make([]byte, 512), 0, false)
 	var se *SCSIError
@@ -184,17 +184,17 @@ func TestNoModeSense(t *testing.T) {
 // MODE PARAMETERS CHANGED marks the LUN stale; Refresh reads the new cache
 // mode, and FUA writes follow it.
 func TestCapabilityUnitAttention(t *testing.T) {
-	c := target.Caching{WriteCache: true, DPOFUA: true}
-	tl := target.NewLUN(fakeBlocks, fakeBlockSize)
+	c := iscsitest.Caching{WriteCache: true, DPOFUA: true}
+	tl := iscsitest.NewLUN(fakeBlocks, fakeBlockSize)
 	tl.Caching = &c
 	log := &cdbLog{}
-	f := newFake(t, target.Config{LUNs: map[uint16]*target.LUN{fakeLUN: tl}, Hooks: target.Hooks{OnReceive: log.hook}})
+	f := newFake(t, iscsitest.Config{LUNs: map[uint16]*iscsitest.LUN{fakeLUN: tl}, Hooks: iscsitest.Hooks{OnReceive: log.hook}})
 	s := f.dial(t)
 	l, err := s.OpenLUN(ctxT(t), fakeLUN)
 	require.NoError(t, err)
 	require.False(t, l.Stale())
 
-	tl.SetCaching(target.Caching{}) // write through, no FUA
+	tl.SetCaching(iscsitest.Caching{}) // write through, no FUA
 	f.conn(t).UnitAttention(fakeLUN, 0x2A, 0x01)
 	require.NoError(t, l.TestUnitReady(ctxT(t)), "the unit attention is retried")
 	require.True(t, l.Stale())

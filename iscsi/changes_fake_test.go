@@ -6,7 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 )
 
@@ -32,7 +32,7 @@ func (u *uaLog) all() []scsi.AdditionalSense {
 // lost: the hook hears it, LUNsGeneration counts it and the LUN is stale
 // (its identity is to be checked again).
 func TestUnitAttentionReportedLUNsChanged(t *testing.T) {
-	f := newFake(t, target.Config{})
+	f := newFake(t, iscsitest.Config{})
 	var ua uaLog
 	s := f.dial(t, func(c *Config) { c.OnUnitAttention = ua.note })
 	l, err := s.OpenLUN(ctxT(t), fakeLUN)
@@ -54,7 +54,7 @@ func TestUnitAttentionReportedLUNsChanged(t *testing.T) {
 // CAPACITY DATA HAS CHANGED is heard, and ReadCapacity gives the LUN its
 // new size: I/O beyond the old end is allowed afterwards, not before.
 func TestUnitAttentionCapacityChangedAndReadCapacity(t *testing.T) {
-	f := newFake(t, target.Config{})
+	f := newFake(t, iscsitest.Config{})
 	var ua uaLog
 	s := f.dial(t, func(c *Config) { c.OnUnitAttention = ua.note })
 	l, err := s.OpenLUN(ctxT(t), fakeLUN)

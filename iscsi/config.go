@@ -9,60 +9,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gomp-dev/gomp/iscsi/internal/chap"
-	"github.com/gomp-dev/gomp/iscsi/internal/negotiate"
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 	"github.com/gomp-dev/gomp/pdu"
 )
 
 // DefaultPort is the iSCSI well-known port.
 const DefaultPort = "3260"
-
-// Secret is a CHAP secret. It formats as "[redacted]" in every fmt verb and
-// in slog, so it cannot leak through logs or error strings.
-type Secret = chap.Secret
-
-// CHAP algorithms, in RFC 7143 / IANA numbering.
-const (
-	CHAPMD5     = chap.MD5
-	CHAPSHA1    = chap.SHA1
-	CHAPSHA256  = chap.SHA256
-	CHAPSHA3256 = chap.SHA3_256
-)
-
-// CHAPAlgorithm is one CHAP digest algorithm.
-type CHAPAlgorithm = chap.Algorithm
-
-// LoadSecret reads a CHAP secret from a file. The warning is non-nil when
-// the file is readable by group or others.
-func LoadSecret(path string) (s Secret, warning, err error) { return chap.LoadSecret(path) }
-
-// LoadSecretEnv reads a CHAP secret from the environment variable name.
-// The warning is non-nil when the secret is shorter than 12 bytes, as
-// LoadSecret warns for a file. The value stays readable in
-// /proc/PID/environ for the life of the process: prefer a file.
-func LoadSecretEnv(name string) (s Secret, warning, err error) { return chap.LoadSecretEnv(name) }
-
-// CHAP holds the credentials of one-way or mutual CHAP (RFC 7143 §12.1.3).
-type CHAP struct {
-	User   string // CHAP_N we send
-	Secret Secret // secret the target shares for User
-	// TargetUser and TargetSecret, when set, make CHAP mutual: the target
-	// must prove it knows TargetSecret, and answer as TargetUser.
-	TargetUser   string
-	TargetSecret Secret
-	// Algorithms in preference order; nil means SHA3-256, SHA-256, SHA-1,
-	// MD5. A target that rejects the list is retried with MD5 alone.
-	Algorithms []CHAPAlgorithm
-}
-
-// Negotiation holds our operational key proposals (RFC 7143 §13). The zero
-// value proposes values tuned for throughput: ImmediateData=Yes,
-// InitialR2T=No, 256 KiB data segments, 1 MiB bursts, 8 outstanding R2Ts.
-type Negotiation = negotiate.Config
-
-// Params is the result of a login's negotiation.
-type Params = negotiate.Params
 
 // Config describes one session to one target portal. The zero value of each
 // optional field is a sensible default.
@@ -196,12 +148,3 @@ func (b Binding) dialNoDelay(ctx context.Context, network, addr string) (net.Con
 	}
 	return c, nil
 }
-
-// Choices for the boolean proposals of Negotiation (InitialR2T,
-// ImmediateData, DataPDUInOrder, DataSequenceInOrder): the zero value
-// proposes the default.
-const (
-	ProposeDefault = negotiate.Default
-	ProposeYes     = negotiate.Yes
-	ProposeNo      = negotiate.No
-)

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/pdu"
 )
 
@@ -36,9 +36,9 @@ func TestDiscover(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tcfg := target.Config{Portals: tc.portals, PortGroup: 3}
+			tcfg := iscsitest.Config{Portals: tc.portals, PortGroup: 3}
 			if tc.chap {
-				tcfg.CHAP = &target.CHAPConfig{User: chapUser, Secret: chapSecret}
+				tcfg.CHAP = &iscsitest.CHAPConfig{User: chapUser, Secret: chapSecret}
 			}
 			f := newFake(t, tcfg)
 			cfg := f.cfg()
@@ -77,7 +77,7 @@ func TestDiscover(t *testing.T) {
 
 func TestDiscoverFailures(t *testing.T) {
 	t.Run("wrong secret", func(t *testing.T) {
-		f := newFake(t, target.Config{CHAP: &target.CHAPConfig{User: chapUser, Secret: chapSecret}})
+		f := newFake(t, iscsitest.Config{CHAP: &iscsitest.CHAPConfig{User: chapUser, Secret: chapSecret}})
 		cfg := f.cfg()
 		cfg.CHAP = &CHAP{User: chapUser, Secret: Secret("not-the-secret")}
 		_, err := Discover(ctxT(t), cfg)
@@ -86,11 +86,11 @@ func TestDiscoverFailures(t *testing.T) {
 		require.Equal(t, pdu.LoginAuthenticationFailure, le.Status)
 	})
 	t.Run("connection reset during SendTargets", func(t *testing.T) {
-		f := newFake(t, target.Config{Hooks: target.Hooks{OnReceive: func(_ *target.Conn, p pdu.PDU) target.Action {
+		f := newFake(t, iscsitest.Config{Hooks: iscsitest.Hooks{OnReceive: func(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 			if _, ok := p.(*pdu.TextRequest); ok {
-				return target.Reset
+				return iscsitest.Reset
 			}
-			return target.Continue
+			return iscsitest.Continue
 		}}})
 		_, err := Discover(context.Background(), f.cfg())
 		require.ErrorIs(t, err, ErrConnection)

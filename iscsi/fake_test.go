@@ -14,13 +14,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 	"github.com/gomp-dev/gomp/pdu"
 )
 
 // Test fixtures: every session test talks to scripted fake targets
-// (internal/target) over in-memory pipes; nothing touches the network.
+// (internal/iscsitest) over in-memory pipes; nothing touches the network.
 const (
 	fakePortal    = "fake:3260"
 	fakeLUN       = 1
@@ -30,12 +30,12 @@ const (
 )
 
 // fakeNet is an in-memory network of fake targets. Its Dial routes an
-// address to the target registered there: it makes a target.Pipe and
+// address to the target registered there: it makes a iscsitest.Pipe and
 // serves the target's end in a goroutine that cleanup waits for.
 //
 // At cleanup it closes every target, waits for every Serve to return, and
 // requires that no connection recorded an initiator protocol violation
-// (target.Conn.Stats().Violations): every test checks that the initiator
+// (iscsitest.Conn.Stats().Violations): every test checks that the initiator
 // behaved, faults included.
 type fakeNet struct {
 	t   testing.TB
@@ -43,21 +43,21 @@ type fakeNet struct {
 	wg  sync.WaitGroup // Serve goroutines
 
 	mu      sync.Mutex // guards the following
-	targets map[string]*target.Target
-	conns   []*target.Conn // every connection served, oldest first
-	dialed  []string       // every address dialed
-	refuse  int            // dials still to refuse
+	targets map[string]*iscsitest.Target
+	conns   []*iscsitest.Conn // every connection served, oldest first
+	dialed  []string          // every address dialed
+	refuse  int               // dials still to refuse
 }
 
 func newFakeNet(t testing.TB) *fakeNet {
-	n := &fakeNet{t: t, log: &lockedBuffer{}, targets: map[string]*target.Target{}}
+	n := &fakeNet{t: t, log: &lockedBuffer{}, targets: map[string]*iscsitest.Target{}}
 	t.Cleanup(n.cleanup)
 	return n
 }
 
 func (n *fakeNet) cleanup() {
 	n.mu.Lock()
-	tgs := make([]*target.Target, 0, len(n.targets))
+	tgs := make([]*iscsitest.Target, 0, len(n.targets))
 	for _, tg := range n.targets {
 		tgs = append(tgs, tg)
 	}
@@ -78,9 +78,9 @@ func (n *fakeNet) cleanup() {
 
 // add serves a target built from cfg at addr. Its OnConnect hook is
 // wrapped to record each connection.
-func (n *fakeNet) add(addr string, cfg target.Config) *target.Target {
+func (n *fakeNet) add(addr string, cfg iscsitest.Config) *iscsitest.Target {
 	inner := cfg.Hooks.OnConnect
-	cfg.Hooks.OnConnect = func(c *target.Conn) {
+	cfg.Hooks.OnConnect = func(c *iscsitest.Conn) {
 		n.mu.Lock()
 		n.conns = append(n.conns, c)
 		n.mu.Unlock()
@@ -88,7 +88,7 @@ func (n *fakeNet) add(addr string, cfg target.Config) *target.Target {
 			inner(c)
 		}
 	}
-	tg := target.New(cfg)
+	tg := iscsitest.New(cfg)
 	n.mu.Lock()
 	n.targets[addr] = tg
 	n.mu.Unlock()
@@ -108,7 +108,7 @@ func (n *fakeNet) Dial(ctx context.Context, network, addr string) (net.Conn, err
 	if refused {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
 	}
-	ini, tgt := target.Pipe()
+	ini, tgt := iscsitest.Pipe()
 	n.wg.Go(func() { _ = tg.Serve(tgt) })
 	return ini, nil
 }
@@ -121,10 +121,10 @@ func (n *fakeNet) refuseDials(k int) {
 }
 
 // Conns returns every connection served so far, oldest first.
-func (n *fakeNet) Conns() []*target.Conn {
+func (n *fakeNet) Conns() []*iscsitest.Conn {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return append([]*target.Conn(nil), n.conns...)
+	return append([]*iscsitest.Conn(nil), n.conns...)
 }
 
 // Dialed returns the addresses dialed so far.
@@ -154,14 +154,14 @@ func (n *fakeNet) login(t testing.TB, cfg Config) *Session {
 // fake is the common case: one target at fakePortal.
 type fake struct {
 	*fakeNet
-	tg *target.Target
+	tg *iscsitest.Target
 }
 
 // newFake serves one target built from cfg at fakePortal; without LUNs
 // it gets a 16 MiB LUN 1.
-func newFake(t testing.TB, cfg target.Config) *fake {
+func newFake(t testing.TB, cfg iscsitest.Config) *fake {
 	if cfg.LUNs == nil {
-		cfg.LUNs = map[uint16]*target.LUN{fakeLUN: target.NewLUN(fakeBlocks, fakeBlockSize)}
+		cfg.LUNs = map[uint16]*iscsitest.LUN{fakeLUN: iscsitest.NewLUN(fakeBlocks, fakeBlockSize)}
 	}
 	n := newFakeNet(t)
 	return &fake{fakeNet: n, tg: n.add(fakePortal, cfg)}
@@ -180,14 +180,14 @@ func (f *fake) dial(t testing.TB, mods ...func(*Config)) *Session {
 }
 
 // conn returns the latest connection.
-func (f *fake) conn(t testing.TB) *target.Conn {
+func (f *fake) conn(t testing.TB) *iscsitest.Conn {
 	t.Helper()
 	cs := f.Conns()
 	require.NotEmpty(t, cs)
 	return cs[len(cs)-1]
 }
 
-func (f *fake) lun() *target.LUN { return f.tg.LUN(fakeLUN) }
+func (f *fake) lun() *iscsitest.LUN { return f.tg.LUN(fakeLUN) }
 
 // readCmd and writeCmd build READ(16) and WRITE(16) of LUN 1 at lba.
 func readCmd(lba uint64, buf []byte) *Command {
@@ -219,7 +219,7 @@ func (f *fake) atTarget(t testing.TB, off int64, n int) []byte {
 }
 
 // isCDB reports whether p is a SCSI command whose CDB starts with op.
-func isCDB(p pdu.PDU, op scsi.OpCode) bool {
+func isCDB(p pdu.PDU, op scsi.Opcode) bool {
 	c, ok := p.(*pdu.SCSICommand)
 	return ok && len(c.CDB) > 0 && c.CDB[0] == byte(op)
 }
@@ -257,7 +257,7 @@ func iscsiGoroutines() []string {
 	var out []string
 	for g := range strings.SplitSeq(string(buf), "\n\n") {
 		ours := strings.Contains(g, "gomp/iscsi.(*") || strings.Contains(g, "gomp/iscsi.loginTo")
-		if ours && !strings.Contains(g, "internal/target.") {
+		if ours && !strings.Contains(g, "internal/iscsitest.") {
 			out = append(out, g)
 		}
 	}

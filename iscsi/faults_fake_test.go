@@ -11,20 +11,20 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 	"github.com/gomp-dev/gomp/pdu"
 )
 
 // nth returns a BeforeSend hook applying fn to the n-th PDU (from 1) of
 // type T the target sends.
-func nth[T pdu.PDU](n int32, fn func(T)) func(*target.Conn, pdu.PDU) target.Action {
+func nth[T pdu.PDU](n int32, fn func(T)) func(*iscsitest.Conn, pdu.PDU) iscsitest.Action {
 	var seen atomic.Int32
-	return func(_ *target.Conn, p pdu.PDU) target.Action {
+	return func(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 		if v, ok := p.(T); ok && seen.Add(1) == n {
 			fn(v)
 		}
-		return target.Continue
+		return iscsitest.Continue
 	}
 }
 
@@ -38,7 +38,7 @@ func TestProtocolViolations(t *testing.T) {
 	ping := func(s *Session) error { return s.Ping(ctxT(t)) }
 	cases := []struct {
 		name string
-		hook func(*target.Conn, pdu.PDU) target.Action
+		hook func(*iscsitest.Conn, pdu.PDU) iscsitest.Action
 		r2t  bool // the target solicits every byte of a write
 		op   func(*Session) error
 	}{
@@ -74,7 +74,7 @@ func TestProtocolViolations(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tcfg := target.Config{DataInSplit: 4096, Hooks: target.Hooks{BeforeSend: tc.hook}}
+			tcfg := iscsitest.Config{DataInSplit: 4096, Hooks: iscsitest.Hooks{BeforeSend: tc.hook}}
 			if tc.r2t {
 				tcfg.ForceInitialR2T, tcfg.NoImmediateData, tcfg.R2TSplit = true, true, 4096
 			}
@@ -97,19 +97,19 @@ func TestProtocolViolations(t *testing.T) {
 // A Reject of a command is that command's error; the session goes on.
 func TestRejectedCommand(t *testing.T) {
 	var rejectITT atomic.Uint32 // ITT of the TEST UNIT READY to reject
-	hooks := target.Hooks{
-		OnReceive: func(_ *target.Conn, p pdu.PDU) target.Action {
+	hooks := iscsitest.Hooks{
+		OnReceive: func(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 			if isCDB(p, scsi.OpTestUnitReady) {
 				rejectITT.Store(p.(*pdu.SCSICommand).ITT)
 			}
-			return target.Continue
+			return iscsitest.Continue
 		},
 		// The target executes the command, then answers with a Reject
 		// in place of the SCSI Response, with the response's StatSN.
-		BeforeSend: func(c *target.Conn, p pdu.PDU) target.Action {
+		BeforeSend: func(c *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 			r, ok := p.(*pdu.SCSIResponse)
 			if !ok || r.ITT != rejectITT.Load() {
-				return target.Continue
+				return iscsitest.Continue
 			}
 			cdb := scsi.TestUnitReady()
 			hdr, err := (&pdu.SCSICommand{Final: true, ITT: r.ITT, CDB: cdb[:]}).AppendHeader(nil)
@@ -122,12 +122,12 @@ func TestRejectedCommand(t *testing.T) {
 				panic(err)
 			}
 			if err := c.WriteRaw(raw); err != nil {
-				return target.Close
+				return iscsitest.Close
 			}
-			return target.Drop
+			return iscsitest.Drop
 		},
 	}
-	f := newFake(t, target.Config{Hooks: hooks})
+	f := newFake(t, iscsitest.Config{Hooks: hooks})
 	s := f.dial(t)
 	cdb := scsi.TestUnitReady()
 	err := s.Do(ctxT(t), &Command{LUN: fakeLUN, CDB: cdb[:]})
@@ -150,7 +150,7 @@ func TestRejectedCommand(t *testing.T) {
 func TestDigestError(t *testing.T) {
 	for _, kind := range []pdu.DigestKind{pdu.HeaderDigest, pdu.DataDigest} {
 		t.Run(kind.String(), func(t *testing.T) {
-			f := newFake(t, target.Config{})
+			f := newFake(t, iscsitest.Config{})
 			s := f.dial(t, func(c *Config) {
 				c.Negotiation.HeaderDigest = []string{"CRC32C"}
 				c.Negotiation.DataDigest = []string{"CRC32C"}
@@ -175,23 +175,23 @@ func TestConnectionLostMidWrite(t *testing.T) {
 	const writers, size = 8, 1 << 20
 	cases := []struct {
 		name string
-		kill func(c *target.Conn)
+		kill func(c *iscsitest.Conn)
 	}{
-		{name: "closed", kill: (*target.Conn).Kill},
-		{name: "reset", kill: (*target.Conn).Reset},
+		{name: "closed", kill: (*iscsitest.Conn).Kill},
+		{name: "reset", kill: (*iscsitest.Conn).Reset},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				var dataOuts atomic.Int32
-				hooks := target.Hooks{OnReceive: func(c *target.Conn, p pdu.PDU) target.Action {
+				hooks := iscsitest.Hooks{OnReceive: func(c *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 					if _, ok := p.(*pdu.DataOut); ok && dataOuts.Add(1) == 100 {
 						tc.kill(c)
-						return target.Drop
+						return iscsitest.Drop
 					}
-					return target.Continue
+					return iscsitest.Continue
 				}}
-				f := newFake(t, target.Config{R2TSplit: 16 << 10, MaxOutstandingR2T: 2, Hooks: hooks})
+				f := newFake(t, iscsitest.Config{R2TSplit: 16 << 10, MaxOutstandingR2T: 2, Hooks: hooks})
 				s := f.dial(t)
 				start := time.Now()
 				var wg sync.WaitGroup
@@ -221,10 +221,10 @@ func TestConnectionLostMidWrite(t *testing.T) {
 func TestConnectionLostWhileHeld(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var held atomic.Bool
-		hold := func(_ *target.Conn, cdb []byte) bool {
+		hold := func(_ *iscsitest.Conn, cdb []byte) bool {
 			return cdb[0] == byte(scsi.OpWrite16) && held.CompareAndSwap(false, true)
 		}
-		f := newFake(t, target.Config{Hooks: target.Hooks{HoldCommand: hold}})
+		f := newFake(t, iscsitest.Config{Hooks: iscsitest.Hooks{HoldCommand: hold}})
 		s := f.dial(t, func(c *Config) { c.Recover = true })
 		done := make(chan error, 1)
 		go func() { done <- s.Do(ctxT(t), writeCmd(0, pattern(256<<10, 1))) }()
@@ -250,8 +250,8 @@ func TestConnectionLostWhileHeld(t *testing.T) {
 // and leaves no goroutine behind.
 func TestCloseWithCommandsInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		hold := func(_ *target.Conn, cdb []byte) bool { return cdb[0] == byte(scsi.OpRead16) }
-		f := newFake(t, target.Config{Hooks: target.Hooks{HoldCommand: hold}})
+		hold := func(_ *iscsitest.Conn, cdb []byte) bool { return cdb[0] == byte(scsi.OpRead16) }
+		f := newFake(t, iscsitest.Config{Hooks: iscsitest.Hooks{HoldCommand: hold}})
 		s := f.dial(t)
 		done := make(chan error, 4)
 		for range 4 {

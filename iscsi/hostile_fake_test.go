@@ -18,11 +18,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/pdu"
 )
 
-// The hostile-target suite: the scripted target (internal/target) breaks
+// The hostile-target suite: the scripted target (internal/iscsitest) breaks
 // the protocol on purpose, in every way a broken or malicious target can,
 // and the initiator must answer each with a typed error of the right
 // class within a bounded time, never panic, keep its memory bounded and
@@ -34,23 +34,23 @@ import (
 // does not require the target to have seen no initiator violation: a
 // target that lies makes an initiator that believes it look wrong.
 type hostile struct {
-	tg  *target.Target
+	tg  *iscsitest.Target
 	log *boundedLog
 	wg  sync.WaitGroup // Serve goroutines
 
 	mu    sync.Mutex // guards conns
-	conns []*target.Conn
+	conns []*iscsitest.Conn
 }
 
 // newHostile serves a target built from cfg (a 16 MiB LUN 1 unless cfg
 // has LUNs); it is closed at cleanup.
-func newHostile(t *testing.T, cfg target.Config) *hostile {
+func newHostile(t *testing.T, cfg iscsitest.Config) *hostile {
 	if cfg.LUNs == nil {
-		cfg.LUNs = map[uint16]*target.LUN{fakeLUN: target.NewLUN(fakeBlocks, fakeBlockSize)}
+		cfg.LUNs = map[uint16]*iscsitest.LUN{fakeLUN: iscsitest.NewLUN(fakeBlocks, fakeBlockSize)}
 	}
 	h := &hostile{log: &boundedLog{max: 1 << 20}}
 	inner := cfg.Hooks.OnConnect
-	cfg.Hooks.OnConnect = func(c *target.Conn) {
+	cfg.Hooks.OnConnect = func(c *iscsitest.Conn) {
 		h.mu.Lock()
 		h.conns = append(h.conns, c)
 		h.mu.Unlock()
@@ -58,7 +58,7 @@ func newHostile(t *testing.T, cfg target.Config) *hostile {
 			inner(c)
 		}
 	}
-	h.tg = target.New(cfg)
+	h.tg = iscsitest.New(cfg)
 	t.Cleanup(func() {
 		h.tg.Close()
 		h.wg.Wait()
@@ -70,7 +70,7 @@ func newHostile(t *testing.T, cfg target.Config) *hostile {
 }
 
 func (h *hostile) dial(ctx context.Context, _, _ string) (net.Conn, error) {
-	ini, tgt := target.Pipe()
+	ini, tgt := iscsitest.Pipe()
 	h.wg.Go(func() { _ = h.tg.Serve(tgt) })
 	return ini, nil
 }
@@ -84,7 +84,7 @@ func (h *hostile) cfg() Config {
 }
 
 // conn returns the latest connection.
-func (h *hostile) conn(t *testing.T) *target.Conn {
+func (h *hostile) conn(t *testing.T) *iscsitest.Conn {
 	t.Helper()
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -161,21 +161,21 @@ func requireClass(t *testing.T, class errClass, err error) {
 
 // everyNth returns a BeforeSend hook applying fn to every PDU of type T
 // from the n-th on.
-func fromNth[T pdu.PDU](n int32, fn func(T)) func(*target.Conn, pdu.PDU) target.Action {
+func fromNth[T pdu.PDU](n int32, fn func(T)) func(*iscsitest.Conn, pdu.PDU) iscsitest.Action {
 	var seen atomic.Int32
-	return func(_ *target.Conn, p pdu.PDU) target.Action {
+	return func(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 		if v, ok := p.(T); ok && seen.Add(1) >= n {
 			fn(v)
 		}
-		return target.Continue
+		return iscsitest.Continue
 	}
 }
 
 // rewriteNth returns a Rewrite hook applying fn to the encoded bytes of
 // the n-th PDU (from 1) of type T the target sends.
-func rewriteNth[T pdu.PDU](n int32, fn func(wire []byte) []byte) func(*target.Conn, pdu.PDU, []byte) []byte {
+func rewriteNth[T pdu.PDU](n int32, fn func(wire []byte) []byte) func(*iscsitest.Conn, pdu.PDU, []byte) []byte {
 	var seen atomic.Int32
-	return func(_ *target.Conn, p pdu.PDU, wire []byte) []byte {
+	return func(_ *iscsitest.Conn, p pdu.PDU, wire []byte) []byte {
 		if _, ok := p.(T); ok && seen.Add(1) == n {
 			return fn(wire)
 		}
@@ -184,22 +184,22 @@ func rewriteNth[T pdu.PDU](n int32, fn func(wire []byte) []byte) func(*target.Co
 }
 
 // actNth returns a BeforeSend hook answering a for the n-th PDU of type T.
-func actNth[T pdu.PDU](n int32, a target.Action) func(*target.Conn, pdu.PDU) target.Action {
+func actNth[T pdu.PDU](n int32, a iscsitest.Action) func(*iscsitest.Conn, pdu.PDU) iscsitest.Action {
 	var seen atomic.Int32
-	return func(_ *target.Conn, p pdu.PDU) target.Action {
+	return func(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 		if _, ok := p.(T); ok && seen.Add(1) == n {
 			return a
 		}
-		return target.Continue
+		return iscsitest.Continue
 	}
 }
 
 // afterLogin returns a BeforeSend hook answering a for every PDU of the
 // full-feature phase.
-func afterLogin(a target.Action) func(*target.Conn, pdu.PDU) target.Action {
-	return func(_ *target.Conn, p pdu.PDU) target.Action {
+func afterLogin(a iscsitest.Action) func(*iscsitest.Conn, pdu.PDU) iscsitest.Action {
+	return func(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 		if p.Opcode() == pdu.OpLoginResp {
-			return target.Continue
+			return iscsitest.Continue
 		}
 		return a
 	}
@@ -273,7 +273,7 @@ func TestHostileFatal(t *testing.T) {
 	unknownITT := uint32(0x00dead00)
 	cases := []struct {
 		name   string
-		target target.Config
+		target iscsitest.Config
 		cfg    func(*Config)
 		// during runs once the session is up, e.g. to inject PDUs.
 		during func(t *testing.T, h *hostile)
@@ -282,25 +282,25 @@ func TestHostileFatal(t *testing.T) {
 		within time.Duration // virtual time from the start of op
 	}{
 		{name: "AHS length covering the data segment", op: hostileRead, class: classProtocol,
-			target: target.Config{Hooks: target.Hooks{Rewrite: rewriteNth[*pdu.DataIn](1, func(w []byte) []byte {
+			target: iscsitest.Config{Hooks: iscsitest.Hooks{Rewrite: rewriteNth[*pdu.DataIn](1, func(w []byte) []byte {
 				w[4] = 255 // 1020 bytes of "AHS": the data, read as a header
 				return w
 			})}}},
 		{name: "AHS length beyond the end of the stream", op: hostileWrite, class: classConnection, within: 5 * time.Second,
-			target: target.Config{Hooks: target.Hooks{Rewrite: rewriteNth[*pdu.SCSIResponse](1, func(w []byte) []byte {
+			target: iscsitest.Config{Hooks: iscsitest.Hooks{Rewrite: rewriteNth[*pdu.SCSIResponse](1, func(w []byte) []byte {
 				w[4] = 255 // the initiator waits for 1020 bytes that never come
 				return w
 			})}}},
 		{name: "DataSegmentLength beyond MaxRecvDataSegmentLength", op: hostileRead, class: classProtocol,
-			target: target.Config{Hooks: target.Hooks{Rewrite: rewriteNth[*pdu.DataIn](1, func(w []byte) []byte {
+			target: iscsitest.Config{Hooks: iscsitest.Hooks{Rewrite: rewriteNth[*pdu.DataIn](1, func(w []byte) []byte {
 				return setDataSegmentLength(w, 256<<10+4)
 			})}}},
 		{name: "DataSegmentLength absurd", op: hostileRead, class: classProtocol,
-			target: target.Config{Hooks: target.Hooks{Rewrite: rewriteNth[*pdu.DataIn](1, func(w []byte) []byte {
+			target: iscsitest.Config{Hooks: iscsitest.Hooks{Rewrite: rewriteNth[*pdu.DataIn](1, func(w []byte) []byte {
 				return setDataSegmentLength(w, pdu.MaxDataSegmentLength)
 			})}}},
 		{name: "unknown opcode", op: hostileWrite, class: classProtocol,
-			target: target.Config{Hooks: target.Hooks{Rewrite: rewriteNth[*pdu.SCSIResponse](1, func(w []byte) []byte {
+			target: iscsitest.Config{Hooks: iscsitest.Hooks{Rewrite: rewriteNth[*pdu.SCSIResponse](1, func(w []byte) []byte {
 				w[0] = 0x3d
 				return w
 			})}}},
@@ -311,20 +311,20 @@ func TestHostileFatal(t *testing.T) {
 					Data: make([]byte, 512)})
 			}},
 		{name: "Data-In DataSN out of order", op: hostileRead, class: classProtocol,
-			target: target.Config{DataInSplit: 4096, Hooks: target.Hooks{BeforeSend: nth(2, func(d *pdu.DataIn) { d.DataSN = 3 })}}},
+			target: iscsitest.Config{DataInSplit: 4096, Hooks: iscsitest.Hooks{BeforeSend: nth(2, func(d *pdu.DataIn) { d.DataSN = 3 })}}},
 		{name: "Data-In overlapping offsets", op: hostileRead, class: classProtocol,
-			target: target.Config{DataInSplit: 4096, Hooks: target.Hooks{BeforeSend: nth(3, func(d *pdu.DataIn) { d.BufferOffset = 2048 })}}},
+			target: iscsitest.Config{DataInSplit: 4096, Hooks: iscsitest.Hooks{BeforeSend: nth(3, func(d *pdu.DataIn) { d.BufferOffset = 2048 })}}},
 		{name: "Data-In offset beyond the buffer", op: hostileRead, class: classProtocol,
-			target: target.Config{DataInSplit: 4096, Hooks: target.Hooks{BeforeSend: nth(1, func(d *pdu.DataIn) { d.BufferOffset = 1 << 31 })}}},
+			target: iscsitest.Config{DataInSplit: 4096, Hooks: iscsitest.Hooks{BeforeSend: nth(1, func(d *pdu.DataIn) { d.BufferOffset = 1 << 31 })}}},
 		{name: "R2T beyond the command's length", op: hostileWrite, class: classProtocol,
-			target: target.Config{ForceInitialR2T: true, NoImmediateData: true,
-				Hooks: target.Hooks{BeforeSend: nth(1, func(r *pdu.R2T) { r.BufferOffset, r.DesiredDataTransferLength = hostileIO, 512 })}}},
+			target: iscsitest.Config{ForceInitialR2T: true, NoImmediateData: true,
+				Hooks: iscsitest.Hooks{BeforeSend: nth(1, func(r *pdu.R2T) { r.BufferOffset, r.DesiredDataTransferLength = hostileIO, 512 })}}},
 		{name: "R2T flood with wrong TTTs", op: hostileWrite, class: classProtocol,
-			target: target.Config{ForceInitialR2T: true, NoImmediateData: true, Hooks: target.Hooks{
-				BeforeSend: func(c *target.Conn, p pdu.PDU) target.Action {
+			target: iscsitest.Config{ForceInitialR2T: true, NoImmediateData: true, Hooks: iscsitest.Hooks{
+				BeforeSend: func(c *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 					r, ok := p.(*pdu.R2T)
 					if !ok {
-						return target.Continue
+						return iscsitest.Continue
 					}
 					for i := range uint32(10000) { // the same bytes, again and again
 						flood := *r
@@ -333,11 +333,11 @@ func TestHostileFatal(t *testing.T) {
 							break
 						}
 					}
-					return target.Continue
+					return iscsitest.Continue
 				}}}},
 		{name: "R2T for zero bytes", op: hostileWrite, class: classProtocol,
-			target: target.Config{ForceInitialR2T: true, NoImmediateData: true,
-				Hooks: target.Hooks{BeforeSend: nth(1, func(r *pdu.R2T) { r.DesiredDataTransferLength = 0 })}}},
+			target: iscsitest.Config{ForceInitialR2T: true, NoImmediateData: true,
+				Hooks: iscsitest.Hooks{BeforeSend: nth(1, func(r *pdu.R2T) { r.DesiredDataTransferLength = 0 })}}},
 		{name: "SCSI Response for an ITT never used", op: waitFailed, class: classProtocol,
 			during: func(t *testing.T, h *hostile) {
 				st, exp, max := h.conn(t).Numbers()
@@ -365,45 +365,45 @@ func TestHostileFatal(t *testing.T) {
 			}},
 		{name: "residual larger than the transfer", class: classProtocol,
 			op: func(ctx context.Context, s *Session) error { _, err := s.ReportLUNs(ctx); return err },
-			target: target.Config{Hooks: target.Hooks{BeforeSend: nth(1, func(r *pdu.SCSIResponse) {
+			target: iscsitest.Config{Hooks: iscsitest.Hooks{BeforeSend: nth(1, func(r *pdu.SCSIResponse) {
 				r.Underflow, r.Overflow, r.ResidualCount = true, false, 1<<20
 			})}}},
 		{name: "read answered GOOD short of its length, no residual", op: hostileRead, class: classProtocol,
-			target: target.Config{DataInSplit: 4096, Hooks: target.Hooks{
-				BeforeSend: func(_ *target.Conn, p pdu.PDU) target.Action {
+			target: iscsitest.Config{DataInSplit: 4096, Hooks: iscsitest.Hooks{
+				BeforeSend: func(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 					if d, ok := p.(*pdu.DataIn); ok && d.BufferOffset >= hostileIO/2 {
-						return target.Drop // half the data never comes
+						return iscsitest.Drop // half the data never comes
 					}
 					if r, ok := p.(*pdu.SCSIResponse); ok {
 						r.ExpDataSN = 2
 					}
-					return target.Continue
+					return iscsitest.Continue
 				}}}},
 		{name: "stall mid-PDU, pings on", op: hostileRead, class: classConnection, within: 5 * time.Second,
-			target: target.Config{Hooks: target.Hooks{BeforeSend: actNth[*pdu.DataIn](1, target.Truncate)}}},
+			target: iscsitest.Config{Hooks: iscsitest.Hooks{BeforeSend: actNth[*pdu.DataIn](1, iscsitest.Truncate)}}},
 		{name: "stall mid-PDU, pings off, caller's deadline", op: hostileRead, class: classAborted, within: 35 * time.Second,
 			cfg:    func(c *Config) { c.NOPInterval = -1 },
-			target: target.Config{Hooks: target.Hooks{BeforeSend: actNth[*pdu.DataIn](1, target.Truncate)}}},
+			target: iscsitest.Config{Hooks: iscsitest.Hooks{BeforeSend: actNth[*pdu.DataIn](1, iscsitest.Truncate)}}},
 		{name: "slowloris, one byte per second", op: hostileRead, class: classConnection, within: 5 * time.Second,
-			target: target.Config{Hooks: target.Hooks{BeforeSend: afterLogin(target.Trickle)}}},
+			target: iscsitest.Config{Hooks: iscsitest.Hooks{BeforeSend: afterLogin(iscsitest.Trickle)}}},
 		{name: "connection closed mid-PDU", op: hostileRead, class: classConnection,
-			target: target.Config{Hooks: target.Hooks{BeforeSend: func(c *target.Conn, p pdu.PDU) target.Action {
+			target: iscsitest.Config{Hooks: iscsitest.Hooks{BeforeSend: func(c *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 				if _, ok := p.(*pdu.DataIn); ok {
 					go c.Kill() // once the half PDU is out: Stall waits for it
-					return target.Stall
+					return iscsitest.Stall
 				}
-				return target.Continue
+				return iscsitest.Continue
 			}}}},
 		{name: "connection reset mid-PDU", op: hostileRead, class: classConnection,
-			target: target.Config{Hooks: target.Hooks{BeforeSend: func(c *target.Conn, p pdu.PDU) target.Action {
+			target: iscsitest.Config{Hooks: iscsitest.Hooks{BeforeSend: func(c *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 				if _, ok := p.(*pdu.DataIn); ok {
 					go c.Reset()
-					return target.Stall
+					return iscsitest.Stall
 				}
-				return target.Continue
+				return iscsitest.Continue
 			}}}},
 		{name: "window closed forever", op: hostileRead, class: classAborted, within: 30 * time.Second,
-			target: target.Config{MaxCmdSNWindow: target.WindowClosed}},
+			target: iscsitest.Config{MaxCmdSNWindow: iscsitest.WindowClosed}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -443,7 +443,7 @@ func TestHostileFatal(t *testing.T) {
 // hostileWorkload writes and reads back n regions from n goroutines and
 // returns the first error; every region must read back as written, both
 // through the session and at the target.
-func hostileWorkload(ctx context.Context, s *Session, lun *target.LUN, n int) error {
+func hostileWorkload(ctx context.Context, s *Session, lun *iscsitest.LUN, n int) error {
 	const size = 8 << 10
 	errs := make(chan error, n)
 	var wg sync.WaitGroup
@@ -501,12 +501,12 @@ func TestHostileSurvivable(t *testing.T) {
 	var toggle atomic.Uint32
 	cases := []struct {
 		name   string
-		target target.Config
+		target iscsitest.Config
 		// during runs on a goroutine of its own while the workload runs.
-		during func(c *target.Conn)
+		during func(c *iscsitest.Conn)
 	}{
-		{name: "MaxCmdSN moves backwards", target: target.Config{MaxCmdSNWindow: 8,
-			Hooks: target.Hooks{BeforeSend: fromNth(2, func(r *pdu.SCSIResponse) {
+		{name: "MaxCmdSN moves backwards", target: iscsitest.Config{MaxCmdSNWindow: 8,
+			Hooks: iscsitest.Hooks{BeforeSend: fromNth(2, func(r *pdu.SCSIResponse) {
 				switch toggle.Add(1) % 3 {
 				case 0:
 					r.MaxCmdSN = r.ExpCmdSN // back to a window of one
@@ -514,8 +514,8 @@ func TestHostileSurvivable(t *testing.T) {
 					r.MaxCmdSN = r.ExpCmdSN - 2 // invalid: must be ignored
 				}
 			})}}},
-		{name: "StatSN gaps and duplicates", target: target.Config{
-			Hooks: target.Hooks{BeforeSend: fromNth(1, func(r *pdu.SCSIResponse) {
+		{name: "StatSN gaps and duplicates", target: iscsitest.Config{
+			Hooks: iscsitest.Hooks{BeforeSend: fromNth(1, func(r *pdu.SCSIResponse) {
 				switch toggle.Add(1) % 3 {
 				case 0:
 					r.StatSN += 1000
@@ -523,18 +523,18 @@ func TestHostileSurvivable(t *testing.T) {
 					r.StatSN = 7
 				}
 			})}}},
-		{name: "ExpCmdSN beyond what was sent", target: target.Config{MaxCmdSNWindow: 8,
-			Hooks: target.Hooks{BeforeSend: fromNth(1, func(r *pdu.SCSIResponse) {
+		{name: "ExpCmdSN beyond what was sent", target: iscsitest.Config{MaxCmdSNWindow: 8,
+			Hooks: iscsitest.Hooks{BeforeSend: fromNth(1, func(r *pdu.SCSIResponse) {
 				r.ExpCmdSN += 1000
 				r.MaxCmdSN += 1000
 			})}}},
-		{name: "NOP-In flood asking nothing", during: func(c *target.Conn) {
+		{name: "NOP-In flood asking nothing", during: func(c *iscsitest.Conn) {
 			_, exp, max := c.Numbers()
 			flood(100000, func(int) error {
 				return c.Inject(&pdu.NOPIn{ITT: pdu.ReservedTag, TTT: pdu.ReservedTag, ExpCmdSN: exp, MaxCmdSN: max})
 			})
 		}},
-		{name: "NOP-In ping flood, answers read", during: func(c *target.Conn) {
+		{name: "NOP-In ping flood, answers read", during: func(c *iscsitest.Conn) {
 			flood(20000, func(i int) error {
 				if i%256 == 255 {
 					time.Sleep(time.Millisecond) // bursts: the answers go out in between
@@ -542,7 +542,7 @@ func TestHostileSurvivable(t *testing.T) {
 				return c.Ping()
 			})
 		}},
-		{name: "asynchronous event flood", during: func(c *target.Conn) {
+		{name: "asynchronous event flood", during: func(c *iscsitest.Conn) {
 			sense := []byte{0x70, 0, 0x06, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x2a, 0x09}
 			msgs := []pdu.AsyncMessage{
 				{Event: pdu.AsyncSCSIEvent, LUN: pdu.MakeLUN(fakeLUN), Data: pdu.AppendSenseSegment(nil, sense, nil)},
@@ -551,7 +551,7 @@ func TestHostileSurvivable(t *testing.T) {
 			}
 			flood(10000, func(i int) error { return c.SendAsync(msgs[i%len(msgs)]) })
 		}},
-		{name: "reject storm", during: func(c *target.Conn) {
+		{name: "reject storm", during: func(c *iscsitest.Conn) {
 			_, exp, max := c.Numbers()
 			hdr, _ := (&pdu.SCSICommand{Final: true, ITT: 0x00dead00, CDB: make([]byte, 16)}).AppendHeader(nil)
 			flood(10000, func(int) error {
@@ -598,8 +598,8 @@ func TestHostileSurvivable(t *testing.T) {
 // target really opens the window.
 func TestHostileExpCmdSNAhead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHostile(t, target.Config{MaxCmdSNWindow: target.WindowClosed,
-			Hooks: target.Hooks{BeforeSend: fromNth(1, func(r *pdu.NOPIn) {
+		h := newHostile(t, iscsitest.Config{MaxCmdSNWindow: iscsitest.WindowClosed,
+			Hooks: iscsitest.Hooks{BeforeSend: fromNth(1, func(r *pdu.NOPIn) {
 				r.ExpCmdSN += 1000
 				r.MaxCmdSN = r.ExpCmdSN + 31
 			})}})
@@ -626,13 +626,13 @@ func TestHostileExpCmdSNAhead(t *testing.T) {
 // limit the connection fails as a protocol violation.
 func TestHostilePingFloodUnread(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		stopReading := func(_ *target.Conn, p pdu.PDU) target.Action {
+		stopReading := func(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 			if n, ok := p.(*pdu.NOPOut); ok && n.TTT != pdu.ReservedTag {
-				return target.Stall // the first answer: the target reads no more
+				return iscsitest.Stall // the first answer: the target reads no more
 			}
-			return target.Continue
+			return iscsitest.Continue
 		}
-		h := newHostile(t, target.Config{Hooks: target.Hooks{OnReceive: stopReading}})
+		h := newHostile(t, iscsitest.Config{Hooks: iscsitest.Hooks{OnReceive: stopReading}})
 		s := h.login(t, func(c *Config) { c.NOPInterval = -1 })
 		c := h.conn(t)
 		base := heapInUse()
@@ -662,14 +662,14 @@ func TestHostilePingFloodUnread(t *testing.T) {
 func TestHostileAsyncLogoutFlood(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var logouts atomic.Int32
-		ignoreLogout := func(_ *target.Conn, p pdu.PDU) target.Action {
+		ignoreLogout := func(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 			if p.Opcode() == pdu.OpLogoutReq {
 				logouts.Add(1)
-				return target.Drop // never answered: each logout waits 5 s
+				return iscsitest.Drop // never answered: each logout waits 5 s
 			}
-			return target.Continue
+			return iscsitest.Continue
 		}
-		h := newHostile(t, target.Config{Hooks: target.Hooks{OnReceive: ignoreLogout}})
+		h := newHostile(t, iscsitest.Config{Hooks: iscsitest.Hooks{OnReceive: ignoreLogout}})
 		s := h.login(t, func(c *Config) { c.NOPInterval = -1 })
 		c := h.conn(t)
 		flood(1000, func(int) error { return c.SendAsync(pdu.AsyncMessage{Event: pdu.AsyncLogoutRequest, Parameter3: 10}) })
@@ -688,14 +688,14 @@ const anyStage = pdu.Stage(0xff)
 
 // loginRespHook returns a BeforeSend hook applying fn to every Login
 // Response from the n-th on, in the stage given (or anyStage).
-func loginRespHook(n int32, stage pdu.Stage, fn func(r *pdu.LoginResponse)) func(*target.Conn, pdu.PDU) target.Action {
+func loginRespHook(n int32, stage pdu.Stage, fn func(r *pdu.LoginResponse)) func(*iscsitest.Conn, pdu.PDU) iscsitest.Action {
 	var seen atomic.Int32
-	return func(_ *target.Conn, p pdu.PDU) target.Action {
+	return func(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 		r, ok := p.(*pdu.LoginResponse)
 		if ok && (stage == anyStage || r.CSG == stage) && seen.Add(1) >= n {
 			fn(r)
 		}
-		return target.Continue
+		return iscsitest.Continue
 	}
 }
 
@@ -730,16 +730,16 @@ func withValue(key, value string) func(r *pdu.LoginResponse) {
 
 // endlessLogin is an OnReceive hook answering every Login Request with an
 // empty Login Response that announces more to come (C=1), for ever.
-func endlessLogin(c *target.Conn, p pdu.PDU) target.Action {
+func endlessLogin(c *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 	req, ok := p.(*pdu.LoginRequest)
 	if !ok {
-		return target.Continue
+		return iscsitest.Continue
 	}
 	if c.Inject(&pdu.LoginResponse{Continue: true, CSG: req.CSG, ISID: req.ISID, ITT: req.ITT,
 		StatSN: req.ExpStatSN, ExpCmdSN: req.CmdSN, MaxCmdSN: req.CmdSN}) != nil {
-		return target.Close
+		return iscsitest.Close
 	}
-	return target.Drop
+	return iscsitest.Drop
 }
 
 // TestHostileLogin: a target that answers the login with garbage, lies
@@ -754,13 +754,13 @@ func TestHostileLogin(t *testing.T) {
 		wantOK           // a harmless oddity: the session works
 	)
 	const sec, op, any = pdu.StageSecurity, pdu.StageOperational, anyStage
-	chapTarget := &target.CHAPConfig{User: chapUser, Secret: chapSecret}
+	chapTarget := &iscsitest.CHAPConfig{User: chapUser, Secret: chapSecret}
 	cases := []struct {
 		name     string
 		chap     bool
-		hook     func(*target.Conn, pdu.PDU) target.Action
-		rewrite  func(*target.Conn, pdu.PDU, []byte) []byte
-		recv     func(*target.Conn, pdu.PDU) target.Action
+		hook     func(*iscsitest.Conn, pdu.PDU) iscsitest.Action
+		rewrite  func(*iscsitest.Conn, pdu.PDU, []byte) []byte
+		recv     func(*iscsitest.Conn, pdu.PDU) iscsitest.Action
 		want     int
 		protocol bool // also ErrProtocol
 	}{
@@ -792,20 +792,20 @@ func TestHostileLogin(t *testing.T) {
 			hook: loginRespHook(1, sec, withValue("CHAP_I", "300"))},
 		{name: "CHAP algorithm never offered", chap: true, want: wantLogin,
 			hook: loginRespHook(1, sec, withValue("CHAP_A", "99"))},
-		{name: "slowloris", want: wantConn, hook: actNth[*pdu.LoginResponse](1, target.Trickle)},
-		{name: "stall mid-PDU", want: wantConn, hook: actNth[*pdu.LoginResponse](2, target.Truncate)},
-		{name: "connection closed mid-PDU", want: wantConn, hook: func(c *target.Conn, p pdu.PDU) target.Action {
+		{name: "slowloris", want: wantConn, hook: actNth[*pdu.LoginResponse](1, iscsitest.Trickle)},
+		{name: "stall mid-PDU", want: wantConn, hook: actNth[*pdu.LoginResponse](2, iscsitest.Truncate)},
+		{name: "connection closed mid-PDU", want: wantConn, hook: func(c *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 			if p.Opcode() == pdu.OpLoginResp {
 				go c.Kill()
-				return target.Stall
+				return iscsitest.Stall
 			}
-			return target.Continue
+			return iscsitest.Continue
 		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				tcfg := target.Config{Hooks: target.Hooks{BeforeSend: tc.hook, Rewrite: tc.rewrite, OnReceive: tc.recv}}
+				tcfg := iscsitest.Config{Hooks: iscsitest.Hooks{BeforeSend: tc.hook, Rewrite: tc.rewrite, OnReceive: tc.recv}}
 				cfg := func(*Config) {}
 				if tc.chap {
 					tcfg.CHAP = chapTarget
@@ -849,13 +849,13 @@ func TestHostileLogin(t *testing.T) {
 // protocol error instead of a loop.
 func TestHostileDiscoveryEndless(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		endless := func(_ *target.Conn, p pdu.PDU) target.Action {
+		endless := func(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 			if r, ok := p.(*pdu.TextResponse); ok {
 				r.Final, r.Continue, r.TTT, r.Data = false, true, 0x77, nil
 			}
-			return target.Continue
+			return iscsitest.Continue
 		}
-		h := newHostile(t, target.Config{Hooks: target.Hooks{BeforeSend: endless}})
+		h := newHostile(t, iscsitest.Config{Hooks: iscsitest.Hooks{BeforeSend: endless}})
 		_, err := Discover(context.Background(), h.cfg())
 		require.ErrorIs(t, err, ErrConnection)
 		require.ErrorIs(t, err, ErrProtocol)

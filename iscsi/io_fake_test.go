@@ -8,8 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
-	"github.com/gomp-dev/gomp/iscsi/internal/negotiate"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/pdu"
 )
 
@@ -35,7 +34,7 @@ func TestReadDataIn(t *testing.T) {
 		for _, collapse := range []bool{false, true} {
 			name := map[bool]string{false: "response", true: "collapsed"}[collapse]
 			t.Run(name+"/split="+itoa(split), func(t *testing.T) {
-				f := newFake(t, target.Config{DataInSplit: split, PhaseCollapse: collapse})
+				f := newFake(t, iscsitest.Config{DataInSplit: split, PhaseCollapse: collapse})
 				s := f.dial(t)
 				c := f.conn(t)
 				for i, size := range sizes {
@@ -85,7 +84,7 @@ func TestWritePaths(t *testing.T) {
 	crc := []string{"CRC32C"}
 	cases := []struct {
 		name     string
-		target   target.Config
+		target   iscsitest.Config
 		neg      Negotiation
 		size     int
 		r2ts     int // R2Ts expected; -1: some
@@ -93,28 +92,28 @@ func TestWritePaths(t *testing.T) {
 	}{
 		{name: "immediate only", size: 32 << 10},
 		{name: "immediate up to FirstBurstLength", size: 64 << 10},
-		{name: "immediate then unsolicited", target: target.Config{MaxRecvDataSegmentLength: 16 << 10},
+		{name: "immediate then unsolicited", target: iscsitest.Config{MaxRecvDataSegmentLength: 16 << 10},
 			size: 64 << 10, dataOuts: 3},
 		{name: "immediate then R2Ts", size: 1 << 20, r2ts: 4, dataOuts: 15},
-		{name: "unsolicited without immediate data", target: target.Config{NoImmediateData: true},
+		{name: "unsolicited without immediate data", target: iscsitest.Config{NoImmediateData: true},
 			size: 128 << 10, r2ts: 1, dataOuts: 2},
-		{name: "R2T only", target: target.Config{ForceInitialR2T: true, NoImmediateData: true},
+		{name: "R2T only", target: iscsitest.Config{ForceInitialR2T: true, NoImmediateData: true},
 			size: 1 << 20, r2ts: 4, dataOuts: 16},
-		{name: "InitialR2T with immediate data", target: target.Config{ForceInitialR2T: true},
+		{name: "InitialR2T with immediate data", target: iscsitest.Config{ForceInitialR2T: true},
 			size: 256 << 10, r2ts: 1, dataOuts: 3},
-		{name: "R2T split, one outstanding", target: target.Config{R2TSplit: 8192},
+		{name: "R2T split, one outstanding", target: iscsitest.Config{R2TSplit: 8192},
 			size: 256 << 10, r2ts: 24, dataOuts: 24},
-		{name: "R2T split, four outstanding", target: target.Config{R2TSplit: 8192, MaxOutstandingR2T: 4},
+		{name: "R2T split, four outstanding", target: iscsitest.Config{R2TSplit: 8192, MaxOutstandingR2T: 4},
 			size: 256 << 10, r2ts: 24, dataOuts: 24},
-		{name: "R2T split not a segment multiple", target: target.Config{R2TSplit: 10000, MaxOutstandingR2T: 8,
+		{name: "R2T split not a segment multiple", target: iscsitest.Config{R2TSplit: 10000, MaxOutstandingR2T: 8,
 			MaxRecvDataSegmentLength: 4096}, size: 200 << 10, r2ts: -1, dataOuts: -1},
-		{name: "small MaxBurstLength", target: target.Config{MaxBurstLength: 16 << 10, FirstBurstLength: 16 << 10, MaxOutstandingR2T: 3},
+		{name: "small MaxBurstLength", target: iscsitest.Config{MaxBurstLength: 16 << 10, FirstBurstLength: 16 << 10, MaxOutstandingR2T: 3},
 			size: 200 << 10, r2ts: 12, dataOuts: 12},
 		{name: "our MaxBurstLength", neg: Negotiation{MaxBurstLength: 32 << 10, FirstBurstLength: 8 << 10},
-			target: target.Config{MaxOutstandingR2T: 2}, size: 200 << 10, r2ts: 6, dataOuts: 6},
-		{name: "digests", target: target.Config{R2TSplit: 8192, MaxOutstandingR2T: 4},
+			target: iscsitest.Config{MaxOutstandingR2T: 2}, size: 200 << 10, r2ts: 6, dataOuts: 6},
+		{name: "digests", target: iscsitest.Config{R2TSplit: 8192, MaxOutstandingR2T: 4},
 			neg: Negotiation{HeaderDigest: crc, DataDigest: crc}, size: 256 << 10, r2ts: 24, dataOuts: 24},
-		{name: "InitialR2T=Yes ImmediateData=No ours", neg: Negotiation{InitialR2T: negotiate.Yes, ImmediateData: negotiate.No},
+		{name: "InitialR2T=Yes ImmediateData=No ours", neg: Negotiation{InitialR2T: ProposeYes, ImmediateData: ProposeNo},
 			size: 100 << 10, r2ts: 1, dataOuts: 2},
 	}
 	for _, tc := range cases {
@@ -150,9 +149,9 @@ func TestWritePaths(t *testing.T) {
 // The LUN handle: io.ReaderAt and io.WriterAt over READ(16)/WRITE(16),
 // split at the LUN's transfer limit, with alignment and range checks.
 func TestLUNReadWriteAt(t *testing.T) {
-	dev := target.NewLUN(fakeBlocks, fakeBlockSize)
+	dev := iscsitest.NewLUN(fakeBlocks, fakeBlockSize)
 	dev.Thin = true
-	f := newFake(t, target.Config{LUNs: map[uint16]*target.LUN{0: target.NewLUN(8, 512), fakeLUN: dev},
+	f := newFake(t, iscsitest.Config{LUNs: map[uint16]*iscsitest.LUN{0: iscsitest.NewLUN(8, 512), fakeLUN: dev},
 		R2TSplit: 64 << 10, MaxOutstandingR2T: 4})
 	s := f.dial(t)
 	ctx := ctxT(t)
@@ -222,7 +221,7 @@ func TestLUNReadWriteAt(t *testing.T) {
 func TestConcurrentCommands(t *testing.T) {
 	for _, window := range []int{1, 4, 32} {
 		t.Run("window="+itoa(window), func(t *testing.T) {
-			f := newFake(t, target.Config{MaxCmdSNWindow: window, R2TSplit: 4096, MaxOutstandingR2T: 2})
+			f := newFake(t, iscsitest.Config{MaxCmdSNWindow: window, R2TSplit: 4096, MaxOutstandingR2T: 2})
 			s := f.dial(t)
 			runConcurrent(t, f, s, 64)
 			require.Zero(t, f.conn(t).Stats().Dropped)

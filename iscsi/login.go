@@ -75,7 +75,7 @@ func (l *login) run(ctx context.Context) (*loginResult, error) {
 	if l.discovery {
 		st = negotiate.Discovery
 	}
-	l.neg = negotiate.New(l.cfg.Negotiation, st)
+	l.neg = negotiate.New(l.cfg.Negotiation.config(), st)
 	if dl, ok := ctx.Deadline(); ok {
 		_ = l.t.conn.SetDeadline(dl)
 		defer l.t.conn.SetDeadline(zeroTime)
@@ -89,7 +89,7 @@ func (l *login) run(ctx context.Context) (*loginResult, error) {
 		return nil, err
 	}
 	r := l.last
-	return &loginResult{tsih: r.TSIH, params: l.neg.Result(), expStatSN: l.expStatSN,
+	return &loginResult{tsih: r.TSIH, params: Params(l.neg.Result()), expStatSN: l.expStatSN,
 		expCmdSN: r.ExpCmdSN, maxCmdSN: r.MaxCmdSN, sent: l.sent, received: l.received}, nil
 }
 
@@ -165,7 +165,7 @@ func (l *login) chap() error {
 	}
 	reply := []pdu.KeyValue{
 		{Key: "CHAP_N", Value: c.User},
-		{Key: "CHAP_R", Value: pdu.FormatHex(chap.Response(l.alg, id, c.Secret, challenge))},
+		{Key: "CHAP_R", Value: pdu.FormatHex(chap.Response(l.alg, id, chap.Secret(c.Secret), challenge))},
 	}
 	if c.TargetSecret != nil {
 		if l.ourID, l.ourChallenge, err = chap.NewChallenge(l.alg, nil); err != nil {
@@ -231,7 +231,7 @@ func (l *login) verifyTarget(kvs []pdu.KeyValue) error {
 	if c.TargetUser != "" && n != c.TargetUser {
 		return l.fail(0, fmt.Errorf("mutual CHAP: target answered as %q, expected %q", n, c.TargetUser))
 	}
-	if !chap.Verify(l.alg, l.ourID, c.TargetSecret, l.ourChallenge, resp) {
+	if !chap.Verify(l.alg, l.ourID, chap.Secret(c.TargetSecret), l.ourChallenge, resp) {
 		return l.fail(0, errors.New("mutual CHAP: target failed to authenticate"))
 	}
 	return nil

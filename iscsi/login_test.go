@@ -10,8 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
-	"github.com/gomp-dev/gomp/iscsi/internal/negotiate"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/pdu"
 )
 
@@ -23,7 +22,7 @@ const (
 )
 
 func TestLoginNoAuth(t *testing.T) {
-	f := newFake(t, target.Config{})
+	f := newFake(t, iscsitest.Config{})
 	s := f.dial(t)
 	require.Equal(t, StateLoggedIn, s.State())
 	require.Equal(t, fakePortal, s.Portal())
@@ -68,13 +67,13 @@ func TestLoginCHAP(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tcfg := target.CHAPConfig{User: chapUser, Secret: chapSecret, Algorithms: tc.targetAlgs}
+			tcfg := iscsitest.CHAPConfig{User: chapUser, Secret: chapSecret, Algorithms: tc.targetAlgs}
 			ours := &CHAP{User: chapUser, Secret: Secret(chapSecret), Algorithms: tc.ours}
 			if tc.mutual {
 				tcfg.MutualUser, tcfg.MutualSecret = chapTargetUser, chapTargetSecret
 				ours.TargetUser, ours.TargetSecret = chapTargetUser, Secret(chapTargetSecret)
 			}
-			f := newFake(t, target.Config{CHAP: &tcfg})
+			f := newFake(t, iscsitest.Config{CHAP: &tcfg})
 			s := f.dial(t, func(c *Config) { c.CHAP = ours })
 			p := f.conn(t).Params()
 			require.Equal(t, "CHAP", p.AuthMethod)
@@ -96,51 +95,51 @@ func TestLoginCHAPFailures(t *testing.T) {
 		return c
 	}
 	// badCHAPR flips a digit of the target's mutual CHAP_R.
-	badCHAPR := func(_ *target.Conn, p pdu.PDU) target.Action {
+	badCHAPR := func(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 		if r, ok := p.(*pdu.LoginResponse); ok {
 			if i := bytes.Index(r.Data, []byte("CHAP_R=0x")); i >= 0 {
 				d := &r.Data[i+len("CHAP_R=0x")]
 				*d = map[bool]byte{true: '1', false: '0'}[*d == '0'] // another hex digit
 			}
 		}
-		return target.Continue
+		return iscsitest.Continue
 	}
 	cases := []struct {
 		name     string
-		target   *target.CHAPConfig // nil: no authentication
-		hook     func(*target.Conn, pdu.PDU) target.Action
+		target   *iscsitest.CHAPConfig // nil: no authentication
+		hook     func(*iscsitest.Conn, pdu.PDU) iscsitest.Action
 		ours     *CHAP
 		status   pdu.LoginStatus
 		usedCHAP bool
 		text     string // in the error
 	}{
-		{name: "wrong secret", target: &target.CHAPConfig{User: chapUser, Secret: "other-secret-000"},
+		{name: "wrong secret", target: &iscsitest.CHAPConfig{User: chapUser, Secret: "other-secret-000"},
 			ours: good(), status: pdu.LoginAuthenticationFailure, usedCHAP: true, text: "check the CHAP user and secret"},
-		{name: "wrong secret SHA-256", target: &target.CHAPConfig{User: chapUser, Secret: "other-secret-000", Algorithms: []byte{7}},
+		{name: "wrong secret SHA-256", target: &iscsitest.CHAPConfig{User: chapUser, Secret: "other-secret-000", Algorithms: []byte{7}},
 			ours: good(), status: pdu.LoginAuthenticationFailure, usedCHAP: true},
-		{name: "wrong user", target: &target.CHAPConfig{User: "bob", Secret: chapSecret},
+		{name: "wrong user", target: &iscsitest.CHAPConfig{User: "bob", Secret: chapSecret},
 			ours: good(), status: pdu.LoginAuthenticationFailure, usedCHAP: true},
-		{name: "CHAP required, none configured", target: &target.CHAPConfig{User: chapUser, Secret: chapSecret},
+		{name: "CHAP required, none configured", target: &iscsitest.CHAPConfig{User: chapUser, Secret: chapSecret},
 			status: pdu.LoginAuthenticationFailure, text: "CHAP required by target"},
-		{name: "no common algorithm", target: &target.CHAPConfig{User: chapUser, Secret: chapSecret},
+		{name: "no common algorithm", target: &iscsitest.CHAPConfig{User: chapUser, Secret: chapSecret},
 			ours:   &CHAP{User: chapUser, Secret: Secret(chapSecret), Algorithms: []CHAPAlgorithm{CHAPSHA1}},
 			status: pdu.LoginAuthenticationFailure, usedCHAP: true},
-		{name: "mutual, target knows another secret", target: &target.CHAPConfig{User: chapUser, Secret: chapSecret,
+		{name: "mutual, target knows another secret", target: &iscsitest.CHAPConfig{User: chapUser, Secret: chapSecret,
 			MutualUser: chapTargetUser, MutualSecret: "impostor-secret-0"},
 			ours: mutual(), usedCHAP: true, text: "target failed to authenticate"},
-		{name: "mutual, target answers as another name", target: &target.CHAPConfig{User: chapUser, Secret: chapSecret,
+		{name: "mutual, target answers as another name", target: &iscsitest.CHAPConfig{User: chapUser, Secret: chapSecret,
 			MutualUser: "impostor", MutualSecret: chapTargetSecret},
 			ours: mutual(), usedCHAP: true, text: `answered as "impostor"`},
-		{name: "mutual, target sends a bad CHAP_R", target: &target.CHAPConfig{User: chapUser, Secret: chapSecret,
+		{name: "mutual, target sends a bad CHAP_R", target: &iscsitest.CHAPConfig{User: chapUser, Secret: chapSecret,
 			MutualUser: chapTargetUser, MutualSecret: chapTargetSecret}, hook: badCHAPR,
 			ours: mutual(), usedCHAP: true, text: "target failed to authenticate"},
-		{name: "mutual, target has no mutual secret", target: &target.CHAPConfig{User: chapUser, Secret: chapSecret},
+		{name: "mutual, target has no mutual secret", target: &iscsitest.CHAPConfig{User: chapUser, Secret: chapSecret},
 			ours: mutual(), status: pdu.LoginAuthenticationFailure, usedCHAP: true},
 		{name: "mutual, target without authentication", ours: mutual(), usedCHAP: true, text: "mutual CHAP was required"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFake(t, target.Config{CHAP: tc.target, Hooks: target.Hooks{BeforeSend: tc.hook}})
+			f := newFake(t, iscsitest.Config{CHAP: tc.target, Hooks: iscsitest.Hooks{BeforeSend: tc.hook}})
 			cfg := f.cfg()
 			cfg.CHAP = tc.ours
 			s, err := Dial(context.Background(), cfg)
@@ -178,8 +177,8 @@ func TestLoginRedirect(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			n := newFakeNet(t)
-			from := n.add(fakePortal, target.Config{Redirect: tc.addr, RedirectPermanent: tc.permanent})
-			to := n.add("other:3260", target.Config{})
+			from := n.add(fakePortal, iscsitest.Config{Redirect: tc.addr, RedirectPermanent: tc.permanent})
+			to := n.add("other:3260", iscsitest.Config{})
 			s := n.login(t, n.config(fakePortal, from.Name()))
 			require.Equal(t, []string{fakePortal, "other:3260"}, n.Dialed())
 			require.NoError(t, s.Ping(ctxT(t)))
@@ -196,8 +195,8 @@ func TestRedirectOnReinstatement(t *testing.T) {
 		t.Run(map[bool]string{false: "temporary", true: "permanent"}[permanent], func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				n := newFakeNet(t)
-				from := n.add(fakePortal, target.Config{Redirect: "other:3260", RedirectPermanent: permanent})
-				n.add("other:3260", target.Config{})
+				from := n.add(fakePortal, iscsitest.Config{Redirect: "other:3260", RedirectPermanent: permanent})
+				n.add("other:3260", iscsitest.Config{})
 				cfg := n.config(fakePortal, from.Name())
 				cfg.Recover = true
 				s := n.login(t, cfg)
@@ -220,8 +219,8 @@ func TestRedirectOnReinstatement(t *testing.T) {
 
 func TestLoginRedirectLoop(t *testing.T) {
 	n := newFakeNet(t)
-	a := n.add(fakePortal, target.Config{Redirect: "other:3260"})
-	n.add("other:3260", target.Config{Redirect: fakePortal})
+	a := n.add(fakePortal, iscsitest.Config{Redirect: "other:3260"})
+	n.add("other:3260", iscsitest.Config{Redirect: fakePortal})
 	_, err := Dial(context.Background(), n.config(fakePortal, a.Name()))
 	var le *LoginError
 	require.ErrorAs(t, err, &le)
@@ -230,7 +229,7 @@ func TestLoginRedirectLoop(t *testing.T) {
 }
 
 func TestLoginTargetNotFound(t *testing.T) {
-	f := newFake(t, target.Config{})
+	f := newFake(t, iscsitest.Config{})
 	_, err := Dial(context.Background(), f.config(fakePortal, "iqn.2026-11.dev.gomp:nosuch"))
 	var le *LoginError
 	require.ErrorAs(t, err, &le)
@@ -253,7 +252,7 @@ func TestLoginNegotiation(t *testing.T) {
 	crc := []string{"CRC32C"}
 	cases := []struct {
 		name   string
-		target target.Config
+		target iscsitest.Config
 		neg    Negotiation
 		check  func(t *testing.T, p Params)
 	}{
@@ -263,9 +262,9 @@ func TestLoginNegotiation(t *testing.T) {
 			require.True(t, p.ImmediateData)
 			require.False(t, p.InitialR2T)
 			require.Equal(t, 262144, p.MaxRecvDataSegmentLength)
-			require.Equal(t, target.DefaultMaxRecvDataSegmentLength, p.TargetMaxRecvDataSegmentLength)
-			require.Equal(t, target.DefaultMaxBurstLength, p.MaxBurstLength)
-			require.Equal(t, target.DefaultFirstBurstLength, p.FirstBurstLength)
+			require.Equal(t, iscsitest.DefaultMaxRecvDataSegmentLength, p.TargetMaxRecvDataSegmentLength)
+			require.Equal(t, iscsitest.DefaultMaxBurstLength, p.MaxBurstLength)
+			require.Equal(t, iscsitest.DefaultFirstBurstLength, p.FirstBurstLength)
 			require.Equal(t, 1, p.MaxOutstandingR2T)
 			require.Equal(t, 0, p.ErrorRecoveryLevel)
 			require.Equal(t, 1, p.TargetPortalGroupTag)
@@ -280,34 +279,34 @@ func TestLoginNegotiation(t *testing.T) {
 				require.False(t, p.HeaderDigest)
 				require.True(t, p.DataDigest)
 			}},
-		{name: "CRC32C preferred, target without digests", target: target.Config{Digests: []string{"None"}},
+		{name: "CRC32C preferred, target without digests", target: iscsitest.Config{Digests: []string{"None"}},
 			neg: Negotiation{HeaderDigest: []string{"CRC32C", "None"}, DataDigest: []string{"CRC32C", "None"}},
 			check: func(t *testing.T, p Params) {
 				require.False(t, p.HeaderDigest)
 				require.False(t, p.DataDigest)
 			}},
-		{name: "ForceInitialR2T", target: target.Config{ForceInitialR2T: true},
+		{name: "ForceInitialR2T", target: iscsitest.Config{ForceInitialR2T: true},
 			check: func(t *testing.T, p Params) {
 				require.True(t, p.InitialR2T)
 				require.True(t, p.ImmediateData)
 			}},
-		{name: "target without immediate data", target: target.Config{NoImmediateData: true},
+		{name: "target without immediate data", target: iscsitest.Config{NoImmediateData: true},
 			check: func(t *testing.T, p Params) {
 				require.False(t, p.InitialR2T)
 				require.False(t, p.ImmediateData)
 			}},
-		{name: "InitialR2T=Yes ImmediateData=No", neg: Negotiation{InitialR2T: negotiate.Yes, ImmediateData: negotiate.No},
+		{name: "InitialR2T=Yes ImmediateData=No", neg: Negotiation{InitialR2T: ProposeYes, ImmediateData: ProposeNo},
 			check: func(t *testing.T, p Params) {
 				require.True(t, p.InitialR2T)
 				require.False(t, p.ImmediateData)
 			}},
-		{name: "small segments", target: target.Config{MaxRecvDataSegmentLength: 1024},
+		{name: "small segments", target: iscsitest.Config{MaxRecvDataSegmentLength: 1024},
 			neg: Negotiation{MaxRecvDataSegmentLength: 4096},
 			check: func(t *testing.T, p Params) {
 				require.Equal(t, 4096, p.MaxRecvDataSegmentLength)
 				require.Equal(t, 1024, p.TargetMaxRecvDataSegmentLength)
 			}},
-		{name: "bursts", target: target.Config{MaxOutstandingR2T: 8, FirstBurstLength: 1 << 20, MaxBurstLength: 1 << 20},
+		{name: "bursts", target: iscsitest.Config{MaxOutstandingR2T: 8, FirstBurstLength: 1 << 20, MaxBurstLength: 1 << 20},
 			neg: Negotiation{MaxBurstLength: 65536, FirstBurstLength: 16384, MaxOutstandingR2T: 4},
 			check: func(t *testing.T, p Params) {
 				require.Equal(t, 65536, p.MaxBurstLength)
@@ -352,7 +351,7 @@ func TestLoginNegotiation(t *testing.T) {
 
 // Digests we require and the target refuses fail the login.
 func TestLoginDigestRefused(t *testing.T) {
-	f := newFake(t, target.Config{Digests: []string{"None"}})
+	f := newFake(t, iscsitest.Config{Digests: []string{"None"}})
 	cfg := f.cfg()
 	cfg.Negotiation.HeaderDigest = []string{"CRC32C"}
 	_, err := Dial(context.Background(), cfg)

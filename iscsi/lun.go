@@ -58,7 +58,7 @@ const reportLUNsMax = 8 + 8<<16
 // SPC-4 §6.33), in the target's order. A list longer than the first
 // allocation (256 LUNs) is asked again with the length the target
 // reports, up to 64 Ki LUNs; LUNs in addressing methods other than
-// peripheral and flat are left out.
+// peripheral and flat are left out. Its errors name the portal.
 func (s *Session) ReportLUNs(ctx context.Context) ([]uint16, error) {
 	size := 16 + 8*256
 	for range 3 { // the list may grow between two requests
@@ -66,7 +66,7 @@ func (s *Session) ReportLUNs(ctx context.Context) ([]uint16, error) {
 		cdb := scsi.ReportLUNs(scsi.SelectLogicalUnits, uint32(len(buf)))
 		cmd := &Command{LUN: 0, CDB: cdb[:], Read: buf}
 		if err := s.Do(ctx, cmd); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("iscsi: REPORT LUNS via %s: %w", s.cfg.Portal, err)
 		}
 		luns, err := scsi.ParseReportLUNs(buf[:len(buf)-max(cmd.Residual, 0)])
 		var te *scsi.TruncatedError
@@ -80,6 +80,31 @@ func (s *Session) ReportLUNs(ctx context.Context) ([]uint16, error) {
 		return lunNumbers(luns), nil
 	}
 	return nil, fmt.Errorf("iscsi: REPORT LUNS via %s: the LUN list keeps growing", s.cfg.Portal)
+}
+
+// DiskLUNs lists the LUNs the target reports (ReportLUNs), inquires each
+// (Inquire) and returns those that are disks (LUNInfo.IsDisk), in the
+// target's order; the others, such as tgt's controller LUN 0 or an
+// enclosure, are left out. A LUN that Inquire fails on ends the listing:
+// the disk LUNs inquired before it come back with its error, which names
+// the LUN.
+// It is what gomp ls and multipath.Scan run on every portal.
+func (s *Session) DiskLUNs(ctx context.Context) ([]*LUNInfo, error) {
+	luns, err := s.ReportLUNs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var disks []*LUNInfo
+	for _, lun := range luns {
+		info, err := s.Inquire(ctx, lun)
+		if err != nil {
+			return disks, err
+		}
+		if info.IsDisk() {
+			disks = append(disks, info)
+		}
+	}
+	return disks, nil
 }
 
 // lunNumbers returns the single-level LUN numbers of a REPORT LUNS list.

@@ -8,24 +8,24 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/pdu"
 )
 
 // dropOurPings is an OnReceive hook that loses every NOP-Out asking for an
 // answer (the initiator's pings), as a dead path does.
-func dropOurPings(_ *target.Conn, p pdu.PDU) target.Action {
+func dropOurPings(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 	if n, ok := p.(*pdu.NOPOut); ok && n.ITT != pdu.ReservedTag {
-		return target.Drop
+		return iscsitest.Drop
 	}
-	return target.Continue
+	return iscsitest.Continue
 }
 
 // The target's NOP-In pings are answered with its TTT (synctest: the
 // target pings every 5 s of the bubble's clock).
 func TestTargetPingsAnswered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFake(t, target.Config{NOPInInterval: 5 * time.Second})
+		f := newFake(t, iscsitest.Config{NOPInInterval: 5 * time.Second})
 		s := f.dial(t)
 		time.Sleep(31 * time.Second)
 		synctest.Wait()
@@ -40,7 +40,7 @@ func TestTargetPingsAnswered(t *testing.T) {
 // target answers.
 func TestPingsKeepAlive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFake(t, target.Config{})
+		f := newFake(t, iscsitest.Config{})
 		s := f.dial(t, func(c *Config) { c.NOPInterval, c.NOPTimeout = 2*time.Second, 3*time.Second })
 		time.Sleep(21 * time.Second)
 		synctest.Wait()
@@ -54,7 +54,7 @@ func TestPingsKeepAlive(t *testing.T) {
 // NOPInterval+NOPTimeout after the last traffic.
 func TestPingTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFake(t, target.Config{Hooks: target.Hooks{OnReceive: dropOurPings}})
+		f := newFake(t, iscsitest.Config{Hooks: iscsitest.Hooks{OnReceive: dropOurPings}})
 		s := f.dial(t, func(c *Config) { c.NOPInterval, c.NOPTimeout = 2*time.Second, 3*time.Second })
 		time.Sleep(5*time.Second - time.Nanosecond)
 		synctest.Wait()
@@ -73,7 +73,7 @@ func TestPingTimeout(t *testing.T) {
 // proves the path alive even when our pings are lost.
 func TestPingTimeoutOtherTraffic(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFake(t, target.Config{NOPInInterval: time.Second, Hooks: target.Hooks{OnReceive: dropOurPings}})
+		f := newFake(t, iscsitest.Config{NOPInInterval: time.Second, Hooks: iscsitest.Hooks{OnReceive: dropOurPings}})
 		s := f.dial(t, func(c *Config) { c.NOPInterval, c.NOPTimeout = 2*time.Second, 3*time.Second })
 		time.Sleep(30 * time.Second)
 		synctest.Wait()
@@ -86,14 +86,14 @@ func TestPingTimeoutOtherTraffic(t *testing.T) {
 // closed CmdSN window and honours its context.
 func TestSessionPing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFake(t, target.Config{MaxCmdSNWindow: target.WindowClosed})
+		f := newFake(t, iscsitest.Config{MaxCmdSNWindow: iscsitest.WindowClosed})
 		s := f.dial(t)
 		require.NoError(t, s.Ping(ctxT(t)))
 		require.Equal(t, 1, f.conn(t).Stats().Received[pdu.OpNOPOut])
 
 		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 		defer cancel()
-		f2 := newFake(t, target.Config{Hooks: target.Hooks{OnReceive: dropOurPings}})
+		f2 := newFake(t, iscsitest.Config{Hooks: iscsitest.Hooks{OnReceive: dropOurPings}})
 		s2 := f2.dial(t)
 		start := time.Now()
 		err := s2.Ping(ctx)

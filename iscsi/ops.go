@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gomp-dev/gomp/internal/serial"
+	"github.com/gomp-dev/gomp/iscsi/internal/serial"
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 	"github.com/gomp-dev/gomp/pdu"
 )

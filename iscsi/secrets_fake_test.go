@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 )
 
 // secretForms returns the ways a secret could show up in text: as is, in
@@ -44,7 +44,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	mutual := func(secret, targetSecret string) *CHAP {
 		return &CHAP{User: chapUser, Secret: Secret(secret), TargetUser: chapTargetUser, TargetSecret: Secret(targetSecret)}
 	}
-	targetCHAP := &target.CHAPConfig{User: chapUser, Secret: chapSecret, MutualUser: chapTargetUser,
+	targetCHAP := &iscsitest.CHAPConfig{User: chapUser, Secret: chapSecret, MutualUser: chapTargetUser,
 		MutualSecret: chapTargetSecret, Algorithms: []byte{5, 6, 7, 8}}
 	cases := []struct {
 		name      string
@@ -62,7 +62,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFake(t, target.Config{CHAP: targetCHAP})
+			f := newFake(t, iscsitest.Config{CHAP: targetCHAP})
 			cfg := f.cfg()
 			cfg.CHAP = tc.chap
 			var err error

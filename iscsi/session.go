@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gomp-dev/gomp/internal/serial"
 	"github.com/gomp-dev/gomp/iscsi/internal/chap"
+	"github.com/gomp-dev/gomp/iscsi/internal/serial"
 	"github.com/gomp-dev/gomp/pdu"
 )
 
@@ -102,10 +102,7 @@ func Dial(ctx context.Context, cfg Config) (*Session, error) {
 func loginTo(ctx context.Context, cfg Config, tsih uint16, discovery bool) (*transport, *loginResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.LoginTimeout)
 	defer cancel()
-	algs := chap.DefaultAlgorithms()
-	if cfg.CHAP != nil && cfg.CHAP.Algorithms != nil {
-		algs = cfg.CHAP.Algorithms
-	}
+	algs := cfg.CHAP.algorithms()
 	movedTo := ""
 	for range 5 {
 		c, err := cfg.Dial(ctx, "tcp", cfg.Portal)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 	"github.com/gomp-dev/gomp/pdu"
 )
@@ -25,7 +25,7 @@ type logins struct {
 }
 
 // hook is an OnReceive hook recording leading Login Requests.
-func (l *logins) hook(_ *target.Conn, p pdu.PDU) target.Action {
+func (l *logins) hook(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 	if r, ok := p.(*pdu.LoginRequest); ok && r.CSG == pdu.StageSecurity {
 		l.mu.Lock()
 		defer l.mu.Unlock()
@@ -33,7 +33,7 @@ func (l *logins) hook(_ *target.Conn, p pdu.PDU) target.Action {
 		req.Data = nil
 		l.reqs = append(l.reqs, req)
 	}
-	return target.Continue
+	return iscsitest.Continue
 }
 
 func (l *logins) requests() []pdu.LoginRequest {
@@ -46,7 +46,7 @@ func (l *logins) requests() []pdu.LoginRequest {
 // ones pass); a target ping announcing a larger MaxCmdSN lets them go.
 func TestCmdSNWindowClosed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFake(t, target.Config{MaxCmdSNWindow: target.WindowClosed})
+		f := newFake(t, iscsitest.Config{MaxCmdSNWindow: iscsitest.WindowClosed})
 		s := f.dial(t)
 		c := f.conn(t)
 		const n = 64
@@ -80,7 +80,7 @@ func TestCmdSNWindowClosed(t *testing.T) {
 // without consuming a CmdSN.
 func TestCmdSNWindowClosedContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFake(t, target.Config{MaxCmdSNWindow: target.WindowClosed})
+		f := newFake(t, iscsitest.Config{MaxCmdSNWindow: iscsitest.WindowClosed})
 		s := f.dial(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
@@ -100,7 +100,7 @@ func TestCmdSNWindowClosedContext(t *testing.T) {
 func TestRecoverReinstates(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ls := &logins{}
-		f := newFake(t, target.Config{Hooks: target.Hooks{OnReceive: ls.hook}})
+		f := newFake(t, iscsitest.Config{Hooks: iscsitest.Hooks{OnReceive: ls.hook}})
 		s := f.dial(t, func(c *Config) {
 			c.Recover, c.ReplacementTimeout = true, time.Minute
 			c.Negotiation.DefaultTime2Wait = 3
@@ -149,7 +149,7 @@ func TestRecoverBackoff(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				f := newFake(t, target.Config{})
+				f := newFake(t, iscsitest.Config{})
 				var mu sync.Mutex
 				var dials []time.Duration
 				var start time.Time
@@ -193,7 +193,7 @@ func TestReplacementTimeout(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				f := newFake(t, target.Config{})
+				f := newFake(t, iscsitest.Config{})
 				s := f.dial(t, func(c *Config) { c.Recover, c.ReplacementTimeout = true, tc.timeout })
 				f.refuseDials(1 << 20) // the target stays unreachable
 				f.conn(t).Kill()
@@ -214,7 +214,7 @@ func TestReplacementTimeout(t *testing.T) {
 // Without Recover a lost connection closes the session for good.
 func TestConnectionLostWithoutRecover(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFake(t, target.Config{})
+		f := newFake(t, iscsitest.Config{})
 		s := f.dial(t)
 		f.conn(t).Kill()
 		synctest.Wait()
@@ -235,7 +235,7 @@ func TestConnectionLostWithoutRecover(t *testing.T) {
 // Close during a reinstatement stops it; every goroutine ends.
 func TestCloseDuringRecovery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFake(t, target.Config{})
+		f := newFake(t, iscsitest.Config{})
 		s := f.dial(t, func(c *Config) { c.Recover = true })
 		f.refuseDials(1 << 20)
 		f.conn(t).Kill()
@@ -251,7 +251,7 @@ func TestCloseDuringRecovery(t *testing.T) {
 
 // Unit attention after login (29/00) is retried transparently.
 func TestUnitAttentionRetried(t *testing.T) {
-	f := newFake(t, target.Config{UnitAttentionOnLogin: true})
+	f := newFake(t, iscsitest.Config{UnitAttentionOnLogin: true})
 	s := f.dial(t)
 	ctx := ctxT(t)
 	cmd := readCmd(0, make([]byte, 4096))
@@ -265,12 +265,12 @@ func TestUnitAttentionRetried(t *testing.T) {
 // Five unit attentions in a row are more than the retry budget: the last
 // one is returned as a *SCSIError.
 func TestUnitAttentionRetryBudget(t *testing.T) {
-	f := newFake(t, target.Config{Hooks: target.Hooks{BeforeSend: func(_ *target.Conn, p pdu.PDU) target.Action {
+	f := newFake(t, iscsitest.Config{Hooks: iscsitest.Hooks{BeforeSend: func(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 		if r, ok := p.(*pdu.SCSIResponse); ok {
 			r.Status = pdu.StatusCheckCondition
 			r.Data = pdu.AppendSenseSegment(nil, []byte{0x70, 0, 0x06, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x29, 0}, nil)
 		}
-		return target.Continue
+		return iscsitest.Continue
 	}}})
 	s := f.dial(t)
 	err := s.Do(ctxT(t), &Command{LUN: fakeLUN, CDB: make([]byte, 6)})
@@ -285,10 +285,10 @@ func TestUnitAttentionRetryBudget(t *testing.T) {
 // was doing: idle with pings, aborting a task the target ignores,
 // reinstating a lost connection, or logging out at the target's request.
 func TestCloseEndsGoroutines(t *testing.T) {
-	hold := func(_ *target.Conn, cdb []byte) bool { return cdb[0] == byte(scsi.OpRead16) }
+	hold := func(_ *iscsitest.Conn, cdb []byte) bool { return cdb[0] == byte(scsi.OpRead16) }
 	cases := []struct {
 		name   string
-		target target.Config
+		target iscsitest.Config
 		cfg    func(*Config)
 		before func(t *testing.T, f *fake, s *Session)
 	}{
@@ -296,7 +296,7 @@ func TestCloseEndsGoroutines(t *testing.T) {
 		{name: "after I/O", before: func(t *testing.T, f *fake, s *Session) {
 			runConcurrent(t, f, s, 8)
 		}},
-		{name: "abort unanswered", target: target.Config{Hooks: target.Hooks{HoldCommand: hold,
+		{name: "abort unanswered", target: iscsitest.Config{Hooks: iscsitest.Hooks{HoldCommand: hold,
 			OnReceive: (&tmfs{drop: true}).hook}},
 			before: func(t *testing.T, f *fake, s *Session) {
 				ctx, cancel := context.WithCancel(context.Background())

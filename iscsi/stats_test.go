@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/pdu"
 )
 
@@ -18,10 +18,10 @@ import (
 func TestSessionStatsMatchTheTarget(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		cfg  target.Config
+		cfg  iscsitest.Config
 	}{
-		{"immediate data", target.Config{}},
-		{"R2T and split Data-In", target.Config{ForceInitialR2T: true, NoImmediateData: true, DataInSplit: 4096}},
+		{"immediate data", iscsitest.Config{}},
+		{"R2T and split Data-In", iscsitest.Config{ForceInitialR2T: true, NoImmediateData: true, DataInSplit: 4096}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(t, tc.cfg)
@@ -67,7 +67,7 @@ func byOpcodeName(m map[pdu.Opcode]int) map[string]uint64 {
 // in the counters, with the last login error.
 func TestSessionStatsReconnect(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFake(t, target.Config{})
+		f := newFake(t, iscsitest.Config{})
 		s := f.dial(t, func(c *Config) { c.Recover, c.ReplacementTimeout = true, time.Minute })
 		logins := s.Stats().PDUsOut["login_request"]
 		f.refuseDials(2)

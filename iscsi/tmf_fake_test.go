@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 	"github.com/gomp-dev/gomp/pdu"
 )
@@ -27,10 +27,10 @@ type tmfs struct {
 	reqs []pdu.TaskMgmtRequest
 }
 
-func (r *tmfs) hook(_ *target.Conn, p pdu.PDU) target.Action {
+func (r *tmfs) hook(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 	req, ok := p.(*pdu.TaskMgmtRequest)
 	if !ok {
-		return target.Continue
+		return iscsitest.Continue
 	}
 	r.mu.Lock()
 	r.reqs = append(r.reqs, *req)
@@ -39,9 +39,9 @@ func (r *tmfs) hook(_ *target.Conn, p pdu.PDU) target.Action {
 		<-r.gate
 	}
 	if r.drop {
-		return target.Drop
+		return iscsitest.Drop
 	}
-	return target.Continue
+	return iscsitest.Continue
 }
 
 func (r *tmfs) requests() []pdu.TaskMgmtRequest {
@@ -50,9 +50,9 @@ func (r *tmfs) requests() []pdu.TaskMgmtRequest {
 	return append([]pdu.TaskMgmtRequest(nil), r.reqs...)
 }
 
-func holdOnce(op scsi.OpCode) func(*target.Conn, []byte) bool {
+func holdOnce(op scsi.Opcode) func(*iscsitest.Conn, []byte) bool {
 	var done atomic.Bool
-	return func(_ *target.Conn, cdb []byte) bool {
+	return func(_ *iscsitest.Conn, cdb []byte) bool {
 		return cdb[0] == byte(op) && done.CompareAndSwap(false, true)
 	}
 }
@@ -79,8 +79,8 @@ func TestAbortOnContextEnd(t *testing.T) {
 				if tc.late {
 					rec.gate = make(chan struct{})
 				}
-				op := map[bool]scsi.OpCode{false: scsi.OpRead16, true: scsi.OpWrite16}[tc.write]
-				f := newFake(t, target.Config{Hooks: target.Hooks{OnReceive: rec.hook, HoldCommand: holdOnce(op)}})
+				op := map[bool]scsi.Opcode{false: scsi.OpRead16, true: scsi.OpWrite16}[tc.write]
+				f := newFake(t, iscsitest.Config{Hooks: iscsitest.Hooks{OnReceive: rec.hook, HoldCommand: holdOnce(op)}})
 				s := f.dial(t)
 				c := f.conn(t)
 				_, err := f.lun().WriteAt(pattern(64<<10, 0x77), 0)
@@ -145,13 +145,13 @@ func TestAbortWriteBetweenR2Ts(t *testing.T) {
 		gate := make(chan struct{})
 		rec := &tmfs{}
 		var r2ts atomic.Int32
-		hooks := target.Hooks{OnReceive: rec.hook, BeforeSend: func(_ *target.Conn, p pdu.PDU) target.Action {
+		hooks := iscsitest.Hooks{OnReceive: rec.hook, BeforeSend: func(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 			if _, ok := p.(*pdu.R2T); ok && r2ts.Add(1) == 2 {
 				<-gate
 			}
-			return target.Continue
+			return iscsitest.Continue
 		}}
-		f := newFake(t, target.Config{ForceInitialR2T: true, NoImmediateData: true, R2TSplit: 4096, Hooks: hooks})
+		f := newFake(t, iscsitest.Config{ForceInitialR2T: true, NoImmediateData: true, R2TSplit: 4096, Hooks: hooks})
 		s := f.dial(t)
 		buf := pattern(16<<10, 5)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -178,7 +178,7 @@ func TestAbortWriteBetweenR2Ts(t *testing.T) {
 func TestAbortUnanswered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := &tmfs{drop: true}
-		f := newFake(t, target.Config{Hooks: target.Hooks{OnReceive: rec.hook, HoldCommand: holdOnce(scsi.OpRead16)}})
+		f := newFake(t, iscsitest.Config{Hooks: iscsitest.Hooks{OnReceive: rec.hook, HoldCommand: holdOnce(scsi.OpRead16)}})
 		s := f.dial(t, func(c *Config) { c.NOPTimeout = 5 * time.Second })
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -203,7 +203,7 @@ func TestAbortUnanswered(t *testing.T) {
 
 func TestLUNReset(t *testing.T) {
 	rec := &tmfs{}
-	f := newFake(t, target.Config{Hooks: target.Hooks{OnReceive: rec.hook}})
+	f := newFake(t, iscsitest.Config{Hooks: iscsitest.Hooks{OnReceive: rec.hook}})
 	s := f.dial(t)
 	require.NoError(t, s.LUNReset(ctxT(t), fakeLUN))
 	reqs := rec.requests()
@@ -224,7 +224,7 @@ func TestLUNReset(t *testing.T) {
 // (SAM-5 §5.6): their callers must not wait forever.
 func TestLUNResetEndsTasks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFake(t, target.Config{Hooks: target.Hooks{HoldCommand: holdOnce(scsi.OpRead16)}})
+		f := newFake(t, iscsitest.Config{Hooks: iscsitest.Hooks{HoldCommand: holdOnce(scsi.OpRead16)}})
 		s := f.dial(t)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

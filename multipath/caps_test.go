@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 )
@@ -45,13 +45,13 @@ func TestMergeCaps(t *testing.T) {
 }
 
 // capsDevice opens a device over two in-process targets serving lun.
-func capsDevice(t *testing.T, lun *target.LUN) (*Device, []*target.Target) {
+func capsDevice(t *testing.T, lun *iscsitest.LUN) (*Device, []*iscsitest.Target) {
 	t.Helper()
 	const name = "iqn.2026-11.dev.gomp:caps"
 	var portals []string
-	var tgs []*target.Target
+	var tgs []*iscsitest.Target
 	for range 2 {
-		tg, p := serveTarget(t, target.Config{Name: name, LUNs: map[uint16]*target.LUN{1: lun}})
+		tg, p := serveTarget(t, iscsitest.Config{Name: name, LUNs: map[uint16]*iscsitest.LUN{1: lun}})
 		tgs, portals = append(tgs, tg), append(portals, p)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -68,16 +68,16 @@ func capsDevice(t *testing.T, lun *target.LUN) (*Device, []*target.Target) {
 // the target lacks or refuses FUA.
 func TestCapabilitiesOverInMemoryTargets(t *testing.T) {
 	for _, tc := range []struct {
-		c    target.Caching
+		c    iscsitest.Caching
 		want string
 	}{
-		{target.Caching{}, "write cache: disabled, read cache: enabled, doesn't support DPO or FUA"},
-		{target.Caching{WriteCache: true}, "write cache: enabled, read cache: enabled, doesn't support DPO or FUA"},
-		{target.Caching{WriteCache: true, DPOFUA: true}, "write cache: enabled, read cache: enabled, supports DPO and FUA"},
-		{target.Caching{WriteCache: true, DPOFUA: true, RefuseFUA: true}, "write cache: enabled, read cache: enabled, supports DPO and FUA"},
+		{iscsitest.Caching{}, "write cache: disabled, read cache: enabled, doesn't support DPO or FUA"},
+		{iscsitest.Caching{WriteCache: true}, "write cache: enabled, read cache: enabled, doesn't support DPO or FUA"},
+		{iscsitest.Caching{WriteCache: true, DPOFUA: true}, "write cache: enabled, read cache: enabled, supports DPO and FUA"},
+		{iscsitest.Caching{WriteCache: true, DPOFUA: true, RefuseFUA: true}, "write cache: enabled, read cache: enabled, supports DPO and FUA"},
 	} {
 		t.Run(fmt.Sprintf("%+v", tc.c), func(t *testing.T) {
-			lun := target.NewLUN(8192, 512).SetIdentity(3)
+			lun := iscsitest.NewLUN(8192, 512).SetIdentity(3)
 			lun.Caching = &tc.c
 			d, _ := capsDevice(t, lun)
 			c := d.Status().Capabilities
@@ -114,8 +114,8 @@ func pathStates(d *Device) []string {
 // A write-protected LUN is read-only; a write fails without failing a
 // path.
 func TestWriteProtectedDevice(t *testing.T) {
-	lun := target.NewLUN(8192, 512).SetIdentity(4)
-	lun.Caching = &target.Caching{WriteCache: true, WriteProtect: true}
+	lun := iscsitest.NewLUN(8192, 512).SetIdentity(4)
+	lun.Caching = &iscsitest.Caching{WriteCache: true, WriteProtect: true}
 	d, _ := capsDevice(t, lun)
 	require.True(t, d.ReadOnly())
 	require.True(t, d.Status().Capabilities.ReadOnly)
@@ -129,7 +129,7 @@ func TestWriteProtectedDevice(t *testing.T) {
 // A thin LUN whose target refuses UNMAP and WRITE SAME anyway: trims are
 // dropped without an error, and zeroing falls back to writes.
 func TestRefusedUnmapAndWriteSame(t *testing.T) {
-	lun := target.NewLUN(8192, 512).SetIdentity(5)
+	lun := iscsitest.NewLUN(8192, 512).SetIdentity(5)
 	lun.Thin = true
 	lun.Unsupported = map[byte]bool{byte(scsi.OpUnmap): true, byte(scsi.OpWriteSame16): true}
 	d, _ := capsDevice(t, lun)
@@ -151,11 +151,11 @@ func TestRefusedUnmapAndWriteSame(t *testing.T) {
 // MODE PARAMETERS CHANGED on every path: the checker reads the cache mode
 // again and the device's capabilities follow.
 func TestCapabilitiesFollowModeChange(t *testing.T) {
-	lun := target.NewLUN(8192, 512).SetIdentity(6)
-	lun.Caching = &target.Caching{WriteCache: true, DPOFUA: true}
+	lun := iscsitest.NewLUN(8192, 512).SetIdentity(6)
+	lun.Caching = &iscsitest.Caching{WriteCache: true, DPOFUA: true}
 	d, tgs := capsDevice(t, lun)
 	require.True(t, d.CanFUA())
-	lun.SetCaching(target.Caching{})
+	lun.SetCaching(iscsitest.Caching{})
 	for _, tg := range tgs {
 		for _, c := range tg.Conns() {
 			c.UnitAttention(1, 0x2A, 0x01)

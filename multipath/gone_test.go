@@ -7,13 +7,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 )
 
 // A device whose LUN is gone fails every I/O at once with ErrLUNGone and
 // keeps its paths down, though they still answer.
 func TestSetGoneFailsIO(t *testing.T) {
-	lun := target.NewLUN(8192, 512).SetIdentity(9)
+	lun := iscsitest.NewLUN(8192, 512).SetIdentity(9)
 	d, _, _ := resizeDevice(t, lun, lun)
 	ctx := context.Background()
 	buf := make([]byte, 4096)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/pdu"
 )
 
@@ -32,9 +32,9 @@ const (
 	hostileName   = "iqn.2026-11.dev.gomp:hostile"
 )
 
-// hostileNet routes the two portals to their targets over target.Pipe.
+// hostileNet routes the two portals to their targets over iscsitest.Pipe.
 type hostileNet struct {
-	targets map[string]*target.Target
+	targets map[string]*iscsitest.Target
 	wg      sync.WaitGroup // Serve goroutines
 }
 
@@ -43,7 +43,7 @@ func (n *hostileNet) dial(_ context.Context, network, addr string) (net.Conn, er
 	if tg == nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
 	}
-	ini, tgt := target.Pipe()
+	ini, tgt := iscsitest.Pipe()
 	n.wg.Go(func() { _ = tg.Serve(tgt) })
 	return ini, nil
 }
@@ -63,7 +63,7 @@ func ourGoroutines() []string {
 	var out []string
 	for g := range strings.SplitSeq(string(buf), "\n\n") {
 		ours := strings.Contains(g, "gomp/iscsi.(*") || strings.Contains(g, "gomp/multipath.(*")
-		if ours && !strings.Contains(g, "internal/target.") && !strings.Contains(g, "multipath.(*hostileNet)") {
+		if ours && !strings.Contains(g, "internal/iscsitest.") && !strings.Contains(g, "multipath.(*hostileNet)") {
 			out = append(out, g)
 		}
 	}
@@ -72,12 +72,12 @@ func ourGoroutines() []string {
 
 // armed returns a BeforeSend hook that applies fn to every PDU of type T
 // once on is set.
-func armed[T pdu.PDU](on *atomic.Bool, fn func(c *target.Conn, p T) target.Action) func(*target.Conn, pdu.PDU) target.Action {
-	return func(c *target.Conn, p pdu.PDU) target.Action {
+func armed[T pdu.PDU](on *atomic.Bool, fn func(c *iscsitest.Conn, p T) iscsitest.Action) func(*iscsitest.Conn, pdu.PDU) iscsitest.Action {
+	return func(c *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 		if v, ok := p.(T); ok && on.Load() {
 			return fn(c, v)
 		}
-		return target.Continue
+		return iscsitest.Continue
 	}
 }
 
@@ -89,31 +89,31 @@ func armed[T pdu.PDU](on *atomic.Bool, fn func(c *target.Conn, p T) target.Actio
 func TestHostilePathFailsOver(t *testing.T) {
 	cases := []struct {
 		name   string
-		target func(on *atomic.Bool) target.Config
+		target func(on *atomic.Bool) iscsitest.Config
 	}{
-		{name: "DataSegmentLength beyond MaxRecvDataSegmentLength", target: func(on *atomic.Bool) target.Config {
-			return target.Config{Hooks: target.Hooks{Rewrite: func(_ *target.Conn, p pdu.PDU, w []byte) []byte {
+		{name: "DataSegmentLength beyond MaxRecvDataSegmentLength", target: func(on *atomic.Bool) iscsitest.Config {
+			return iscsitest.Config{Hooks: iscsitest.Hooks{Rewrite: func(_ *iscsitest.Conn, p pdu.PDU, w []byte) []byte {
 				if p.Opcode() == pdu.OpDataIn && on.Load() {
 					w[5], w[6], w[7] = 0xff, 0xff, 0xff
 				}
 				return w
 			}}}
 		}},
-		{name: "Data-In for an unknown ITT", target: func(on *atomic.Bool) target.Config {
-			return target.Config{Hooks: target.Hooks{BeforeSend: armed(on, func(_ *target.Conn, d *pdu.DataIn) target.Action {
+		{name: "Data-In for an unknown ITT", target: func(on *atomic.Bool) iscsitest.Config {
+			return iscsitest.Config{Hooks: iscsitest.Hooks{BeforeSend: armed(on, func(_ *iscsitest.Conn, d *pdu.DataIn) iscsitest.Action {
 				d.ITT ^= 0x00ff0000
-				return target.Continue
+				return iscsitest.Continue
 			})}}
 		}},
-		{name: "residual larger than the transfer", target: func(on *atomic.Bool) target.Config {
-			return target.Config{Hooks: target.Hooks{BeforeSend: armed(on, func(_ *target.Conn, r *pdu.SCSIResponse) target.Action {
+		{name: "residual larger than the transfer", target: func(on *atomic.Bool) iscsitest.Config {
+			return iscsitest.Config{Hooks: iscsitest.Hooks{BeforeSend: armed(on, func(_ *iscsitest.Conn, r *pdu.SCSIResponse) iscsitest.Action {
 				r.Underflow, r.Overflow, r.ResidualCount = true, false, 1<<30
-				return target.Continue
+				return iscsitest.Continue
 			})}}
 		}},
-		{name: "R2T flood for the same bytes", target: func(on *atomic.Bool) target.Config {
-			return target.Config{ForceInitialR2T: true, NoImmediateData: true,
-				Hooks: target.Hooks{BeforeSend: armed(on, func(c *target.Conn, r *pdu.R2T) target.Action {
+		{name: "R2T flood for the same bytes", target: func(on *atomic.Bool) iscsitest.Config {
+			return iscsitest.Config{ForceInitialR2T: true, NoImmediateData: true,
+				Hooks: iscsitest.Hooks{BeforeSend: armed(on, func(c *iscsitest.Conn, r *pdu.R2T) iscsitest.Action {
 					for i := range uint32(1000) {
 						again := *r
 						again.TTT = 0x10000 + i
@@ -121,26 +121,26 @@ func TestHostilePathFailsOver(t *testing.T) {
 							break
 						}
 					}
-					return target.Continue
+					return iscsitest.Continue
 				})}}
 		}},
-		{name: "stall mid-PDU", target: func(on *atomic.Bool) target.Config {
-			return target.Config{Hooks: target.Hooks{BeforeSend: armed(on, func(*target.Conn, *pdu.DataIn) target.Action {
-				return target.Truncate
+		{name: "stall mid-PDU", target: func(on *atomic.Bool) iscsitest.Config {
+			return iscsitest.Config{Hooks: iscsitest.Hooks{BeforeSend: armed(on, func(*iscsitest.Conn, *pdu.DataIn) iscsitest.Action {
+				return iscsitest.Truncate
 			})}}
 		}},
-		{name: "slowloris", target: func(on *atomic.Bool) target.Config {
-			return target.Config{Hooks: target.Hooks{BeforeSend: func(_ *target.Conn, p pdu.PDU) target.Action {
+		{name: "slowloris", target: func(on *atomic.Bool) iscsitest.Config {
+			return iscsitest.Config{Hooks: iscsitest.Hooks{BeforeSend: func(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 				if on.Load() && p.Opcode() != pdu.OpLoginResp {
-					return target.Trickle
+					return iscsitest.Trickle
 				}
-				return target.Continue
+				return iscsitest.Continue
 			}}}
 		}},
-		{name: "connection reset mid-PDU", target: func(on *atomic.Bool) target.Config {
-			return target.Config{Hooks: target.Hooks{BeforeSend: armed(on, func(c *target.Conn, _ *pdu.DataIn) target.Action {
+		{name: "connection reset mid-PDU", target: func(on *atomic.Bool) iscsitest.Config {
+			return iscsitest.Config{Hooks: iscsitest.Hooks{BeforeSend: armed(on, func(c *iscsitest.Conn, _ *pdu.DataIn) iscsitest.Action {
 				go c.Reset()
-				return target.Stall
+				return iscsitest.Stall
 			})}}
 		}},
 	}
@@ -151,15 +151,15 @@ func TestHostilePathFailsOver(t *testing.T) {
 	}
 }
 
-func runHostilePath(t *testing.T, hostileTarget func(on *atomic.Bool) target.Config) {
-	lun := target.NewLUN(8192, 512).SetIdentity(42)
-	luns := map[uint16]*target.LUN{1: lun}
+func runHostilePath(t *testing.T, hostileTarget func(on *atomic.Bool) iscsitest.Config) {
+	lun := iscsitest.NewLUN(8192, 512).SetIdentity(42)
+	luns := map[uint16]*iscsitest.LUN{1: lun}
 	var on atomic.Bool
 	bad := hostileTarget(&on)
 	bad.Name, bad.LUNs = hostileName, luns
-	n := &hostileNet{targets: map[string]*target.Target{
-		goodPortal:    target.New(target.Config{Name: hostileName, LUNs: luns}),
-		hostilePortal: target.New(bad),
+	n := &hostileNet{targets: map[string]*iscsitest.Target{
+		goodPortal:    iscsitest.New(iscsitest.Config{Name: hostileName, LUNs: luns}),
+		hostilePortal: iscsitest.New(bad),
 	}}
 	defer n.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

@@ -7,17 +7,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/stretchr/testify/require"
 )
 
 // serveTarget runs an in-process target on a loopback port and returns
 // its portal.
-func serveTarget(t *testing.T, cfg target.Config) (*target.Target, string) {
+func serveTarget(t *testing.T, cfg iscsitest.Config) (*iscsitest.Target, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	tg := target.New(cfg)
+	tg := iscsitest.New(cfg)
 	go func() { _ = tg.Listen(ln) }()
 	t.Cleanup(func() { _ = tg.Close() })
 	return tg, ln.Addr().String()
@@ -27,14 +27,14 @@ func serveTarget(t *testing.T, cfg target.Config) (*target.Target, string) {
 // against the scripted target: three portals, two reaching one LUN
 // through ALUA port groups in different states, one reaching another LUN.
 func TestOpenOverInMemoryTargets(t *testing.T) {
-	lun := target.NewLUN(8192, 512).SetIdentity(42)
+	lun := iscsitest.NewLUN(8192, 512).SetIdentity(42)
 	const name = "iqn.2026-11.dev.gomp:mem"
-	_, nonOpt := serveTarget(t, target.Config{Name: name, LUNs: map[uint16]*target.LUN{1: lun},
+	_, nonOpt := serveTarget(t, iscsitest.Config{Name: name, LUNs: map[uint16]*iscsitest.LUN{1: lun},
 		PortGroup: 1, PortGroupState: 1, RelativePort: 1}) // active/non-optimized
-	_, opt := serveTarget(t, target.Config{Name: name, LUNs: map[uint16]*target.LUN{1: lun},
+	_, opt := serveTarget(t, iscsitest.Config{Name: name, LUNs: map[uint16]*iscsitest.LUN{1: lun},
 		PortGroup: 2, PortGroupState: 0, RelativePort: 2}) // active/optimized
-	_, wrong := serveTarget(t, target.Config{Name: name,
-		LUNs: map[uint16]*target.LUN{1: target.NewLUN(8192, 512).SetIdentity(7)}})
+	_, wrong := serveTarget(t, iscsitest.Config{Name: name,
+		LUNs: map[uint16]*iscsitest.LUN{1: iscsitest.NewLUN(8192, 512).SetIdentity(7)}})
 	unreachable := closedPort(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -82,10 +82,10 @@ func closedPort(t *testing.T) string {
 // resets under I/O fails over without errors; its session reconnects and
 // the checker reinstates it.
 func TestInMemoryPathResetAndReinstate(t *testing.T) {
-	lun := target.NewLUN(8192, 512).SetIdentity(42)
+	lun := iscsitest.NewLUN(8192, 512).SetIdentity(42)
 	const name = "iqn.2026-11.dev.gomp:mem"
-	_, a := serveTarget(t, target.Config{Name: name, LUNs: map[uint16]*target.LUN{1: lun}})
-	tgB, b := serveTarget(t, target.Config{Name: name, LUNs: map[uint16]*target.LUN{1: lun}})
+	_, a := serveTarget(t, iscsitest.Config{Name: name, LUNs: map[uint16]*iscsitest.LUN{1: lun}})
+	tgB, b := serveTarget(t, iscsitest.Config{Name: name, LUNs: map[uint16]*iscsitest.LUN{1: lun}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	d, err := Open(ctx, Config{Target: name, LUN: 1, Portals: []string{a, b}, LoginTimeout: time.Second,

@@ -8,12 +8,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 )
 
 // liveConns counts the connections a target serves now (one per session:
 // MaxConnections is 1).
-func liveConns(tg *target.Target) int {
+func liveConns(tg *iscsitest.Target) int {
 	n := 0
 	for _, c := range tg.Conns() {
 		select {
@@ -26,7 +26,7 @@ func liveConns(tg *target.Target) int {
 }
 
 // waitConns polls, with a bound, until tg serves want connections.
-func waitConns(t *testing.T, tg *target.Target, want int) {
+func waitConns(t *testing.T, tg *iscsitest.Target, want int) {
 	t.Helper()
 	require.Eventually(t, func() bool { return liveConns(tg) == want }, 10*time.Second, 5*time.Millisecond,
 		"connections: want %d, have %d", want, liveConns(tg))
@@ -38,14 +38,14 @@ func waitConns(t *testing.T, tg *target.Target, want int) {
 // its last device closes.
 func TestOpenAllSharesSessions(t *testing.T) {
 	const name = "iqn.2026-11.dev.gomp:pool"
-	luns := make([]*target.LUN, 4)
+	luns := make([]*iscsitest.LUN, 4)
 	for i := range luns {
-		luns[i] = target.NewLUN(8192, 512).SetIdentity(uint64(100 + i))
+		luns[i] = iscsitest.NewLUN(8192, 512).SetIdentity(uint64(100 + i))
 	}
-	tgA, a := serveTarget(t, target.Config{Name: name,
-		LUNs: map[uint16]*target.LUN{1: luns[0], 2: luns[1], 3: luns[2], 4: luns[3]}})
-	tgB, b := serveTarget(t, target.Config{Name: name, // LUN 4 is LUN 9 here
-		LUNs: map[uint16]*target.LUN{1: luns[0], 2: luns[1], 3: luns[2], 9: luns[3]}})
+	tgA, a := serveTarget(t, iscsitest.Config{Name: name,
+		LUNs: map[uint16]*iscsitest.LUN{1: luns[0], 2: luns[1], 3: luns[2], 4: luns[3]}})
+	tgB, b := serveTarget(t, iscsitest.Config{Name: name, // LUN 4 is LUN 9 here
+		LUNs: map[uint16]*iscsitest.LUN{1: luns[0], 2: luns[1], 3: luns[2], 9: luns[3]}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	pool := &SessionPool{}
@@ -86,8 +86,8 @@ func TestOpenAllSharesSessions(t *testing.T) {
 // the devices open over the others.
 func TestOpenAllFilterAndDeadPortal(t *testing.T) {
 	const name = "iqn.2026-11.dev.gomp:pool2"
-	l1, l2 := target.NewLUN(8192, 512).SetIdentity(7), target.NewLUN(8192, 512).SetIdentity(8)
-	_, a := serveTarget(t, target.Config{Name: name, LUNs: map[uint16]*target.LUN{1: l1, 2: l2}})
+	l1, l2 := iscsitest.NewLUN(8192, 512).SetIdentity(7), iscsitest.NewLUN(8192, 512).SetIdentity(8)
+	_, a := serveTarget(t, iscsitest.Config{Name: name, LUNs: map[uint16]*iscsitest.LUN{1: l1, 2: l2}})
 	dead := closedPort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -103,8 +103,8 @@ func TestOpenAllFilterAndDeadPortal(t *testing.T) {
 // reinstates its sessions), one call per session.
 func TestSessionPoolISIDHook(t *testing.T) {
 	const name = "iqn.2026-11.dev.gomp:pool3"
-	tg, a := serveTarget(t, target.Config{Name: name, LUNs: map[uint16]*target.LUN{
-		1: target.NewLUN(8192, 512).SetIdentity(11), 2: target.NewLUN(8192, 512).SetIdentity(12)}})
+	tg, a := serveTarget(t, iscsitest.Config{Name: name, LUNs: map[uint16]*iscsitest.LUN{
+		1: iscsitest.NewLUN(8192, 512).SetIdentity(11), 2: iscsitest.NewLUN(8192, 512).SetIdentity(12)}})
 	want := [6]byte{0x80, 1, 2, 3, 4, 5}
 	var calls []string
 	pool := &SessionPool{ISID: func(initiator, tgt, portal string) [6]byte {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 )
@@ -16,8 +16,8 @@ import (
 // a checker's command, with the session's target and portal.
 func TestPoolOnUnitAttention(t *testing.T) {
 	const name = "iqn.2026-11.dev.gomp:pool-ua"
-	tg, portal := serveTarget(t, target.Config{Name: name,
-		LUNs: map[uint16]*target.LUN{1: target.NewLUN(8192, 512).SetIdentity(11)}})
+	tg, portal := serveTarget(t, iscsitest.Config{Name: name,
+		LUNs: map[uint16]*iscsitest.LUN{1: iscsitest.NewLUN(8192, 512).SetIdentity(11)}})
 	type ua struct {
 		target, portal string
 		code           scsi.AdditionalSense

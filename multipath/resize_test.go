@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 )
 
 const resizeTarget = "iqn.2026-11.dev.gomp:resize"
@@ -17,10 +17,10 @@ const resizeTarget = "iqn.2026-11.dev.gomp:resize"
 // resizeDevice opens LUN 1 of two in-memory targets (one per portal) with
 // a fast checker, and returns it with a channel of the sizes it is
 // resized to.
-func resizeDevice(t *testing.T, a, b *target.LUN) (*Device, [2]*target.Target, chan int64) {
+func resizeDevice(t *testing.T, a, b *iscsitest.LUN) (*Device, [2]*iscsitest.Target, chan int64) {
 	t.Helper()
-	tgA, pa := serveTarget(t, target.Config{Name: resizeTarget, LUNs: map[uint16]*target.LUN{1: a}})
-	tgB, pb := serveTarget(t, target.Config{Name: resizeTarget, LUNs: map[uint16]*target.LUN{1: b}})
+	tgA, pa := serveTarget(t, iscsitest.Config{Name: resizeTarget, LUNs: map[uint16]*iscsitest.LUN{1: a}})
+	tgB, pb := serveTarget(t, iscsitest.Config{Name: resizeTarget, LUNs: map[uint16]*iscsitest.LUN{1: b}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	d, err := Open(ctx, Config{Target: resizeTarget, Portals: []string{pa, pb}, LUN: 1, LoginTimeout: 2 * time.Second,
@@ -29,11 +29,11 @@ func resizeDevice(t *testing.T, a, b *target.LUN) (*Device, [2]*target.Target, c
 	t.Cleanup(func() { _ = d.Close(context.Background()) })
 	resized := make(chan int64, 4)
 	d.SetOnResize(func(_, size int64) { resized <- size })
-	return d, [2]*target.Target{tgA, tgB}, resized
+	return d, [2]*iscsitest.Target{tgA, tgB}, resized
 }
 
 // unitAttention raises ua on LUN 1 of every connection of tgs.
-func unitAttention(tgs []*target.Target, asc, ascq byte) {
+func unitAttention(tgs []*iscsitest.Target, asc, ascq byte) {
 	for _, tg := range tgs {
 		for _, c := range tg.Conns() {
 			c.UnitAttention(1, asc, ascq)
@@ -56,7 +56,7 @@ func waitResized(t *testing.T, ch chan int64) int64 {
 // capacity on every path and grow the device; I/O beyond the old end
 // then works.
 func TestResizeOnCapacityDataHasChanged(t *testing.T) {
-	lun := target.NewLUN(8192, 512).SetIdentity(7)
+	lun := iscsitest.NewLUN(8192, 512).SetIdentity(7)
 	d, tgs, resized := resizeDevice(t, lun, lun)
 	old := d.Size()
 	ctx := context.Background()
@@ -87,8 +87,8 @@ func TestResizeOnCapacityDataHasChanged(t *testing.T) {
 // (gomp resize) grows it; a path whose LUN then reports another size is
 // not used until it agrees again.
 func TestResizeNeedsEveryPathToAgree(t *testing.T) {
-	a := target.NewLUN(8192, 512).SetIdentity(8)
-	b := target.NewLUN(8192, 512).SetIdentity(8) // the same LUN as another controller sees it
+	a := iscsitest.NewLUN(8192, 512).SetIdentity(8)
+	b := iscsitest.NewLUN(8192, 512).SetIdentity(8) // the same LUN as another controller sees it
 	d, tgs, resized := resizeDevice(t, a, b)
 	old := d.Size()
 	ctx := context.Background()

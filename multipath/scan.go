@@ -108,25 +108,15 @@ func Scan(ctx context.Context, cfg Config) (found []FoundLUN, release func(conte
 	return found, release, errors.Join(errs...)
 }
 
-// scanPortal lists and inquires the LUNs behind one portal.
+// scanPortal lists and inquires the disk LUNs behind one portal.
 func scanPortal(ctx context.Context, cfg Config, p *iscsiPath) ([]*iscsi.LUNInfo, error) {
 	s, err := p.sess.connect(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("multipath: scan %s %s: %w", p.sess.cfg.Portal, cfg.Target, err)
 	}
-	luns, err := s.ReportLUNs(ctx)
+	infos, err := s.DiskLUNs(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("multipath: scan %s %s: %w", s.Portal(), cfg.Target, err)
-	}
-	var infos []*iscsi.LUNInfo
-	for _, lun := range luns {
-		info, err := s.Inquire(ctx, lun)
-		if err != nil {
-			return infos, fmt.Errorf("multipath: scan %s %s LUN %d: %w", s.Portal(), cfg.Target, lun, err)
-		}
-		if info.IsDisk() { // not tgt's controller LUN 0, enclosures, …
-			infos = append(infos, info)
-		}
+		return infos, fmt.Errorf("multipath: scan %s %s: %w", s.Portal(), cfg.Target, err)
 	}
 	return infos, nil
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 	"github.com/gomp-dev/gomp/pdu"
 )
@@ -45,15 +45,15 @@ func (l *seqLog) index(e string) int {
 func TestStalledCommandRetriedOnlyWhenKnownDead(t *testing.T) {
 	const name = "iqn.2026-12.dev.gomp:stall"
 	const lba = 64
-	lun := target.NewLUN(8192, 512).SetIdentity(9)
+	lun := iscsitest.NewLUN(8192, 512).SetIdentity(9)
 	seq := &seqLog{}
 	isWrite := func(cdb []byte) bool {
 		return cdb[0] == byte(scsi.OpWrite16) && binary.BigEndian.Uint64(cdb[2:]) == lba
 	}
 	var held bool
 	var mu sync.Mutex
-	stalling := target.Config{Name: name, LUNs: map[uint16]*target.LUN{1: lun}, Hooks: target.Hooks{
-		HoldCommand: func(_ *target.Conn, cdb []byte) bool {
+	stalling := iscsitest.Config{Name: name, LUNs: map[uint16]*iscsitest.LUN{1: lun}, Hooks: iscsitest.Hooks{
+		HoldCommand: func(_ *iscsitest.Conn, cdb []byte) bool {
 			mu.Lock()
 			defer mu.Unlock()
 			if isWrite(cdb) && !held {
@@ -63,19 +63,19 @@ func TestStalledCommandRetriedOnlyWhenKnownDead(t *testing.T) {
 			}
 			return false
 		},
-		BeforeSend: func(_ *target.Conn, p pdu.PDU) target.Action {
+		BeforeSend: func(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 			if r, ok := p.(*pdu.TaskMgmtResponse); ok {
 				seq.add("path 1 answered " + r.Response.String())
 			}
-			return target.Continue
+			return iscsitest.Continue
 		},
 	}}
-	healthy := target.Config{Name: name, LUNs: map[uint16]*target.LUN{1: lun}, Hooks: target.Hooks{
-		OnReceive: func(_ *target.Conn, p pdu.PDU) target.Action {
+	healthy := iscsitest.Config{Name: name, LUNs: map[uint16]*iscsitest.LUN{1: lun}, Hooks: iscsitest.Hooks{
+		OnReceive: func(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 			if c, ok := p.(*pdu.SCSICommand); ok && len(c.CDB) >= 16 && isWrite(c.CDB) {
 				seq.add("write on path 2")
 			}
-			return target.Continue
+			return iscsitest.Continue
 		},
 	}}
 	_, p1 := serveTarget(t, stalling)

@@ -10,18 +10,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/stretchr/testify/require"
 )
 
-// benchStackDevice opens a device over two in-memory paths (target.Pipe)
+// benchStackDevice opens a device over two in-memory paths (iscsitest.Pipe)
 // to one fake target: the initiator's whole stack below NBD — multipath,
 // iSCSI sessions, PDU framing — with the target in the same process.
 func benchStackDevice(b *testing.B) *Device {
-	tg := target.New(target.Config{LUNs: map[uint16]*target.LUN{1: target.NewLUN(1<<15, 512)}})
+	tg := iscsitest.New(iscsitest.Config{LUNs: map[uint16]*iscsitest.LUN{1: iscsitest.NewLUN(1<<15, 512)}})
 	var wg sync.WaitGroup
 	dial := func(context.Context, string, string) (net.Conn, error) {
-		ini, tgt := target.Pipe()
+		ini, tgt := iscsitest.Pipe()
 		wg.Go(func() { _ = tg.Serve(tgt) })
 		return ini, nil
 	}

@@ -16,7 +16,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 	"github.com/stretchr/testify/require"
@@ -305,10 +305,10 @@ func TestStateChangesAreLoggedWithDevicePortalAndCause(t *testing.T) {
 // session's counters, and the sessions' own records (connection lost,
 // reconnect attempts with their error) name the device.
 func TestInMemorySessionStatsAndReconnectLogs(t *testing.T) {
-	lun := target.NewLUN(8192, 512).SetIdentity(42)
+	lun := iscsitest.NewLUN(8192, 512).SetIdentity(42)
 	const name = "iqn.2026-11.dev.gomp:mem"
-	_, a := serveTarget(t, target.Config{Name: name, LUNs: map[uint16]*target.LUN{1: lun}})
-	tgB, b := serveTarget(t, target.Config{Name: name, LUNs: map[uint16]*target.LUN{1: lun}})
+	_, a := serveTarget(t, iscsitest.Config{Name: name, LUNs: map[uint16]*iscsitest.LUN{1: lun}})
+	tgB, b := serveTarget(t, iscsitest.Config{Name: name, LUNs: map[uint16]*iscsitest.LUN{1: lun}})
 	var refuse atomic.Bool
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		if refuse.Load() && addr == b {

@@ -9,8 +9,9 @@ import (
 	"testing"
 )
 
-// TestNoGompImports enforces DESIGN.md: nbd knows nothing about iSCSI or
-// multipath, and imports no other gomp package but the socket helper
+// TestNoGompImports enforces the layering: nbd serves any backend and
+// knows nothing about iSCSI or multipath, and imports no other gomp
+// package but the socket helper
 // internal/rawio; its tests may also use the certificate maker
 // internal/tlstest.
 func TestNoGompImports(t *testing.T) {

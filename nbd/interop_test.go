@@ -1,7 +1,8 @@
 package nbd
 
-// Interoperability with real NBD clients (DESIGN.md "Test lab"): libnbd's
-// nbdinfo, nbdcopy and Python bindings, qemu-img, and fio's nbd engine, each
+// Interoperability with real NBD clients, the peers of the test lab:
+// libnbd's nbdinfo, nbdcopy and Python bindings, qemu-img, and fio's nbd
+// engine, each
 // against a server in this test process on a unix socket. Tests skip when a
 // binary is missing; CI installs them all (.ci/run).
 

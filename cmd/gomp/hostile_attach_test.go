@@ -13,8 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/internal/safename"
-	"github.com/gomp-dev/gomp/internal/target"
 	"github.com/gomp-dev/gomp/pdu"
 )
 
@@ -38,7 +38,7 @@ func hostileTarget(t *testing.T, page []byte) (iqn, p1, p2 string) {
 			*count, *under = uint32(alloc-len(page)), true
 		}
 	}
-	hooks := target.Hooks{BeforeSend: func(_ *target.Conn, p pdu.PDU) target.Action {
+	hooks := iscsitest.Hooks{BeforeSend: func(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 		switch d := p.(type) {
 		case *pdu.DataIn:
 			if len(d.Data) >= 4 && d.Data[1] == 0x83 && d.BufferOffset == 0 {
@@ -50,9 +50,9 @@ func hostileTarget(t *testing.T, page []byte) (iqn, p1, p2 string) {
 			fix(rewritten[d.ITT], &d.ResidualCount, &d.Underflow)
 			delete(rewritten, d.ITT)
 		}
-		return target.Continue
+		return iscsitest.Continue
 	}}
-	tg := target.New(target.Config{LUNs: map[uint16]*target.LUN{1: target.NewLUN(8192, 512)}, Hooks: hooks})
+	tg := iscsitest.New(iscsitest.Config{LUNs: map[uint16]*iscsitest.LUN{1: iscsitest.NewLUN(8192, 512)}, Hooks: hooks})
 	t.Cleanup(func() { tg.Close() })
 	var portals []string
 	for range 2 {

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gomp-dev/gomp/cmd/gomp/internal/metrics"
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 )
 
 func TestLogFormatFlag(t *testing.T) {
@@ -35,7 +35,7 @@ func TestLogFormatFlag(t *testing.T) {
 // memPortals serves an in-process target on two loopback ports: two
 // paths to one LUN, no lab needed.
 func memPortals(t *testing.T) (name, p1, p2 string) {
-	tg := target.New(target.Config{LUNs: map[uint16]*target.LUN{1: target.NewLUN(8192, 512)}})
+	tg := iscsitest.New(iscsitest.Config{LUNs: map[uint16]*iscsitest.LUN{1: iscsitest.NewLUN(8192, 512)}})
 	t.Cleanup(func() { tg.Close() })
 	var portals []string
 	for range 2 {

@@ -86,8 +86,8 @@ func listLUNs(ctx context.Context, g *globalOpts, base iscsi.Config, portals []s
 }
 
 // listPortal logs in through one portal, inquires every LUN that REPORT
-// LUNS lists and adds the disk LUNs to byKey (keyed by WWID, or "lunN"
-// without one).
+// LUNS lists (Session.DiskLUNs) and adds the disk LUNs to byKey (keyed by
+// WWID, or "lunN" without one).
 func listPortal(ctx context.Context, g *globalOpts, base iscsi.Config, portal string, byKey map[string]*lunEntry) error {
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
@@ -98,21 +98,14 @@ func listPortal(ctx context.Context, g *globalOpts, base iscsi.Config, portal st
 		return err
 	}
 	defer s.Close(ctx)
-	luns, err := s.ReportLUNs(ctx)
+	infos, err := s.DiskLUNs(ctx) // without tgt's controller LUN 0
 	if err != nil {
-		return fmt.Errorf("REPORT LUNS via %s: %w", s.Portal(), err)
+		return err
 	}
-	for _, lun := range luns {
-		info, err := s.Inquire(ctx, lun)
-		if err != nil {
-			return err
-		}
-		if !info.IsDisk() { // e.g. tgt's controller LUN 0
-			continue
-		}
+	for _, info := range infos {
 		key := info.WWID
 		if key == "" {
-			key = fmt.Sprintf("lun%d", lun)
+			key = fmt.Sprintf("lun%d", info.LUN)
 		}
 		e := byKey[key]
 		if e == nil {

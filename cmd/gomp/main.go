@@ -12,7 +12,8 @@ import (
 	"github.com/gomp-dev/gomp/pdu"
 )
 
-// Exit codes of the CLI contract (DESIGN.md).
+// Exit codes of the CLI contract: 0 success, 1 a runtime failure, 2 a
+// usage error (bad flags or arguments).
 const (
 	exitOK      = 0
 	exitFailure = 1

@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/multipath"
 	"github.com/gomp-dev/gomp/nbd"
 	"github.com/gomp-dev/gomp/pdu"
@@ -26,14 +26,14 @@ type writeCounter struct {
 	n   int
 }
 
-func (w *writeCounter) hook(_ *target.Conn, p pdu.PDU) target.Action {
+func (w *writeCounter) hook(_ *iscsitest.Conn, p pdu.PDU) iscsitest.Action {
 	if c, ok := p.(*pdu.SCSICommand); ok && len(c.CDB) == 16 && c.CDB[0] == 0x8a &&
 		binary.BigEndian.Uint64(c.CDB[2:]) == w.lba {
 		w.mu.Lock()
 		w.n++
 		w.mu.Unlock()
 	}
-	return target.Continue
+	return iscsitest.Continue
 }
 
 func (w *writeCounter) count() int {
@@ -77,8 +77,8 @@ func waitQueued(t *testing.T, d *multipath.Device, n int64) {
 func TestKernelStyleRequeueWritesOnce(t *testing.T) {
 	const lba = 100
 	wc := &writeCounter{lba: lba}
-	lun := target.NewLUN(8192, 512).SetIdentity(21)
-	tg := target.New(target.Config{LUNs: map[uint16]*target.LUN{1: lun}, Hooks: target.Hooks{OnReceive: wc.hook}})
+	lun := iscsitest.NewLUN(8192, 512).SetIdentity(21)
+	tg := iscsitest.New(iscsitest.Config{LUNs: map[uint16]*iscsitest.LUN{1: lun}, Hooks: iscsitest.Hooks{OnReceive: wc.hook}})
 	t.Cleanup(func() { tg.Close() })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

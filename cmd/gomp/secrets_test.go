@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/iscsi"
 )
 
@@ -57,8 +57,8 @@ func TestCLISecretsNeverPrinted(t *testing.T) {
 		wrong, weak              = "wrong-secret-89ab", "tiny"
 		name                     = "iqn.2026-11.dev.gomp:cli-secrets"
 	)
-	tg := target.New(target.Config{Name: name, LUNs: map[uint16]*target.LUN{1: target.NewLUN(2048, 512)},
-		CHAP: &target.CHAPConfig{User: user, Secret: secret, MutualUser: targetUser, MutualSecret: targetSecret}})
+	tg := iscsitest.New(iscsitest.Config{Name: name, LUNs: map[uint16]*iscsitest.LUN{1: iscsitest.NewLUN(2048, 512)},
+		CHAP: &iscsitest.CHAPConfig{User: user, Secret: secret, MutualUser: targetUser, MutualSecret: targetSecret}})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	go func() { _ = tg.Listen(ln) }()

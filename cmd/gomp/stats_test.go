@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gomp-dev/gomp/cmd/gomp/internal/metrics"
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/multipath"
 )
 
@@ -29,10 +29,10 @@ import (
 // temporary directory, which it returns.
 func memDevice(t *testing.T) (*multipath.Device, string) {
 	t.Helper()
-	tg := target.New(target.Config{LUNs: map[uint16]*target.LUN{1: target.NewLUN(8192, 512)}})
+	tg := iscsitest.New(iscsitest.Config{LUNs: map[uint16]*iscsitest.LUN{1: iscsitest.NewLUN(8192, 512)}})
 	var wg sync.WaitGroup
 	dial := func(context.Context, string, string) (net.Conn, error) {
-		ini, tgt := target.Pipe()
+		ini, tgt := iscsitest.Pipe()
 		wg.Go(func() { _ = tg.Serve(tgt) })
 		return ini, nil
 	}

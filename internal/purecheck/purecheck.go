@@ -1,6 +1,7 @@
 // Package purecheck is a test helper for packages that must stay pure
-// code (STYLE.md rule 1: pdu, iscsi/scsi): no goroutines, and no imports of
-// the network, clocks, logging, the OS, synchronisation or other gomp
+// code (pdu, iscsi/scsi: encoders and decoders whose output depends only
+// on their input): no goroutines, and no imports of the network, clocks,
+// logging, the OS, synchronisation or other gomp
 // packages (except the pure ones listed in pure, such as internal/safename).
 package purecheck
 

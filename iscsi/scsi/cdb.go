@@ -4,30 +4,30 @@ import "encoding/binary"
 
 var be = binary.BigEndian
 
-// OpCode is the OPERATION CODE, byte 0 of every CDB (SPC-4 §4.3.5.1).
-type OpCode uint8
+// Opcode is the OPERATION CODE, byte 0 of every CDB (SPC-4 §4.3.5.1).
+type Opcode uint8
 
 // Operation codes built by this package (SPC-4 Table D.2, SBC-3 Table 19).
 const (
-	OpTestUnitReady       OpCode = 0x00 // SPC-4 §6.47
-	OpRequestSense        OpCode = 0x03 // SPC-4 §6.39 (named only)
-	OpInquiry             OpCode = 0x12 // SPC-4 §6.6
-	OpModeSense6          OpCode = 0x1A // SPC-4 §6.11
-	OpReadCapacity10      OpCode = 0x25 // SBC-3 §5.16 (named only)
-	OpRead10              OpCode = 0x28 // SBC-3 §5.13
-	OpWrite10             OpCode = 0x2A // SBC-3 §5.32
-	OpSynchronizeCache10  OpCode = 0x35 // SBC-3 §5.22
-	OpUnmap               OpCode = 0x42 // SBC-3 §5.28
-	OpModeSense10         OpCode = 0x5A // SPC-4 §6.12
-	OpPersistentReserveIn OpCode = 0x5E // SPC-4 §6.13 (named only)
-	OpRead16              OpCode = 0x88 // SBC-3 §5.15
-	OpWrite16             OpCode = 0x8A // SBC-3 §5.34
-	OpSynchronizeCache16  OpCode = 0x91 // SBC-3 §5.23
-	OpWriteSame16         OpCode = 0x93 // SBC-3 §5.42
-	OpServiceActionIn16   OpCode = 0x9E // SBC-3 §5.16, READ CAPACITY(16)
-	OpReportLUNs          OpCode = 0xA0 // SPC-4 §6.33
-	OpMaintenanceIn       OpCode = 0xA3 // SPC-4 §6.35, REPORT TARGET PORT GROUPS
-	OpMaintenanceOut      OpCode = 0xA4 // SPC-4 §6.36, SET TARGET PORT GROUPS
+	OpTestUnitReady       Opcode = 0x00 // SPC-4 §6.47
+	OpRequestSense        Opcode = 0x03 // SPC-4 §6.39 (named only)
+	OpInquiry             Opcode = 0x12 // SPC-4 §6.6
+	OpModeSense6          Opcode = 0x1A // SPC-4 §6.11
+	OpReadCapacity10      Opcode = 0x25 // SBC-3 §5.16 (named only)
+	OpRead10              Opcode = 0x28 // SBC-3 §5.13
+	OpWrite10             Opcode = 0x2A // SBC-3 §5.32
+	OpSynchronizeCache10  Opcode = 0x35 // SBC-3 §5.22
+	OpUnmap               Opcode = 0x42 // SBC-3 §5.28
+	OpModeSense10         Opcode = 0x5A // SPC-4 §6.12
+	OpPersistentReserveIn Opcode = 0x5E // SPC-4 §6.13 (named only)
+	OpRead16              Opcode = 0x88 // SBC-3 §5.15
+	OpWrite16             Opcode = 0x8A // SBC-3 §5.34
+	OpSynchronizeCache16  Opcode = 0x91 // SBC-3 §5.23
+	OpWriteSame16         Opcode = 0x93 // SBC-3 §5.42
+	OpServiceActionIn16   Opcode = 0x9E // SBC-3 §5.16, READ CAPACITY(16)
+	OpReportLUNs          Opcode = 0xA0 // SPC-4 §6.33
+	OpMaintenanceIn       Opcode = 0xA3 // SPC-4 §6.35, REPORT TARGET PORT GROUPS
+	OpMaintenanceOut      Opcode = 0xA4 // SPC-4 §6.36, SET TARGET PORT GROUPS
 )
 
 // ServiceAction is the SERVICE ACTION field, byte 1 bits 4:0, of the
@@ -49,7 +49,7 @@ var serviceActionNames = map[ServiceAction]string{
 // unknown value.
 func (a ServiceAction) String() string { return enumString(serviceActionNames, a, "ServiceAction") }
 
-var opCodeNames = map[OpCode]string{
+var opcodeNames = map[Opcode]string{
 	OpTestUnitReady: "TEST UNIT READY", OpInquiry: "INQUIRY", OpRead10: "READ(10)",
 	OpWrite10: "WRITE(10)", OpUnmap: "UNMAP", OpRead16: "READ(16)", OpWrite16: "WRITE(16)",
 	OpSynchronizeCache16: "SYNCHRONIZE CACHE(16)", OpWriteSame16: "WRITE SAME(16)",
@@ -59,9 +59,9 @@ var opCodeNames = map[OpCode]string{
 	OpModeSense10: "MODE SENSE(10)", OpModeSense6: "MODE SENSE(6)", OpPersistentReserveIn: "PERSISTENT RESERVE IN",
 }
 
-// String returns the name of the value, or "OpCode(0xNN)" for an unknown
+// String returns the name of the value, or "Opcode(0xNN)" for an unknown
 // value.
-func (o OpCode) String() string { return enumString(opCodeNames, o, "OpCode") }
+func (o Opcode) String() string { return enumString(opcodeNames, o, "Opcode") }
 
 // Byte 1 bits of the read and write CDBs (SBC-3 §5.13, §5.15).
 const (
@@ -111,7 +111,7 @@ func Write10(lba uint32, blocks uint16, fua bool) [10]byte {
 	return rw10(OpWrite10, lba, blocks, fua)
 }
 
-func rw10(op OpCode, lba uint32, blocks uint16, fua bool) [10]byte {
+func rw10(op Opcode, lba uint32, blocks uint16, fua bool) [10]byte {
 	var c [10]byte
 	c[0] = byte(op)
 	c[1] = flagIf(fua, bitFUA)
@@ -169,7 +169,7 @@ func WriteSame16(lba uint64, blocks uint32, f WriteSameFlags) [16]byte {
 }
 
 // lba16 is the shared layout of the 16-byte LBA commands.
-func lba16(op OpCode, flags byte, lba uint64, blocks uint32) [16]byte {
+func lba16(op Opcode, flags byte, lba uint64, blocks uint32) [16]byte {
 	var c [16]byte
 	c[0] = byte(op)
 	c[1] = flags

@@ -186,7 +186,7 @@ func TestAppendUnmapParameters(t *testing.T) {
 func TestEnumStrings(t *testing.T) {
 	require.Equal(t, "READ(16)", OpRead16.String())
 	require.Equal(t, "MAINTENANCE IN", OpMaintenanceIn.String())
-	require.Equal(t, "OpCode(0xff)", OpCode(0xFF).String())
+	require.Equal(t, "Opcode(0xff)", Opcode(0xFF).String())
 	require.Equal(t, "ANCHOR|UNMAP|NDOB", WriteSameFlags(0x19).String())
 	require.Equal(t, "UNMAP|0x02", WriteSameFlags(0x0A).String())
 	require.Equal(t, "0", WriteSameFlags(0).String())

@@ -19,8 +19,9 @@ func pad(s string, n int, c byte) []byte {
 	return b
 }
 
-// requirePrefixes checks every proper prefix of in (STYLE.md rule 10): the
-// parser must not panic; prefixes shorter than minOK must fail with a
+// requirePrefixes checks every proper prefix of in, since every decoder
+// must fail cleanly on a truncated input: the parser must not panic;
+// prefixes shorter than minOK must fail with a
 // *TruncatedError whose Need is more than the prefix and at most len(in);
 // longer ones must succeed, and consistent checks their result.
 func requirePrefixes[T any](t *testing.T, in []byte, minOK int, parse func([]byte) (T, error),

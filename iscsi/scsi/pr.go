@@ -425,4 +425,4 @@ func (s PRFullStatus) AppendBinary(b []byte) ([]byte, error) {
 }
 
 // OpPersistentReserveOut is PERSISTENT RESERVE OUT (SPC-4 §6.14).
-const OpPersistentReserveOut OpCode = 0x5F
+const OpPersistentReserveOut Opcode = 0x5F

@@ -1,4 +1,4 @@
-package target
+package iscsitest
 
 import (
 	"bytes"
@@ -129,7 +129,7 @@ func (c *Conn) write(p pdu.PDU, a Action) error {
 	defer c.wmu.Unlock()
 	c.out.Reset()
 	if err := c.fr.WritePDU(p); err != nil {
-		return fmt.Errorf("target: encoding %v: %w", p.Opcode(), err)
+		return fmt.Errorf("iscsitest: encoding %v: %w", p.Opcode(), err)
 	}
 	b := c.corrupt(c.out.Bytes(), len(p.Payload()) > 0)
 	if h := c.cfg.Hooks.Rewrite; h != nil {
@@ -203,7 +203,7 @@ func (c *Conn) Inject(p pdu.PDU) error {
 	fr.SetDigests(c.digestH, c.digestD)
 	fr.SetMaxSendDataSegmentLength(pdu.MaxDataSegmentLength)
 	if err := fr.WritePDU(p); err != nil {
-		return fmt.Errorf("target: encoding %v: %w", p.Opcode(), err)
+		return fmt.Errorf("iscsitest: encoding %v: %w", p.Opcode(), err)
 	}
 	_, err := c.nc.Write(out.Bytes())
 	return err

@@ -1,17 +1,17 @@
-package target_test
+package iscsitest_test
 
 import (
 	"bufio"
 	"fmt"
 
-	"github.com/gomp-dev/gomp/internal/target"
+	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/pdu"
 )
 
 // A test serves a Target on one end of a Pipe and drives the other end.
 func ExampleTarget_Serve() {
-	tg := target.New(target.Config{LUNs: map[uint16]*target.LUN{0: target.NewLUN(2048, 512)}})
-	ini, tgt := target.Pipe()
+	tg := iscsitest.New(iscsitest.Config{LUNs: map[uint16]*iscsitest.LUN{0: iscsitest.NewLUN(2048, 512)}})
+	ini, tgt := iscsitest.Pipe()
 	served := make(chan error, 1)
 	go func() { served <- tg.Serve(tgt) }()
 

@@ -1,4 +1,4 @@
-package target
+package iscsitest
 
 import (
 	"errors"
@@ -27,7 +27,7 @@ const (
 const WindowClosed = -1
 
 // ErrClosed is returned by Serve and Listen after Close.
-var ErrClosed = errors.New("target: closed")
+var ErrClosed = errors.New("iscsitest: closed")
 
 // Config describes a Target. The zero value is a valid target with no LUNs,
 // no authentication and RFC 7143 defaults.
@@ -210,7 +210,7 @@ func (t *Target) Listen(ln net.Listener) error {
 			if t.isClosed() {
 				return nil
 			}
-			return fmt.Errorf("target: accept: %w", err)
+			return fmt.Errorf("iscsitest: accept: %w", err)
 		}
 		if !t.goServe(nc) {
 			return nil
@@ -321,5 +321,5 @@ type LoginRejectedError struct {
 
 // Error returns a message with the login status in hex and by name, and the reason.
 func (e *LoginRejectedError) Error() string {
-	return fmt.Sprintf("target: login rejected with 0x%04x (%v): %s", uint16(e.Status), e.Status, e.Reason)
+	return fmt.Sprintf("iscsitest: login rejected with 0x%04x (%v): %s", uint16(e.Status), e.Status, e.Reason)
 }

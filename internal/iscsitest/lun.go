@@ -1,4 +1,4 @@
-package target
+package iscsitest
 
 import (
 	"encoding/binary"
@@ -77,7 +77,7 @@ func (l *LUN) SetCaching(c Caching) {
 // Target it is given to, from the target name and LUN number.
 func NewLUN(blocks uint64, blockSize uint32) *LUN {
 	if blockSize < 512 || blockSize&(blockSize-1) != 0 {
-		panic(fmt.Sprintf("target: NewLUN: block size %d is not a power of two >= 512", blockSize))
+		panic(fmt.Sprintf("iscsitest: NewLUN: block size %d is not a power of two >= 512", blockSize))
 	}
 	l := &LUN{blockSize: blockSize, chunks: make(map[uint64][]byte)}
 	l.blocks.Store(blocks)
@@ -197,7 +197,7 @@ func (l *LUN) WriteAt(p []byte, off int64) (int, error) {
 func (l *LUN) Unmap(lba, n uint64) error {
 	off, size := int64(lba)*int64(l.blockSize), int64(n)*int64(l.blockSize)
 	if blocks := l.Blocks(); lba > blocks || n > blocks-lba {
-		return fmt.Errorf("target: unmap of %d blocks at %d beyond %d blocks", n, lba, blocks)
+		return fmt.Errorf("iscsitest: unmap of %d blocks at %d beyond %d blocks", n, lba, blocks)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -225,7 +225,7 @@ func (l *LUN) Allocated() int64 {
 
 func (l *LUN) check(off int64, n int) error {
 	if off < 0 || off > l.Size() || int64(n) > l.Size()-off {
-		return fmt.Errorf("target: access of %d bytes at %d beyond LUN size %d", n, off, l.Size())
+		return fmt.Errorf("iscsitest: access of %d bytes at %d beyond LUN size %d", n, off, l.Size())
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package target
+package iscsitest
 
 import (
 	"bufio"
@@ -135,8 +135,8 @@ func newConn(t *Target, nc net.Conn) *Conn {
 
 // Internal outcomes that end serve without being errors.
 var (
-	errKilled = errors.New("target: connection killed")
-	errLogout = errors.New("target: logged out")
+	errKilled = errors.New("iscsitest: connection killed")
+	errLogout = errors.New("iscsitest: logged out")
 )
 
 func (c *Conn) serve() error {
@@ -266,7 +266,7 @@ func (c *Conn) execute(p pdu.PDU) error {
 	case *pdu.LogoutRequest:
 		return c.logout(p)
 	}
-	return fmt.Errorf("target: cannot execute %v", p.Opcode())
+	return fmt.Errorf("iscsitest: cannot execute %v", p.Opcode())
 }
 
 // violation records an RFC rule the initiator broke. Called with mu held.

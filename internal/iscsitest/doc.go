@@ -1,6 +1,8 @@
-// Package target is a scripted, in-process iSCSI target for tests. It is
+// Package iscsitest is a scripted, in-process iSCSI target for tests. It is
 // test-only infrastructure: the initiator's unit tests and the hostile-target
-// suite run against it; nothing in gomp's product code imports it.
+// suite run against it; nothing in gomp's product code imports it. (The
+// package is not called "target" because in iSCSI that word names the
+// peer, its IQN and its portals; iscsitest says what it is for.)
 //
 // It is a real RFC 7143 peer, small and deterministic, built on package pdu:
 //
@@ -41,7 +43,8 @@
 // Every rule the initiator breaks that the target can see is recorded in
 // Conn.Stats().Violations, so a test can assert that an initiator behaved.
 //
-// Faults are injected with Hooks (see STYLE.md rule 12): OnReceive and
+// Faults are injected with Hooks, so that session tests can drop, delay
+// or corrupt what a target sends without a network: OnReceive and
 // BeforeSend return an Action (Continue after an in-place change, Drop,
 // Close, Reset, Stall, Truncate after the header, Trickle one byte at a
 // time) and may block to delay; Rewrite forges the encoded bytes (an AHS
@@ -65,4 +68,4 @@
 // than SendTargets in full feature phase; persistent reservations, MODE
 // pages, EXTENDED COPY and the rest of SBC. The unit attention is per
 // connection, not per I_T nexus across sessions.
-package target
+package iscsitest
