@@ -38,8 +38,8 @@ type exportState struct {
 // a connection without structured replies: HAS_FLAGS always, READ_ONLY,
 // SEND_FLUSH and SEND_FUA (Flusher), SEND_TRIM (Trimmer), SEND_WRITE_ZEROES
 // (Zeroer) and CAN_MULTI_CONN, each only when b can honour it. Trim, zeroing
-// and FUA are not advertised on a read-only export. Kernel attach code passes
-// these flags to the kernel along with ServeTransmission.
+// and FUA are not advertised on a read-only export. Package nbd/kernel tells
+// the kernel these flags and serves its sockets with ServeTransmission.
 func ExportFlags(b Backend) TransmissionFlags {
 	f := FlagHasFlags
 	ro := isReadOnly(b)

@@ -18,6 +18,7 @@ import (
 	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/gomp-dev/gomp/multipath"
 	"github.com/gomp-dev/gomp/nbd"
+	"github.com/gomp-dev/gomp/nbd/kernel"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -319,7 +320,7 @@ func (a *attachment) attachKernel(ctx context.Context, o *attachOpts) error {
 			" so a request in flight when gomp is killed waits that long after a restart", "connections", conns)
 	}
 	min_, _, _ := a.dev.BlockSize()
-	cfg := nbd.AttachConfig{Index: index, BlockSize: min_, Connections: conns,
+	cfg := kernel.AttachConfig{Index: index, BlockSize: min_, Connections: conns,
 		Timeout: kernelTimeoutFor(conns), DeadConnTimeout: kernelDeadConnTimeout,
 		BackendID: backendID(a.dev.WWID()), Logger: a.log}
 	d, err := a.attachOrReconfigure(ctx, cfg)
@@ -329,7 +330,7 @@ func (a *attachment) attachKernel(ctx context.Context, o *attachOpts) error {
 	a.kernel = startKernelSupervisor(d, a.log, func(ctx context.Context, index int) (kernelDevice, error) {
 		c := cfg
 		c.Index = index
-		return nbd.Reconfigure(ctx, a.srv, a.dev, c)
+		return kernel.Reconfigure(ctx, a.srv, a.dev, c)
 	})
 	a.exports.NBD = d.Path()
 	if o.mount == "" {
@@ -344,7 +345,7 @@ func (a *attachment) attachKernel(ctx context.Context, o *attachOpts) error {
 		opts = strings.TrimPrefix(opts+",ro", ",")
 		a.log.Warn("the LUN is write protected: mounting read-only", "device", a.dev.Name(), "mount", o.mount)
 	}
-	if err := nbd.Mount(d.Path(), o.mount, o.fstype, opts); err != nil {
+	if err := kernel.Mount(d.Path(), o.mount, o.fstype, opts); err != nil {
 		return fmt.Errorf("mount %s on %s: %w", d.Path(), o.mount, err)
 	}
 	a.mounted, a.exports.Mount = o.mount, o.mount
@@ -375,16 +376,16 @@ func backendID(wwid string) string { return "gomp:" + wwid }
 // connections (a crash or restart within its dead-connection timeout),
 // hands it new sockets with NBD_CMD_RECONFIGURE: the device, its mount and
 // the I/O the kernel queued meanwhile survive.
-func (a *attachment) attachOrReconfigure(ctx context.Context, cfg nbd.AttachConfig) (*nbd.Device, error) {
+func (a *attachment) attachOrReconfigure(ctx context.Context, cfg kernel.AttachConfig) (*kernel.Device, error) {
 	if cfg.Index >= 0 {
-		info, err := nbd.ReadDeviceInfo("/sys", cfg.Index)
+		info, err := kernel.ReadDeviceInfo("/sys", cfg.Index)
 		if err == nil && info.Backend == cfg.BackendID && info.Size > 0 {
 			a.log.Warn("re-attaching the existing device (a previous gomp attach ended without detaching)",
 				"device", fmt.Sprintf("/dev/nbd%d", cfg.Index), "backend", info.Backend)
-			return nbd.Reconfigure(ctx, a.srv, a.dev, cfg)
+			return kernel.Reconfigure(ctx, a.srv, a.dev, cfg)
 		}
 	}
-	return nbd.Attach(ctx, a.srv, a.dev, cfg)
+	return kernel.Attach(ctx, a.srv, a.dev, cfg)
 }
 
 // listenNBD opens an NBD listener for unix:PATH or tcp:HOST:PORT.
@@ -426,7 +427,7 @@ func (a *attachment) stop() error {
 	defer cancel()
 	var errs []error
 	if a.mounted != "" {
-		errs = append(errs, nbd.Unmount(a.mounted))
+		errs = append(errs, kernel.Unmount(a.mounted))
 	}
 	if a.kernel != nil {
 		errs = append(errs, a.kernel.stop().Disconnect(ctx))
