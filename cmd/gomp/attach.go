@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -322,8 +321,8 @@ func (a *attachment) attachKernel(ctx context.Context, o *attachOpts) error {
 	min_, _, _ := a.dev.BlockSize()
 	cfg := kernel.AttachConfig{Index: index, BlockSize: min_, Connections: conns,
 		Timeout: kernelTimeoutFor(conns), DeadConnTimeout: kernelDeadConnTimeout,
-		BackendID: backendID(a.dev.WWID()), Logger: a.log}
-	d, err := a.attachOrReconfigure(ctx, cfg)
+		BackendID: kernel.BackendID(a.dev.WWID()), Logger: a.log}
+	d, err := kernel.AttachOrReconfigure(ctx, a.srv, a.dev, cfg)
 	if err != nil {
 		return fmt.Errorf("attach %s: %w", o.nbdDev, err)
 	}
@@ -336,7 +335,7 @@ func (a *attachment) attachKernel(ctx context.Context, o *attachOpts) error {
 	if o.mount == "" {
 		return nil
 	}
-	if mounted(d.Path(), o.mount) { // re-attached: the mount survived
+	if kernel.Mounted(d.Path(), o.mount) { // re-attached: the mount survived
 		a.mounted, a.exports.Mount = o.mount, o.mount
 		return nil
 	}
@@ -350,42 +349,6 @@ func (a *attachment) attachKernel(ctx context.Context, o *attachOpts) error {
 	}
 	a.mounted, a.exports.Mount = o.mount, o.mount
 	return nil
-}
-
-// mounted reports whether dev is mounted on dir (/proc/self/mounts).
-func mounted(dev, dir string) bool {
-	b, err := os.ReadFile("/proc/self/mounts")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == dev && filepath.Clean(f[1]) == filepath.Clean(dir) {
-			return true
-		}
-	}
-	return false
-}
-
-// backendID names our export in /sys/block/nbdN/backend, so that a
-// restarted gomp recognizes its own device.
-func backendID(wwid string) string { return "gomp:" + wwid }
-
-// attachOrReconfigure attaches a new kernel device, or, when --nbd names
-// one that a previous gomp attach of the same WWID left with dead
-// connections (a crash or restart within its dead-connection timeout),
-// hands it new sockets with NBD_CMD_RECONFIGURE: the device, its mount and
-// the I/O the kernel queued meanwhile survive.
-func (a *attachment) attachOrReconfigure(ctx context.Context, cfg kernel.AttachConfig) (*kernel.Device, error) {
-	if cfg.Index >= 0 {
-		info, err := kernel.ReadDeviceInfo("/sys", cfg.Index)
-		if err == nil && info.Backend == cfg.BackendID && info.Size > 0 {
-			a.log.Warn("re-attaching the existing device (a previous gomp attach ended without detaching)",
-				"device", fmt.Sprintf("/dev/nbd%d", cfg.Index), "backend", info.Backend)
-			return kernel.Reconfigure(ctx, a.srv, a.dev, cfg)
-		}
-	}
-	return kernel.Attach(ctx, a.srv, a.dev, cfg)
 }
 
 // listenNBD opens an NBD listener for unix:PATH or tcp:HOST:PORT.

@@ -178,13 +178,6 @@ func seconds(name string, d time.Duration) (uint64, error) {
 	return uint64((d + time.Second - 1) / time.Second), nil
 }
 
-func rootOr(root, def string) string {
-	if root == "" {
-		return def
-	}
-	return root
-}
-
 func (p attachParams) netlink(fds []int) netlinkParams {
 	return netlinkParams{
 		index: p.index, size: p.size, blockSize: uint64(p.blockSize), timeout: p.timeout,
@@ -265,13 +258,6 @@ func kernelFDs(pairs []socketPair) []int {
 		fds[i] = p.kernelFD
 	}
 	return fds
-}
-
-func loggerOr(l *slog.Logger) *slog.Logger {
-	if l == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return l
 }
 
 // Attach serves b with srv on socketpairs handed to the kernel's nbd driver

@@ -8,7 +8,11 @@
 // connections died), Device.Resize, Device.Disconnect and DisconnectIndex,
 // the device state in sysfs (ReadDeviceInfo, ListDevices, IdleDevices)
 // and by netlink (Status, FreeIndex), module loading (LoadModule, through
-// u-root's kmodule) and Mount and Unmount for a file system on the device.
+// u-root's kmodule), and Mount, Unmount and Mounted for a file system on
+// the device. A process that restarts finds its device again by the
+// backend identifier it attached it with (BackendID, shown in sysfs):
+// AttachOrReconfigure then hands that device new sockets, and its mount
+// and queued I/O survive, instead of attaching a new one.
 //
 // The kernel interfaces are those of <linux/nbd-netlink.h> and
 // <linux/nbd.h>, as drivers/block/nbd.c implements them:

@@ -177,3 +177,42 @@ func (d *Device) Wait() error {
 	defer d.mu.Unlock()
 	return d.err
 }
+
+// BackendID returns the backend identifier for a device that serves export
+// (a WWID, say): "gomp:" followed by export. Given as
+// AttachConfig.BackendID, it shows in /sys/block/nbdN/backend, so that a
+// restarted process recognizes its own device (AttachOrReconfigure).
+func BackendID(export string) string { return "gomp:" + export }
+
+// AttachOrReconfigure attaches b as Attach does, unless cfg.Index names a
+// device that sysfs shows configured (a non-zero size) with cfg.BackendID:
+// one that an earlier process attached with the same identifier and left
+// with dead connections (a crash or restart within its DeadConnTimeout).
+// That device gets new sockets with Reconfigure instead, logged as a
+// warning, and the device, its mount and the I/O the kernel queued
+// meanwhile survive.
+func AttachOrReconfigure(ctx context.Context, srv *nbd.Server, b nbd.Backend, cfg AttachConfig) (*Device, error) {
+	if cfg.Index >= 0 {
+		info, err := ReadDeviceInfo(cfg.SysRoot, cfg.Index)
+		if err == nil && info.Backend == cfg.BackendID && info.Size > 0 {
+			loggerOr(cfg.Logger).Warn("nbd: re-attaching the existing device (a previous attach ended without detaching)",
+				"device", "/dev/nbd"+strconv.Itoa(cfg.Index), "backend", info.Backend)
+			return Reconfigure(ctx, srv, b, cfg)
+		}
+	}
+	return Attach(ctx, srv, b, cfg)
+}
+
+func rootOr(root, def string) string {
+	if root == "" {
+		return def
+	}
+	return root
+}
+
+func loggerOr(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}

@@ -855,6 +855,37 @@ func TestParseMountOptions(t *testing.T) {
 	require.ErrorContains(t, Mount("/dev/nbd0", t.TempDir(), "", ""), "no file-system type")
 }
 
+func TestMountedIn(t *testing.T) {
+	mounts := "proc /proc proc rw 0 0\n/dev/nbd3 /srv/data ext4 rw,relatime 0 0\n"
+	require.True(t, mountedIn(mounts, "/dev/nbd3", "/srv/data/"))
+	require.False(t, mountedIn(mounts, "/dev/nbd3", "/srv"))
+	require.False(t, mountedIn(mounts, "/dev/nbd4", "/srv/data"))
+	require.False(t, mountedIn("", "/dev/nbd3", "/srv/data"))
+}
+
+// TestAttachOrReconfigure: a device that sysfs shows configured with our
+// backend identifier is reconfigured, any other attached; a nil Server
+// makes each path fail with its own message before touching the kernel.
+func TestAttachOrReconfigure(t *testing.T) {
+	root := t.TempDir()
+	writeSys(t, root, 3, "size", "2048")
+	writeSys(t, root, 3, "backend", BackendID("WWID"))
+	writeSys(t, root, 4, "size", "0")
+	writeSys(t, root, 4, "backend", BackendID("WWID"))
+	mem := nbd.NewMemory(1 << 20)
+	try := func(index int, id string) error {
+		_, err := AttachOrReconfigure(context.Background(), nil, mem,
+			AttachConfig{Index: index, BackendID: id, SysRoot: root, Logger: discard()})
+		return err
+	}
+	require.Equal(t, "gomp:WWID", BackendID("WWID"))
+	require.ErrorContains(t, try(3, "gomp:WWID"), "reconfigure: nil Server")
+	require.ErrorContains(t, try(3, "gomp:other"), "attach: nil Server")
+	require.ErrorContains(t, try(4, "gomp:WWID"), "attach: nil Server") // not configured
+	require.ErrorContains(t, try(5, "gomp:WWID"), "attach: nil Server") // no such device
+	require.ErrorContains(t, try(-1, "gomp:WWID"), "attach: nil Server")
+}
+
 // TestKernelAttach attaches a memory export to a real /dev/nbdN. It needs
 // root and a kernel whose nbd module is loaded or loadable; it skips
 // otherwise (as on machines without nbd, where `make test-kernel` covers it

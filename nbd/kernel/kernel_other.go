@@ -45,6 +45,9 @@ func LoadModule(string) error { return errKernelUnsupported }
 // Mount fails: Linux only.
 func Mount(dev, dir, fstype, opts string) error { return errKernelUnsupported }
 
+// Mounted returns false: Linux only.
+func Mounted(dev, dir string) bool { return false }
+
 // Unmount fails: Linux only.
 func Unmount(dir string) error { return errKernelUnsupported }
 
