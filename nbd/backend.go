@@ -27,14 +27,15 @@ type Backend interface {
 }
 
 // Flusher is implemented by backends with a volatile write cache. Having it
-// advertises NBD_FLAG_SEND_FLUSH and NBD_FLAG_SEND_FUA.
+// advertises NBD_FLAG_SEND_FLUSH and NBD_FLAG_SEND_FUA (unless Capable
+// says otherwise).
 type Flusher interface {
 	// Flush makes every completed write durable.
 	Flush(ctx context.Context) error
 }
 
 // Trimmer is implemented by backends that can discard data; it advertises
-// NBD_FLAG_SEND_TRIM.
+// NBD_FLAG_SEND_TRIM (unless Capable says otherwise).
 type Trimmer interface {
 	// Trim discards [off, off+length); the range may read back as anything
 	// until rewritten.
@@ -42,7 +43,7 @@ type Trimmer interface {
 }
 
 // Zeroer is implemented by backends that can write zeroes without a payload;
-// it advertises NBD_FLAG_SEND_WRITE_ZEROES.
+// it advertises NBD_FLAG_SEND_WRITE_ZEROES (unless Capable says otherwise).
 type Zeroer interface {
 	// WriteZeroes makes [off, off+length) read back as zeroes. With noHole
 	// (NBD_CMD_FLAG_NO_HOLE) the range must stay allocated; without it the
@@ -85,15 +86,35 @@ type Receiver interface {
 	ReceiveAt(ctx context.Context, r io.Reader, off, n int64, fua bool) error
 }
 
-// MultiConner is implemented by backends whose flushes are visible across
-// connections; CanMultiConn true advertises NBD_FLAG_CAN_MULTI_CONN.
-type MultiConner interface {
+// Capable is implemented by backends that say what they can do now (a LUN
+// without UNMAP, a write-protected one); it is asked each time a connection
+// enters transmission and by ExportFlags. Its answers only narrow the
+// method set:
+// an operation whose method the backend lacks is never advertised. A
+// backend without Capable is taken at its method set: flushes, FUA, trims
+// and zeroing are advertised when it has Flush, Trim and WriteZeroes, and
+// it is writable and not CAN_MULTI_CONN. Trim, zeroing and FUA are never
+// advertised on a read-only export.
+//
+// The methods have plain names and types, so a backend implements Capable
+// without importing this package (as multipath.Device does).
+type Capable interface {
+	// CanFlush reports whether writes need a flush to be durable; false
+	// advertises neither NBD_FLAG_SEND_FLUSH nor NBD_FLAG_SEND_FUA.
+	CanFlush() bool
+	// CanFUA reports whether forced unit access is worth asking for; false
+	// leaves NBD_FLAG_SEND_FUA out.
+	CanFUA() bool
+	// CanTrim reports whether Trim works; false leaves NBD_FLAG_SEND_TRIM
+	// out.
+	CanTrim() bool
+	// CanZero reports whether WriteZeroes works; false leaves
+	// NBD_FLAG_SEND_WRITE_ZEROES out.
+	CanZero() bool
+	// CanMultiConn reports whether flushes are visible across connections;
+	// true advertises NBD_FLAG_CAN_MULTI_CONN.
 	CanMultiConn() bool
-}
-
-// ReadOnlyer is implemented by backends that may be read-only; ReadOnly true
-// advertises NBD_FLAG_READ_ONLY and fails writes, trims and zeroing with
-// EPERM.
-type ReadOnlyer interface {
+	// ReadOnly true advertises NBD_FLAG_READ_ONLY and fails writes, trims
+	// and zeroing with EPERM.
 	ReadOnly() bool
 }

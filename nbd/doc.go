@@ -25,7 +25,7 @@
 //     Replies go out of order, matched by cookie. Transmission flags are
 //     advertised only for what the Backend implements ("Transmission flags";
 //     see ExportFlags and the optional interfaces Flusher, Trimmer, Zeroer,
-//     BlockSizer, MultiConner, ReadOnlyer).
+//     BlockSizer, Capable).
 //   - "Size constraints": requests are checked against the export size, the
 //     minimum block size (when a BlockSizer sets one) and the payload limit
 //     before any buffer is taken; failures get the errno of "Error values"

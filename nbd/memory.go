@@ -20,8 +20,8 @@ const (
 type memChunk [memChunkSize]byte
 
 // MemoryBackend is a sparse in-memory Backend. It implements every optional
-// interface (Flusher, Trimmer, Zeroer, BlockSizer, MultiConner, ReadOnlyer,
-// Inliner, Receiver) and is safe for concurrent use.
+// interface (Flusher, Trimmer, Zeroer, BlockSizer, Capable, Inliner,
+// Receiver) and is safe for concurrent use.
 type MemoryBackend struct {
 	size      int64
 	chunks    []*memChunk // guarded by locks[i%memStripes]
@@ -46,6 +46,18 @@ func (m *MemoryBackend) Allocated() int64 { return m.allocated.Load() << memChun
 func (m *MemoryBackend) BlockSize() (minimum, preferred, maximum uint32) {
 	return 1, 4096, 32 << 20
 }
+
+// CanFlush returns true: the memory backend has every operation.
+func (m *MemoryBackend) CanFlush() bool { return true }
+
+// CanFUA returns true.
+func (m *MemoryBackend) CanFUA() bool { return true }
+
+// CanTrim returns true.
+func (m *MemoryBackend) CanTrim() bool { return true }
+
+// CanZero returns true.
+func (m *MemoryBackend) CanZero() bool { return true }
 
 // CanMultiConn returns true: all connections see one store.
 func (m *MemoryBackend) CanMultiConn() bool { return true }

@@ -666,6 +666,11 @@ func (b kernBare) WriteAt(ctx context.Context, p []byte, off int64, fua bool) (i
 }
 func (b kernBare) Size() int64                       { return b.m.Size() }
 func (kernRO) ReadOnly() bool                        { return true }
+func (kernRO) CanFlush() bool                        { return true }
+func (kernRO) CanFUA() bool                          { return true }
+func (kernRO) CanTrim() bool                         { return true }
+func (kernRO) CanZero() bool                         { return true }
+func (kernRO) CanMultiConn() bool                    { return false }
 func (b kernRO) Flush(context.Context) error         { return nil }
 func (b kernBS) BlockSize() (uint32, uint32, uint32) { return b.minimum, 4096, 1 << 20 }
 
