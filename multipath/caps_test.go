@@ -140,7 +140,7 @@ func TestRefusedUnmapAndWriteSame(t *testing.T) {
 	require.NoError(t, d.Trim(ctx, 0, 4096))
 	_, err := lun.WriteAt(bytes.Repeat([]byte{7}, 8192), 0)
 	require.NoError(t, err)
-	require.NoError(t, d.WriteZeroes(ctx, 0, 8192, false))
+	require.NoError(t, d.WriteZeroes(ctx, 0, 8192, true))
 	got := make([]byte, 8192)
 	_, err = lun.ReadAt(got, 0)
 	require.NoError(t, err)

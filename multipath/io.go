@@ -93,16 +93,17 @@ func (d *Device) Trim(ctx context.Context, off, length int64) error {
 	return d.trimUnsupported(err)
 }
 
-// WriteZeroes zeroes [off, off+length): WRITE SAME(16), with UNMAP unless
-// noHole, when the LUN supports it, else by writing zero blocks.
-func (d *Device) WriteZeroes(ctx context.Context, off, length int64, noHole bool) error {
+// WriteZeroes zeroes [off, off+length): WRITE SAME(16), with UNMAP when
+// unmap (the range may be deallocated), when the LUN supports it, else by
+// writing zero blocks.
+func (d *Device) WriteZeroes(ctx context.Context, off, length int64, unmap bool) error {
 	if err := d.check(off, length); err != nil || length == 0 {
 		return err
 	}
 	if !d.Capabilities().WriteSame {
 		return d.writeZeroBlocks(ctx, off, length)
 	}
-	r := request{op: opZero, off: off, length: length, unmap: !noHole}
+	r := request{op: opZero, off: off, length: length, unmap: unmap}
 	_, err := d.run(ctx, &r)
 	return err
 }

@@ -45,10 +45,11 @@ type Trimmer interface {
 // Zeroer is implemented by backends that can write zeroes without a payload;
 // it advertises NBD_FLAG_SEND_WRITE_ZEROES (unless Capable says otherwise).
 type Zeroer interface {
-	// WriteZeroes makes [off, off+length) read back as zeroes. With noHole
-	// (NBD_CMD_FLAG_NO_HOLE) the range must stay allocated; without it the
-	// backend may punch a hole.
-	WriteZeroes(ctx context.Context, off, length int64, noHole bool) error
+	// WriteZeroes makes [off, off+length) read back as zeroes. With unmap
+	// the backend may deallocate the range (punch a hole); without it the
+	// range must stay allocated. The server passes unmap false for
+	// NBD_CMD_FLAG_NO_HOLE.
+	WriteZeroes(ctx context.Context, off, length int64, unmap bool) error
 }
 
 // BlockSizer is implemented by backends with size constraints (proto.md "Size

@@ -8,8 +8,8 @@ import (
 )
 
 // Memory backend geometry: data lives in 64 KiB chunks allocated on first
-// write; a chunk never written, trimmed whole, or zeroed whole without
-// NO_HOLE reads back as zeroes and holds no memory. Chunk access is guarded
+// write; a chunk never written, trimmed whole, or zeroed whole with unmap
+// (no NO_HOLE) reads back as zeroes and holds no memory. Chunk access is guarded
 // by one of memStripes locks chosen by chunk index.
 const (
 	memChunkShift = 16
@@ -176,35 +176,35 @@ func (m *MemoryBackend) Trim(_ context.Context, off, length int64) error {
 	if err := m.check(off, length, false); err != nil {
 		return err
 	}
-	m.zero(off, length, false)
+	m.zero(off, length, true)
 	return nil
 }
 
-// WriteZeroes zeroes [off, off+length); without noHole whole chunks are freed,
-// with it they stay allocated.
-func (m *MemoryBackend) WriteZeroes(_ context.Context, off, length int64, noHole bool) error {
+// WriteZeroes zeroes [off, off+length); with unmap whole chunks are freed,
+// without it they stay allocated.
+func (m *MemoryBackend) WriteZeroes(_ context.Context, off, length int64, unmap bool) error {
 	if err := m.check(off, length, true); err != nil {
 		return err
 	}
-	m.zero(off, length, noHole)
+	m.zero(off, length, unmap)
 	return nil
 }
 
-func (m *MemoryBackend) zero(off, length int64, noHole bool) {
+func (m *MemoryBackend) zero(off, length int64, unmap bool) {
 	for done := int64(0); done < length; {
 		s := nextSpan(off, length, done)
 		l := &m.locks[s.idx%memStripes]
 		l.Lock()
-		m.zeroSpanLocked(s, noHole)
+		m.zeroSpanLocked(s, unmap)
 		l.Unlock()
 		done += int64(s.hi - s.lo)
 	}
 }
 
-func (m *MemoryBackend) zeroSpanLocked(s span, noHole bool) {
+func (m *MemoryBackend) zeroSpanLocked(s span, unmap bool) {
 	c := m.chunks[s.idx]
 	switch {
-	case noHole:
+	case !unmap:
 		clear(m.chunkLocked(s.idx)[s.lo:s.hi])
 	case c == nil:
 	case s.lo == 0 && s.hi == memChunkSize:

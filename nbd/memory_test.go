@@ -48,7 +48,7 @@ func TestMemoryBounds(t *testing.T) {
 	_, err = m.ReadAt(ctx, make([]byte, 1), -1)
 	require.ErrorIs(t, err, ErrInvalid)
 	require.ErrorIs(t, m.Trim(ctx, 0, 8193), ErrInvalid)
-	require.ErrorIs(t, m.WriteZeroes(ctx, 8000, 200, false), ErrNoSpace)
+	require.ErrorIs(t, m.WriteZeroes(ctx, 8000, 200, true), ErrNoSpace)
 	_, err = m.ReadAt(ctx, make([]byte, 0), 8192) // empty at the end is fine
 	require.NoError(t, err)
 }
@@ -64,10 +64,10 @@ func TestMemoryTrimAndZeroes(t *testing.T) {
 	// Trim chunk 1 whole and 100 bytes of chunk 2: one chunk freed.
 	require.NoError(t, m.Trim(ctx, memChunkSize, memChunkSize+100))
 	require.EqualValues(t, 3*memChunkSize, m.Allocated())
-	// Zero chunk 3 keeping it allocated (NO_HOLE), then punch chunk 0.
-	require.NoError(t, m.WriteZeroes(ctx, 3*memChunkSize, memChunkSize, true))
+	// Zero chunk 3 keeping it allocated (no unmap: NO_HOLE), then punch chunk 0.
+	require.NoError(t, m.WriteZeroes(ctx, 3*memChunkSize, memChunkSize, false))
 	require.EqualValues(t, 3*memChunkSize, m.Allocated())
-	require.NoError(t, m.WriteZeroes(ctx, 0, memChunkSize, false))
+	require.NoError(t, m.WriteZeroes(ctx, 0, memChunkSize, true))
 	require.EqualValues(t, 2*memChunkSize, m.Allocated())
 
 	want := append([]byte(nil), full...)

@@ -105,7 +105,7 @@ func (c *txConn) execute(r *request) {
 		err = c.flushIf(fua, err)
 	case CmdWriteZeroes:
 		if q.Length > 0 {
-			err = e.zr.WriteZeroes(ctx, off, int64(q.Length), q.Flags&CmdFlagNoHole != 0)
+			err = e.zr.WriteZeroes(ctx, off, int64(q.Length), q.Flags&CmdFlagNoHole == 0)
 		}
 		err = c.flushIf(fua, err)
 	}
