@@ -91,8 +91,8 @@ func (d *Device) CanMultiConn() bool { return true }
 func (d *Device) CanFlush() bool { return d.Capabilities().Flush }
 
 // CanFUA reports whether every path's LUN honours FUA (DPOFUA) and has a
-// volatile cache for it to matter. WriteAt's fua works either way: without
-// DPOFUA it is a write followed by SYNCHRONIZE CACHE.
+// volatile cache for it to matter. WriteAtContext's fua works either way:
+// without DPOFUA it is a write followed by SYNCHRONIZE CACHE.
 func (d *Device) CanFUA() bool { return d.Capabilities().FUA }
 
 // ReadOnly reports whether the LUN is write protected (WP).

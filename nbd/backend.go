@@ -9,7 +9,8 @@ import (
 // goroutines at once (up to MaxInFlight per connection, and from every
 // connection), so implementations must be safe for concurrent use.
 //
-// Buffers passed to ReadAt and WriteAt belong to the server and are valid only
+// Buffers passed to ReadAtContext and WriteAtContext belong to the server and
+// are valid only
 // until the call returns. The server validates offset, length, alignment and
 // read-only state before calling, so a Backend sees only requests that lie
 // inside [0, Size()). Errors are mapped to NBD errno values with ErrnoOf;
@@ -17,11 +18,12 @@ import (
 // The context is cancelled when the client's connection goes away or the
 // server is stopped.
 type Backend interface {
-	// ReadAt fills p from offset off; a short read without error is EIO.
-	ReadAt(ctx context.Context, p []byte, off int64) (int, error)
-	// WriteAt writes p at offset off. With fua the data must be durable
-	// when WriteAt returns (NBD_CMD_FLAG_FUA).
-	WriteAt(ctx context.Context, p []byte, off int64, fua bool) (int, error)
+	// ReadAtContext fills p from offset off; a short read without error is
+	// EIO.
+	ReadAtContext(ctx context.Context, p []byte, off int64) (int, error)
+	// WriteAtContext writes p at offset off. With fua the data must be
+	// durable when it returns (NBD_CMD_FLAG_FUA).
+	WriteAtContext(ctx context.Context, p []byte, off int64, fua bool) (int, error)
 	// Size is the export size in bytes; it must not change while served.
 	Size() int64
 }
@@ -78,7 +80,7 @@ type Inliner interface {
 // Receiver is implemented by Inliner backends that take a write's payload
 // straight from the connection, saving the copy through a request buffer:
 // ReceiveAt reads exactly n bytes from r and stores them at off, like
-// WriteAt(p, off, fua) with p the next n bytes of r. The server checks the
+// WriteAtContext(ctx, p, off, fua) with p the next n bytes of r. The server checks the
 // range first, calls it on the connection's reader (inline mode only), and
 // keeps failures of r for itself: whatever ReceiveAt returns, a failed read
 // ends the connection, bytes left unread are skipped and fail the request

@@ -98,8 +98,19 @@ func nextSpan(off, n, done int64) span {
 	return span{idx: pos >> memChunkShift, lo: lo, hi: hi, done: done}
 }
 
-// ReadAt copies from the store into p; unwritten ranges read as zeroes.
-func (m *MemoryBackend) ReadAt(_ context.Context, p []byte, off int64) (int, error) {
+// ReadAt implements io.ReaderAt: ReadAtContext without a context.
+func (m *MemoryBackend) ReadAt(p []byte, off int64) (int, error) {
+	return m.ReadAtContext(context.Background(), p, off)
+}
+
+// WriteAt implements io.WriterAt: WriteAtContext without a context or FUA.
+func (m *MemoryBackend) WriteAt(p []byte, off int64) (int, error) {
+	return m.WriteAtContext(context.Background(), p, off, false)
+}
+
+// ReadAtContext copies from the store into p; unwritten ranges read as
+// zeroes.
+func (m *MemoryBackend) ReadAtContext(_ context.Context, p []byte, off int64) (int, error) {
 	if err := m.check(off, int64(len(p)), false); err != nil {
 		return 0, err
 	}
@@ -119,8 +130,9 @@ func (m *MemoryBackend) ReadAt(_ context.Context, p []byte, off int64) (int, err
 	return len(p), nil
 }
 
-// WriteAt copies p into the store, allocating chunks as needed.
-func (m *MemoryBackend) WriteAt(_ context.Context, p []byte, off int64, _ bool) (int, error) {
+// WriteAtContext copies p into the store, allocating chunks as needed; fua
+// changes nothing.
+func (m *MemoryBackend) WriteAtContext(_ context.Context, p []byte, off int64, _ bool) (int, error) {
 	if err := m.check(off, int64(len(p)), true); err != nil {
 		return 0, err
 	}

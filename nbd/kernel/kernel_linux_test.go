@@ -657,12 +657,12 @@ type (
 	}
 )
 
-func (b kernBare) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
-	return b.m.ReadAt(ctx, p, off)
+func (b kernBare) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	return b.m.ReadAtContext(ctx, p, off)
 }
 
-func (b kernBare) WriteAt(ctx context.Context, p []byte, off int64, fua bool) (int, error) {
-	return b.m.WriteAt(ctx, p, off, fua)
+func (b kernBare) WriteAtContext(ctx context.Context, p []byte, off int64, fua bool) (int, error) {
+	return b.m.WriteAtContext(ctx, p, off, fua)
 }
 func (b kernBare) Size() int64                       { return b.m.Size() }
 func (kernRO) ReadOnly() bool                        { return true }
@@ -920,7 +920,7 @@ func TestKernelAttach(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, f.Close())
 			got := make([]byte, 13)
-			_, err = b.ReadAt(ctx, got, 8192)
+			_, err = b.ReadAtContext(ctx, got, 8192)
 			require.NoError(t, err)
 			require.Equal(t, "kernel attach", string(got))
 			require.NoError(t, d.Disconnect(ctx))

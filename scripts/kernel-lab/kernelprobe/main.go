@@ -160,7 +160,7 @@ func (p *probe) disconnect(ctx context.Context, d *kernel.Device) bool {
 // checkSuperblock reads the ext4 magic straight from the export.
 func (p *probe) checkSuperblock() {
 	var magic [2]byte
-	_, err := p.backend.ReadAt(context.Background(), magic[:], 1024+56)
+	_, err := p.backend.ReadAtContext(context.Background(), magic[:], 1024+56)
 	if err == nil && magic != [2]byte{0x53, 0xef} {
 		err = fmt.Errorf("magic % x", magic)
 	}
