@@ -122,7 +122,7 @@ func TestNBDSeedWrites(t *testing.T) {
 		m := nbd.NewMemory(1 << 20)
 		serveNBD(t, m, nbdSeeds()[0])
 		got := make([]byte, 8)
-		_, err := m.ReadAt(context.Background(), got, 4096)
+		_, err := m.ReadAtContext(context.Background(), got, 4096)
 		require.NoError(t, err)
 		require.Equal(t, "gompgomp", string(got))
 	})

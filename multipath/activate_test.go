@@ -48,7 +48,7 @@ func TestExplicitALUAActivation(t *testing.T) {
 				standby(p1)
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
-				_, err := d.WriteAt(ctx, make([]byte, 512), 0, false)
+				_, err := d.WriteAtContext(ctx, make([]byte, 512), 0, false)
 				if !explicit {
 					require.Error(t, err, "no way out of standby without explicit ALUA")
 					require.Empty(t, p0.stpgs)

@@ -145,9 +145,9 @@ func (l *netnsLab) rate(portals []string, write bool, dur time.Duration) float64
 				var n int
 				var err error
 				if write {
-					n, err = d.WriteAt(ctx, buf, off, false)
+					n, err = d.WriteAtContext(ctx, buf, off, false)
 				} else {
-					n, err = d.ReadAt(ctx, buf, off)
+					n, err = d.ReadAtContext(ctx, buf, off)
 				}
 				require.NoError(t, err)
 				total.Add(int64(n))

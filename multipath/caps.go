@@ -77,6 +77,11 @@ func (d *Device) refreshCapsLocked() {
 // Capabilities returns what the device offers now.
 func (d *Device) Capabilities() Capabilities { return *d.caps.Load() }
 
+// CanMultiConn, CanFlush, CanFUA, ReadOnly, CanTrim and CanZero below make
+// up package nbd's Capable interface (plain methods, so that this package
+// need not import nbd): they decide which NBD transmission flags an NBD
+// server advertises for the device.
+
 // CanMultiConn is true: every connection reaches the same LUN cache
 // through the same paths, so flushes are consistent across connections.
 func (d *Device) CanMultiConn() bool { return true }
@@ -86,8 +91,8 @@ func (d *Device) CanMultiConn() bool { return true }
 func (d *Device) CanFlush() bool { return d.Capabilities().Flush }
 
 // CanFUA reports whether every path's LUN honours FUA (DPOFUA) and has a
-// volatile cache for it to matter. WriteAt's fua works either way: without
-// DPOFUA it is a write followed by SYNCHRONIZE CACHE.
+// volatile cache for it to matter. WriteAtContext's fua works either way:
+// without DPOFUA it is a write followed by SYNCHRONIZE CACHE.
 func (d *Device) CanFUA() bool { return d.Capabilities().FUA }
 
 // ReadOnly reports whether the LUN is write protected (WP).

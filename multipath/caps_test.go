@@ -88,7 +88,7 @@ func TestCapabilitiesOverInMemoryTargets(t *testing.T) {
 			ctx := context.Background()
 			for i := range 4 {
 				want := bytes.Repeat([]byte{byte(i + 1)}, 4096)
-				_, err := d.WriteAt(ctx, want, int64(i)*4096, true)
+				_, err := d.WriteAtContext(ctx, want, int64(i)*4096, true)
 				require.NoError(t, err)
 				got := make([]byte, len(want))
 				_, err = lun.ReadAt(got, int64(i)*4096)
@@ -119,10 +119,10 @@ func TestWriteProtectedDevice(t *testing.T) {
 	d, _ := capsDevice(t, lun)
 	require.True(t, d.ReadOnly())
 	require.True(t, d.Status().Capabilities.ReadOnly)
-	_, err := d.WriteAt(context.Background(), make([]byte, 512), 0, false)
+	_, err := d.WriteAtContext(context.Background(), make([]byte, 512), 0, false)
 	require.Error(t, err)
 	require.Equal(t, []string{"active", "active"}, pathStates(d))
-	_, err = d.ReadAt(context.Background(), make([]byte, 512), 0)
+	_, err = d.ReadAtContext(context.Background(), make([]byte, 512), 0)
 	require.NoError(t, err)
 }
 
@@ -140,7 +140,7 @@ func TestRefusedUnmapAndWriteSame(t *testing.T) {
 	require.NoError(t, d.Trim(ctx, 0, 4096))
 	_, err := lun.WriteAt(bytes.Repeat([]byte{7}, 8192), 0)
 	require.NoError(t, err)
-	require.NoError(t, d.WriteZeroes(ctx, 0, 8192, false))
+	require.NoError(t, d.WriteZeroes(ctx, 0, 8192, true))
 	got := make([]byte, 8192)
 	_, err = lun.ReadAt(got, 0)
 	require.NoError(t, err)

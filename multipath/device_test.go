@@ -49,7 +49,7 @@ func TestOpenGroupByPrioWithALUA(t *testing.T) {
 		require.Equal(t, []string{"p1", "p2"}, activePortals(d), "optimized paths carry the I/O")
 		buf := make([]byte, 4096)
 		for range 10 {
-			_, err := d.ReadAt(context.Background(), buf, 0)
+			_, err := d.ReadAtContext(context.Background(), buf, 0)
 			require.NoError(t, err)
 		}
 		require.Zero(t, p0.ios.Load(), "the non-optimized path stays idle")
@@ -102,7 +102,7 @@ func TestOpenRefusesWWIDMismatch(t *testing.T) {
 		time.Sleep(10 * time.Second) // the checker looks again, and refuses again
 		buf := make([]byte, 512)
 		for range 10 {
-			_, err := d.ReadAt(context.Background(), buf, 0)
+			_, err := d.ReadAtContext(context.Background(), buf, 0)
 			require.NoError(t, err)
 		}
 		require.Zero(t, other.ios.Load(), "no I/O ever reaches the other LUN")
@@ -153,7 +153,7 @@ func TestInFlightIOMovesToOtherPath(t *testing.T) {
 		for i := range 16 {
 			wg.Go(func() {
 				buf := bytes.Repeat([]byte{byte(i + 1)}, 4096)
-				_, err := d.WriteAt(context.Background(), buf, int64(i)*4096, false)
+				_, err := d.WriteAtContext(context.Background(), buf, int64(i)*4096, false)
 				require.NoError(t, err)
 			})
 		}
@@ -177,7 +177,7 @@ func TestTargetErrorIsReturnedAndPathStays(t *testing.T) {
 		p0.ioErr, p1.ioErr = medium, medium
 		d := openFakes(t, testConfig(Settings{}), p0, p1)
 		defer closeDev(t, d)
-		_, err := d.ReadAt(context.Background(), make([]byte, 512), 0)
+		_, err := d.ReadAtContext(context.Background(), make([]byte, 512), 0)
 		var se *iscsi.SCSIError
 		require.ErrorAs(t, err, &se)
 		require.Equal(t, scsi.KeyMediumError, se.Sense.Key)
@@ -195,13 +195,13 @@ func TestTransientErrorsAreRetried(t *testing.T) {
 		cfg := testConfig(Settings{NoPathRetry: NoPathRetryFail})
 		d := openFakes(t, cfg, p0)
 		defer closeDev(t, d)
-		_, err := d.ReadAt(context.Background(), make([]byte, 512), 0)
+		_, err := d.ReadAtContext(context.Background(), make([]byte, 512), 0)
 		require.NoError(t, err)
 		require.Equal(t, int64(4), p0.ios.Load())
 		require.Equal(t, "active", pathState(d, "p0"))
 
 		p0.set(func(f *fakePath) { f.ioErr = errBusy }) // forever
-		_, err = d.ReadAt(context.Background(), make([]byte, 512), 0)
+		_, err = d.ReadAtContext(context.Background(), make([]byte, 512), 0)
 		require.ErrorIs(t, err, ErrNoPath, "BUSY past RetryLimit fails the path")
 		require.Equal(t, int64(4+1+5), p0.ios.Load(), "one try and RetryLimit (5) retries")
 	})
@@ -219,19 +219,19 @@ func TestNoPathRetryExpires(t *testing.T) {
 		p0.set(func(f *fakePath) { f.down = true })
 		p1.set(func(f *fakePath) { f.down = true })
 		start := time.Now()
-		_, err := d.ReadAt(context.Background(), make([]byte, 512), 0)
+		_, err := d.ReadAtContext(context.Background(), make([]byte, 512), 0)
 		require.ErrorIs(t, err, ErrNoPath)
 		require.ErrorContains(t, err, "last path error")
 		require.Equal(t, 3*time.Second, time.Since(start), "queued for no_path_retry × polling_interval")
 		require.False(t, d.Status().Queueing)
-		_, err = d.ReadAt(context.Background(), make([]byte, 512), 0)
+		_, err = d.ReadAtContext(context.Background(), make([]byte, 512), 0)
 		require.ErrorIs(t, err, ErrNoPath, "after expiry I/O fails at once")
 		require.Equal(t, 3*time.Second, time.Since(start))
 
 		p0.restore()
 		time.Sleep(time.Second)
 		require.True(t, d.Status().Queueing, "queueing restored with a path")
-		_, err = d.ReadAt(context.Background(), make([]byte, 512), 0)
+		_, err = d.ReadAtContext(context.Background(), make([]byte, 512), 0)
 		require.NoError(t, err)
 		require.Subset(t, ev.kinds(), []string{"no path p0", "queueing expired", "path reinstated p0", "paths restored p0"})
 	})
@@ -244,7 +244,7 @@ func TestNoPathRetryFailReturnsAtOnce(t *testing.T) {
 		defer closeDev(t, d)
 		p0.set(func(f *fakePath) { f.down = true })
 		start := time.Now()
-		_, err := d.WriteAt(context.Background(), make([]byte, 512), 0, false)
+		_, err := d.WriteAtContext(context.Background(), make([]byte, 512), 0, false)
 		require.ErrorIs(t, err, ErrNoPath)
 		require.ErrorIs(t, err, iscsi.ErrConnection, "the last path error is kept")
 		require.Zero(t, time.Since(start))
@@ -260,7 +260,7 @@ func TestQueueIsAlwaysCancellable(t *testing.T) {
 		p0.set(func(f *fakePath) { f.down = true })
 		ctx, cancel := context.WithCancel(context.Background())
 		errs := make(chan error, 3)
-		go func() { _, err := d.ReadAt(ctx, make([]byte, 512), 0); errs <- err }()
+		go func() { _, err := d.ReadAtContext(ctx, make([]byte, 512), 0); errs <- err }()
 		time.Sleep(time.Hour) // queued for an hour: still waiting
 		synctest.Wait()
 		require.Len(t, errs, 0)
@@ -268,15 +268,15 @@ func TestQueueIsAlwaysCancellable(t *testing.T) {
 		cancel()
 		require.ErrorIs(t, <-errs, context.Canceled)
 
-		go func() { _, err := d.ReadAt(context.Background(), make([]byte, 512), 0); errs <- err }()
+		go func() { _, err := d.ReadAtContext(context.Background(), make([]byte, 512), 0); errs <- err }()
 		time.Sleep(time.Hour)
 		d.DisableQueueing()
 		require.ErrorIs(t, <-errs, ErrNoPath)
-		_, err := d.ReadAt(context.Background(), make([]byte, 512), 0)
+		_, err := d.ReadAtContext(context.Background(), make([]byte, 512), 0)
 		require.ErrorIs(t, err, ErrNoPath, "disabled: fails at once")
 
 		d.RestoreQueueing()
-		go func() { _, err := d.ReadAt(context.Background(), make([]byte, 512), 0); errs <- err }()
+		go func() { _, err := d.ReadAtContext(context.Background(), make([]byte, 512), 0); errs <- err }()
 		time.Sleep(time.Hour)
 		synctest.Wait()
 		require.Len(t, errs, 0, "queueing again")
@@ -295,7 +295,7 @@ func TestQueuedIOCompletesWhenPathReturns(t *testing.T) {
 		p0.set(func(f *fakePath) { f.down = true })
 		time.AfterFunc(time.Minute, p0.restore)
 		start := time.Now()
-		_, err := d.WriteAt(context.Background(), bytes.Repeat([]byte{7}, 512), 512, false)
+		_, err := d.WriteAtContext(context.Background(), bytes.Repeat([]byte{7}, 512), 512, false)
 		require.NoError(t, err)
 		require.Less(t, time.Since(start), time.Minute+time.Second)
 		require.Equal(t, byte(7), disk.data[512])
@@ -310,7 +310,7 @@ func failoverDevice(t *testing.T, fb Failback) (*Device, *fakePath, *fakePath) {
 	d := openFakes(t, testConfig(Settings{GroupingPolicy: GroupFailover, Failback: fb}), p0, p1)
 	require.Equal(t, []string{"p0"}, activePortals(d))
 	p0.set(func(f *fakePath) { f.down = true })
-	_, err := d.ReadAt(context.Background(), make([]byte, 512), 0)
+	_, err := d.ReadAtContext(context.Background(), make([]byte, 512), 0)
 	require.NoError(t, err)
 	require.Equal(t, []string{"p1"}, activePortals(d))
 	p0.restore()
@@ -391,7 +391,7 @@ func TestGhostPathsAreLastResort(t *testing.T) {
 		require.Equal(t, "ghost", pathState(d, "p1"))
 		require.Equal(t, []string{"p0"}, activePortals(d))
 		p0.set(func(f *fakePath) { f.down = true })
-		_, err := d.ReadAt(context.Background(), make([]byte, 512), 0)
+		_, err := d.ReadAtContext(context.Background(), make([]byte, 512), 0)
 		require.NoError(t, err)
 		require.Equal(t, []string{"p1"}, activePortals(d))
 	})
@@ -417,7 +417,7 @@ func TestPendingPathKeepsItsState(t *testing.T) {
 func flap(t *testing.T, d *Device, p *fakePath) {
 	p.set(func(f *fakePath) { f.down = true })
 	for pathState(d, "p1") != "failed" {
-		_, err := d.ReadAt(context.Background(), make([]byte, 512), 0)
+		_, err := d.ReadAtContext(context.Background(), make([]byte, 512), 0)
 		require.NoError(t, err)
 	}
 	p.restore()
@@ -445,11 +445,11 @@ func TestFlappingPathIsDamped(t *testing.T) {
 		flap(t, d, p1)
 		p1.set(func(f *fakePath) { f.down = true })
 		for pathState(d, "p1") != "failed" {
-			_, _ = d.ReadAt(context.Background(), make([]byte, 512), 0)
+			_, _ = d.ReadAtContext(context.Background(), make([]byte, 512), 0)
 		}
 		time.AfterFunc(time.Second, p1.restore)
 		p0.set(func(f *fakePath) { f.down = true })
-		_, err := d.ReadAt(context.Background(), make([]byte, 512), 0) // fails p0, queues
+		_, err := d.ReadAtContext(context.Background(), make([]byte, 512), 0) // fails p0, queues
 		require.NoError(t, err, "served by p1 once reinstated")
 		require.Equal(t, "failed", pathState(d, "p0"))
 		require.Equal(t, "active", pathState(d, "p1"), "the only usable path is never held back")
@@ -522,7 +522,7 @@ func TestWatchdogMovesStalledIO(t *testing.T) {
 				defer closeDev(t, d)
 				p0.set(func(f *fakePath) { f.stalled, f.abortErr = true, tc.abortErr })
 				start := time.Now()
-				_, err := d.WriteAt(context.Background(), make([]byte, 512), 0, false)
+				_, err := d.WriteAtContext(context.Background(), make([]byte, 512), 0, false)
 				require.NoError(t, err)
 				el := time.Since(start)
 				require.GreaterOrEqual(t, el, 3*time.Second)
@@ -544,7 +544,7 @@ func TestEventsAreDeliveredInOrder(t *testing.T) {
 		d := openFakes(t, cfg, p0, p1)
 		p1.set(func(f *fakePath) { f.down = true })
 		for pathState(d, "p1") != "failed" {
-			_, _ = d.ReadAt(context.Background(), make([]byte, 512), 0)
+			_, _ = d.ReadAtContext(context.Background(), make([]byte, 512), 0)
 		}
 		p1.restore()
 		time.Sleep(time.Second + time.Millisecond)
@@ -564,7 +564,7 @@ func TestCloseFlushesLogsOutAndRefusesIO(t *testing.T) {
 		require.NoError(t, d.Close(context.Background()))
 		require.Equal(t, int64(1), p0.ios.Load()+p1.ios.Load(), "one flush")
 		require.True(t, p0.closed && p1.closed)
-		_, err := d.ReadAt(context.Background(), make([]byte, 512), 0)
+		_, err := d.ReadAtContext(context.Background(), make([]byte, 512), 0)
 		require.ErrorIs(t, err, ErrClosed)
 		require.ErrorIs(t, d.Flush(context.Background()), ErrClosed)
 		require.NoError(t, d.Close(context.Background()), "idempotent")
@@ -577,14 +577,14 @@ func TestRequestValidation(t *testing.T) {
 		d := openFakes(t, testConfig(Settings{}), p0)
 		defer closeDev(t, d)
 		ctx := context.Background()
-		_, err := d.ReadAt(ctx, make([]byte, 100), 0)
+		_, err := d.ReadAtContext(ctx, make([]byte, 100), 0)
 		require.ErrorIs(t, err, iscsi.ErrUnaligned)
-		_, err = d.WriteAt(ctx, make([]byte, 512), 3, false)
+		_, err = d.WriteAtContext(ctx, make([]byte, 512), 3, false)
 		require.ErrorIs(t, err, iscsi.ErrUnaligned)
-		_, err = d.ReadAt(ctx, make([]byte, 1024), testSize-512)
+		_, err = d.ReadAtContext(ctx, make([]byte, 1024), testSize-512)
 		require.ErrorIs(t, err, io.EOF)
 		require.Error(t, d.Trim(ctx, -512, 512), "negative offset")
-		n, err := d.ReadAt(ctx, nil, 0)
+		n, err := d.ReadAtContext(ctx, nil, 0)
 		require.NoError(t, err)
 		require.Zero(t, n)
 		require.Zero(t, p0.ios.Load(), "nothing reached a path")
@@ -601,7 +601,7 @@ func TestWriteZeroesAndTrim(t *testing.T) {
 		d := openFakes(t, testConfig(Settings{}), p0)
 		ctx := context.Background()
 		require.True(t, d.CanTrim() && d.CanZero() && d.CanFlush() && d.CanMultiConn())
-		require.NoError(t, d.WriteZeroes(ctx, 0, 4096, false))
+		require.NoError(t, d.WriteZeroes(ctx, 0, 4096, true))
 		require.NoError(t, d.Trim(ctx, 4096, 4096))
 		require.Equal(t, make([]byte, 8192), disk.data[:8192])
 		closeDev(t, d)
@@ -612,7 +612,7 @@ func TestWriteZeroesAndTrim(t *testing.T) {
 		defer closeDev(t, d)
 		require.False(t, d.CanTrim())
 		require.ErrorIs(t, d.Trim(ctx, 0, 512), errors.ErrUnsupported)
-		require.NoError(t, d.WriteZeroes(ctx, 8192, 3<<20/2, true)) // emulated by writes
+		require.NoError(t, d.WriteZeroes(ctx, 8192, 3<<20/2, false)) // emulated by writes
 		require.Equal(t, int64(2), p1.ios.Load(), "1 MiB zero buffer: two writes")
 		require.Equal(t, make([]byte, 8192), disk.data[8192:16384])
 		min, pref, max := d.BlockSize()
@@ -627,7 +627,7 @@ func TestBoundedRetriesWhenEveryPathFailsTheCommand(t *testing.T) {
 		p0.ioErr, p1.ioErr = errACAActive, errACAActive // TUR stays good
 		d := openFakes(t, testConfig(Settings{NoPathRetry: NoPathRetryQueue}), p0, p1)
 		defer closeDev(t, d)
-		_, err := d.ReadAt(context.Background(), make([]byte, 512), 0)
+		_, err := d.ReadAtContext(context.Background(), make([]byte, 512), 0)
 		require.ErrorContains(t, err, "failed on 16 paths in turn")
 		var se *iscsi.SCSIError
 		require.ErrorAs(t, err, &se)
@@ -641,7 +641,7 @@ func TestSnapshotJSON(t *testing.T) {
 		disk := newFakeDisk()
 		d := openFakes(t, testConfig(Settings{Alias: "data"}), newFake(disk), newFake(disk))
 		defer closeDev(t, d)
-		_, err := d.WriteAt(context.Background(), make([]byte, 4096), 0, false)
+		_, err := d.WriteAtContext(context.Background(), make([]byte, 4096), 0, false)
 		require.NoError(t, err)
 		b, err := json.Marshal(d.Status())
 		require.NoError(t, err)
@@ -666,8 +666,8 @@ func TestDeviceIODoesNotAllocate(t *testing.T) {
 	buf := make([]byte, 4096)
 	ctx := context.Background()
 	allocs := testing.AllocsPerRun(1000, func() {
-		_, _ = d.ReadAt(ctx, buf, 8192)
-		_, _ = d.WriteAt(ctx, buf, 8192, false)
+		_, _ = d.ReadAtContext(ctx, buf, 8192)
+		_, _ = d.WriteAtContext(ctx, buf, 8192, false)
 	})
 	require.Zero(t, allocs)
 }
@@ -683,7 +683,7 @@ func BenchmarkDeviceReadAt(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		buf := make([]byte, 4096)
 		for pb.Next() {
-			_, _ = d.ReadAt(context.Background(), buf, 0)
+			_, _ = d.ReadAtContext(context.Background(), buf, 0)
 		}
 	})
 }

@@ -27,7 +27,7 @@ func ExampleOpen() {
 	}
 	defer d.Close(ctx)
 	buf := make([]byte, 4096)
-	if _, err := d.ReadAt(ctx, buf, 0); err != nil {
+	if _, err := d.ReadAtContext(ctx, buf, 0); err != nil {
 		log.Fatal(err)
 	}
 	for _, g := range d.Status().Groups {

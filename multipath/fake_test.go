@@ -149,7 +149,7 @@ func (f *fakePath) waitReset(ctx context.Context, resets, aborts int) error {
 	}
 }
 
-func (f *fakePath) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+func (f *fakePath) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	if err := f.enter(ctx); err != nil {
 		return 0, err
 	}
@@ -157,7 +157,7 @@ func (f *fakePath) ReadAt(ctx context.Context, p []byte, off int64) (int, error)
 	return len(p), nil
 }
 
-func (f *fakePath) WriteAt(ctx context.Context, p []byte, off int64, _ bool) (int, error) {
+func (f *fakePath) WriteAtContext(ctx context.Context, p []byte, off int64, _ bool) (int, error) {
 	if err := f.enter(ctx); err != nil {
 		return 0, err
 	}

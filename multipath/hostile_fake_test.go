@@ -219,12 +219,12 @@ func hostileRounds(ctx context.Context, d *Device, off int64, rounds, size int, 
 		// Written twice: three requests a round, so that round-robin
 		// sends both writes and reads down each path.
 		for range 2 {
-			if _, err := d.WriteAt(ctx, want, at, false); err != nil {
+			if _, err := d.WriteAtContext(ctx, want, at, false); err != nil {
 				return fmt.Errorf("write at %d: %w", at, err)
 			}
 		}
 		got := make([]byte, size)
-		if _, err := d.ReadAt(ctx, got, at); err != nil {
+		if _, err := d.ReadAtContext(ctx, got, at); err != nil {
 			return fmt.Errorf("read at %d: %w", at, err)
 		}
 		if string(got) != string(want) {

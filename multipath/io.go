@@ -43,11 +43,21 @@ func (r *request) size() int { return len(r.p) }
 // is an error of its own, not a path problem.
 const maxPathErrors = 16
 
-// ReadAt reads len(p) bytes at byte offset off, both multiples of the
+// ReadAt implements io.ReaderAt: ReadAtContext without a context.
+func (d *Device) ReadAt(p []byte, off int64) (int, error) {
+	return d.ReadAtContext(context.Background(), p, off)
+}
+
+// WriteAt implements io.WriterAt: WriteAtContext without a context or FUA.
+func (d *Device) WriteAt(p []byte, off int64) (int, error) {
+	return d.WriteAtContext(context.Background(), p, off, false)
+}
+
+// ReadAtContext reads len(p) bytes at byte offset off, both multiples of the
 // block size. A path error is retried on another path; the error
 // returned is the LUN's own (e.g. a *iscsi.SCSIError for MEDIUM ERROR),
 // ErrNoPath, ErrClosed, or the caller's context error.
-func (d *Device) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+func (d *Device) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	if err := d.check(off, int64(len(p))); err != nil || len(p) == 0 {
 		return 0, err
 	}
@@ -55,12 +65,12 @@ func (d *Device) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	return d.run(ctx, &r)
 }
 
-// WriteAt writes p at byte offset off, both multiples of the block size;
-// with fua the data is durable when it returns (the FUA bit where the
-// LUN honours it, else a SYNCHRONIZE CACHE after the write). It
-// returns only once the target acknowledged every byte: a write that met
-// a path error is written again through another path.
-func (d *Device) WriteAt(ctx context.Context, p []byte, off int64, fua bool) (int, error) {
+// WriteAtContext writes p at byte offset off, both multiples of the block
+// size; with fua the data is durable when it returns (the FUA bit where the
+// LUN honours it, else a SYNCHRONIZE CACHE after the write). It returns
+// only once the target acknowledged every byte: a write that met a path
+// error is written again through another path.
+func (d *Device) WriteAtContext(ctx context.Context, p []byte, off int64, fua bool) (int, error) {
 	if err := d.check(off, int64(len(p))); err != nil || len(p) == 0 {
 		return 0, err
 	}
@@ -93,16 +103,17 @@ func (d *Device) Trim(ctx context.Context, off, length int64) error {
 	return d.trimUnsupported(err)
 }
 
-// WriteZeroes zeroes [off, off+length): WRITE SAME(16), with UNMAP unless
-// noHole, when the LUN supports it, else by writing zero blocks.
-func (d *Device) WriteZeroes(ctx context.Context, off, length int64, noHole bool) error {
+// WriteZeroes zeroes [off, off+length): WRITE SAME(16), with UNMAP when
+// unmap (the range may be deallocated), when the LUN supports it, else by
+// writing zero blocks.
+func (d *Device) WriteZeroes(ctx context.Context, off, length int64, unmap bool) error {
 	if err := d.check(off, length); err != nil || length == 0 {
 		return err
 	}
 	if !d.Capabilities().WriteSame {
 		return d.writeZeroBlocks(ctx, off, length)
 	}
-	r := request{op: opZero, off: off, length: length, unmap: !noHole}
+	r := request{op: opZero, off: off, length: length, unmap: unmap}
 	_, err := d.run(ctx, &r)
 	return err
 }

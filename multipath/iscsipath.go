@@ -84,7 +84,7 @@ func (p *iscsiPath) connect(ctx context.Context) (*iscsi.LUN, bool, error) {
 	return l, true, nil
 }
 
-func (p *iscsiPath) ReadAt(ctx context.Context, b []byte, off int64) (int, error) {
+func (p *iscsiPath) ReadAtContext(ctx context.Context, b []byte, off int64) (int, error) {
 	l, err := p.handle()
 	if err != nil {
 		return 0, err
@@ -92,7 +92,7 @@ func (p *iscsiPath) ReadAt(ctx context.Context, b []byte, off int64) (int, error
 	return l.ReadAtContext(ctx, b, off)
 }
 
-func (p *iscsiPath) WriteAt(ctx context.Context, b []byte, off int64, fua bool) (int, error) {
+func (p *iscsiPath) WriteAtContext(ctx context.Context, b []byte, off int64, fua bool) (int, error) {
 	l, err := p.handle()
 	if err != nil {
 		return 0, err

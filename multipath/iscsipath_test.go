@@ -55,14 +55,14 @@ func TestOpenOverInMemoryTargets(t *testing.T) {
 	require.Equal(t, "failed", pathState(d, unreachable))
 
 	want := bytes.Repeat([]byte("gomp"), 1024)
-	_, err = d.WriteAt(ctx, want, 8192, true)
+	_, err = d.WriteAtContext(ctx, want, 8192, true)
 	require.NoError(t, err)
 	got := make([]byte, len(want))
 	_, err = lun.ReadAt(got, 8192)
 	require.NoError(t, err)
 	require.Equal(t, want, got, "written through the optimized path")
-	require.NoError(t, d.WriteZeroes(ctx, 8192, 4096, true))
-	_, err = d.ReadAt(ctx, got, 8192)
+	require.NoError(t, d.WriteZeroes(ctx, 8192, 4096, false))
+	_, err = d.ReadAtContext(ctx, got, 8192)
 	require.NoError(t, err)
 	require.Equal(t, make([]byte, 4096), got)
 	require.NoError(t, d.Close(ctx))
@@ -105,7 +105,7 @@ func TestInMemoryPathResetAndReinstate(t *testing.T) {
 				return
 			default:
 			}
-			if _, err := d.WriteAt(ctx, buf, int64(i%64)*4096, false); err != nil {
+			if _, err := d.WriteAtContext(ctx, buf, int64(i%64)*4096, false); err != nil {
 				errs <- err
 				return
 			}

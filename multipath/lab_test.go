@@ -176,7 +176,7 @@ func (w *workload) run(worker int) {
 		b := rng.IntN(w.blocks)
 		fill(wbuf, worker, b, seq)
 		if w.timed(func() error {
-			_, err := w.d.WriteAt(context.Background(), wbuf, w.offset(worker, b), false)
+			_, err := w.d.WriteAtContext(context.Background(), wbuf, w.offset(worker, b), false)
 			return err
 		}) {
 			w.acked[worker][b] = seq
@@ -184,7 +184,7 @@ func (w *workload) run(worker int) {
 			delete(w.acked[worker], b) // unknown now: old or new content
 			continue
 		}
-		if w.timed(func() error { _, err := w.d.ReadAt(context.Background(), rbuf, w.offset(worker, b)); return err }) {
+		if w.timed(func() error { _, err := w.d.ReadAtContext(context.Background(), rbuf, w.offset(worker, b)); return err }) {
 			fill(want, worker, b, seq)
 			if !bytes.Equal(rbuf, want) {
 				w.mismatch("read-back", worker, b, seq, rbuf)
@@ -240,7 +240,7 @@ func (w *workload) finish(t *testing.T) {
 	buf, want := make([]byte, w.bs), make([]byte, w.bs)
 	for worker, blocks := range w.acked {
 		for b, seq := range blocks {
-			_, err := w.d.ReadAt(context.Background(), buf, w.offset(worker, b))
+			_, err := w.d.ReadAtContext(context.Background(), buf, w.offset(worker, b))
 			require.NoError(t, err)
 			fill(want, worker, b, seq)
 			if !bytes.Equal(buf, want) {
@@ -334,12 +334,12 @@ func TestLabCutBothPaths(t *testing.T) {
 	d := labDevice(t, env, src, Settings{PollingInterval: polling, NoPathRetry: 2})
 	f := newFault(t, "cutboth", src)
 	buf := make([]byte, 4096)
-	_, err := d.ReadAt(context.Background(), buf, labRegion)
+	_, err := d.ReadAtContext(context.Background(), buf, labRegion)
 	require.NoError(t, err)
 
 	f.cut("drop", env.portal1, env.portal2)
 	start := time.Now()
-	_, err = d.ReadAt(context.Background(), buf, labRegion)
+	_, err = d.ReadAtContext(context.Background(), buf, labRegion)
 	el := time.Since(start)
 	require.ErrorIs(t, err, ErrNoPath)
 	t.Logf("no_path_retry 2 × %v: the read failed after %v: %v", polling, el.Round(time.Millisecond), err)
@@ -354,13 +354,13 @@ func TestLabCutBothPaths(t *testing.T) {
 	require.True(t, d.Status().Queueing)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	start = time.Now()
-	_, err = d.ReadAt(ctx, buf, labRegion)
+	_, err = d.ReadAtContext(ctx, buf, labRegion)
 	cancel()
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	t.Logf("queue forever: the caller's context ended the read after %v", time.Since(start).Round(time.Millisecond))
 
 	done := make(chan error, 1)
-	go func() { _, err := d.ReadAt(context.Background(), buf, labRegion); done <- err }()
+	go func() { _, err := d.ReadAtContext(context.Background(), buf, labRegion); done <- err }()
 	waitFor(t, 5*time.Second, "read queued", func() bool { return d.Status().QueuedIOs == 1 })
 	start = time.Now()
 	d.DisableQueueing()
@@ -372,7 +372,7 @@ func TestLabCutBothPaths(t *testing.T) {
 	t.Logf("fault off at %s", time.Now().Format("15:04:05.000"))
 	back := waitFor(t, 2*polling+3*time.Second, "a path back", func() bool { return len(d.active.Load().paths) > 0 })
 	t.Logf("first path back %v after the fault ended", back.Round(time.Millisecond))
-	_, err = d.ReadAt(context.Background(), buf, labRegion)
+	_, err = d.ReadAtContext(context.Background(), buf, labRegion)
 	require.NoError(t, err)
 }
 
@@ -391,7 +391,7 @@ func TestLabUnreachablePortalAtOpen(t *testing.T) {
 	defer d.Close(ctx)
 	require.Equal(t, "failed", pathStatus(d, dead).State)
 	require.Contains(t, pathStatus(d, dead).LastError, "connect")
-	_, err = d.WriteAt(ctx, make([]byte, 4096), labRegion, true)
+	_, err = d.WriteAtContext(ctx, make([]byte, 4096), labRegion, true)
 	require.NoError(t, err)
 	require.NoError(t, d.Flush(ctx))
 
@@ -427,16 +427,16 @@ func TestLabNoStaleWriteAfterBlackhole(t *testing.T) {
 	require.NoError(t, d.FailPath(env.portal1)) // the old write must go through portal 2
 	f.cut("drop", env.portal2)
 	done := make(chan error, 1)
-	go func() { _, err := d.WriteAt(ctx, old, off, false); done <- err }()
+	go func() { _, err := d.WriteAtContext(ctx, old, off, false); done <- err }()
 	waitFor(t, 2*time.Second, "write in flight on portal 2", func() bool { return pathStatus(d, env.portal2).InFlight == 1 })
 	require.NoError(t, d.ReinstatePath(env.portal1))
 	require.NoError(t, <-done, "retried through portal 1 once portal 2 was found dead")
-	_, err = d.WriteAt(ctx, newer, off, false)
+	_, err = d.WriteAtContext(ctx, newer, off, false)
 	require.NoError(t, err)
 	f.restore() // the dead connection's retransmissions could now reach tgtd
 	time.Sleep(4 * time.Second)
 	got := make([]byte, len(newer))
-	_, err = d.ReadAt(ctx, got, off)
+	_, err = d.ReadAtContext(ctx, got, off)
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(newer, got), "a stale write replaced newer data (first bytes %x)", got[:8])
 }

@@ -16,8 +16,8 @@ import (
 // errors satisfy errors.Is(err, iscsi.ErrConnection), command errors are
 // *iscsi.SCSIError and friends.
 type pathIO interface {
-	ReadAt(ctx context.Context, p []byte, off int64) (int, error)
-	WriteAt(ctx context.Context, p []byte, off int64, fua bool) (int, error)
+	ReadAtContext(ctx context.Context, p []byte, off int64) (int, error)
+	WriteAtContext(ctx context.Context, p []byte, off int64, fua bool) (int, error)
 	Flush(ctx context.Context) error
 	Unmap(ctx context.Context, off, n int64) error
 	WriteZeroes(ctx context.Context, off, n int64, unmap bool) error
@@ -167,9 +167,9 @@ func (p *Path) do(ctx context.Context, r *request) (int, error) {
 func (p *Path) exec(ctx context.Context, r *request) (int, error) {
 	switch r.op {
 	case opRead:
-		return p.io.ReadAt(ctx, r.p, r.off)
+		return p.io.ReadAtContext(ctx, r.p, r.off)
 	case opWrite:
-		return p.io.WriteAt(ctx, r.p, r.off, r.fua)
+		return p.io.WriteAtContext(ctx, r.p, r.off, r.fua)
 	case opFlush:
 		return 0, p.io.Flush(ctx)
 	case opUnmap:

@@ -63,10 +63,10 @@ func TestOpenAllSharesSessions(t *testing.T) {
 		require.Len(t, st.Groups, 1)
 		require.Len(t, st.Groups[0].Paths, 2, "paths grouped by WWID over both portals")
 		buf := bytes.Repeat([]byte{byte('a' + i)}, 4096)
-		_, err := d.WriteAt(ctx, buf, 8192, false)
+		_, err := d.WriteAtContext(ctx, buf, 8192, false)
 		require.NoError(t, err)
 		got := make([]byte, 4096)
-		_, err = d.ReadAt(ctx, got, 8192)
+		_, err = d.ReadAtContext(ctx, got, 8192)
 		require.NoError(t, err)
 		require.Equal(t, buf, got)
 	}

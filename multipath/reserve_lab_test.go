@@ -100,15 +100,15 @@ func TestLabReservationFence(t *testing.T) {
 	}
 
 	buf := make([]byte, 4096)
-	_, err = b.WriteAt(ctx, buf, 0, false)
+	_, err = b.WriteAtContext(ctx, buf, 0, false)
 	requireConflict(t, err)
-	_, err = b.ReadAt(ctx, buf, 0)
+	_, err = b.ReadAtContext(ctx, buf, 0)
 	require.NoError(t, err, "Write Exclusive: B still reads")
 	require.Equal(t, "active", b.Status().Groups[0].Paths[0].State, "a conflict fails no path")
 
 	writeAll := func(n int) {
 		for i := range n {
-			_, err := a.WriteAt(ctx, buf, int64(i)*4096, false)
+			_, err := a.WriteAtContext(ctx, buf, int64(i)*4096, false)
 			require.NoError(t, err)
 		}
 	}
@@ -130,7 +130,7 @@ func TestLabReservationFence(t *testing.T) {
 	require.NoError(t, b.PersistentReserveOut(ctx, scsi.PROutPreempt, scsi.PRWriteExclusiveRegistrantsOnly,
 		scsi.PROutParameters{Key: 0xb2, ServiceActionKey: 0xa1}))
 	for range 4 {
-		_, err = a.WriteAt(ctx, buf, 0, false)
+		_, err = a.WriteAtContext(ctx, buf, 0, false)
 		requireConflict(t, err)
 	}
 	require.Len(t, a.active.Load().paths, 2, "fenced, but no path of A failed")

@@ -117,9 +117,9 @@ func (f *prFake) PersistentReserveOut(ctx context.Context, a scsi.PROutAction, t
 	return nil
 }
 
-// WriteAt enforces Write Exclusive, Registrants Only (SPC-4 §5.12.10.1):
+// WriteAtContext enforces Write Exclusive, Registrants Only (SPC-4 §5.12.10.1):
 // only registered nexuses write.
-func (f *prFake) WriteAt(ctx context.Context, p []byte, off int64, fua bool) (int, error) {
+func (f *prFake) WriteAtContext(ctx context.Context, p []byte, off int64, fua bool) (int, error) {
 	f.lun.mu.Lock()
 	_, registered := f.lun.regs[f.nexus]
 	conflict := f.lun.holder != "" && !registered
@@ -128,7 +128,7 @@ func (f *prFake) WriteAt(ctx context.Context, p []byte, off int64, fua bool) (in
 	if conflict {
 		return 0, errConflict
 	}
-	return f.fakePath.WriteAt(ctx, p, off, fua)
+	return f.fakePath.WriteAtContext(ctx, p, off, fua)
 }
 
 func openPR(t *testing.T, cfg Config, fakes ...*prFake) *Device {
@@ -183,7 +183,7 @@ func TestReservationRegisterEveryPath(t *testing.T) {
 		r, err := d.ReadReservation(ctx)
 		require.NoError(t, err)
 		require.Equal(t, scsi.Reservation{Generation: 4, Held: true, Key: 0xabc, Type: scsi.PRWriteExclusiveRegistrantsOnly}, r)
-		_, err = d.WriteAt(ctx, make([]byte, 512), 0, false)
+		_, err = d.WriteAtContext(ctx, make([]byte, 512), 0, false)
 		require.NoError(t, err, "every path is registered: writes pass through any of them")
 
 		require.NoError(t, d.PersistentReserveOut(ctx, scsi.PROutRelease, scsi.PRWriteExclusiveRegistrantsOnly,
@@ -215,14 +215,14 @@ func TestReservationConflictIsNotAPathError(t *testing.T) {
 			f.set(func(f *fakePath) { f.turErr = errConflict })
 		}
 		for range 4 {
-			_, err := d.WriteAt(ctx, make([]byte, 512), 0, false)
+			_, err := d.WriteAtContext(ctx, make([]byte, 512), 0, false)
 			var se *iscsi.SCSIError
 			require.ErrorAs(t, err, &se)
 			require.Equal(t, scsi.StatusReservationConflict, scsi.Status(se.Status))
 		}
 		time.Sleep(5 * time.Second) // checks with TEST UNIT READY conflicting
 		require.Equal(t, []string{"a1", "a2"}, activePortals(d))
-		_, err := d.ReadAt(ctx, make([]byte, 512), 0)
+		_, err := d.ReadAtContext(ctx, make([]byte, 512), 0)
 		require.NoError(t, err, "Write Exclusive: reads pass")
 	})
 }
@@ -250,7 +250,7 @@ func TestReservationReinstatedPathRegisteredFirst(t *testing.T) {
 		lun.mu.Unlock()
 		fakes[1].restore()
 		for range 200 {
-			_, err := d.WriteAt(ctx, make([]byte, 512), 0, false)
+			_, err := d.WriteAtContext(ctx, make([]byte, 512), 0, false)
 			require.NoError(t, err)
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -269,7 +269,7 @@ func TestReservationReinstatedPathRegisteredFirst(t *testing.T) {
 		require.NoError(t, other.PersistentReserveOut(ctx, scsi.PROutRegister, 0, scsi.PROutParameters{ServiceActionKey: 0xb}))
 		require.NoError(t, other.PersistentReserveOut(ctx, scsi.PROutPreemptAndAbort, scsi.PRWriteExclusiveRegistrantsOnly,
 			scsi.PROutParameters{Key: 0xb, ServiceActionKey: 0xa}))
-		_, err := d.WriteAt(ctx, make([]byte, 512), 0, false)
+		_, err := d.WriteAtContext(ctx, make([]byte, 512), 0, false)
 		require.ErrorIs(t, err, error(errConflict))
 		d.failPath(d.paths[0], errFakeConn)
 		time.Sleep(2 * time.Second)

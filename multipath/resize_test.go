@@ -61,7 +61,7 @@ func TestResizeOnCapacityDataHasChanged(t *testing.T) {
 	old := d.Size()
 	ctx := context.Background()
 	buf := bytes.Repeat([]byte("g"), 4096)
-	_, err := d.WriteAt(ctx, buf, old, false)
+	_, err := d.WriteAtContext(ctx, buf, old, false)
 	require.Error(t, err, "beyond the end")
 
 	lun.SetBlocks(2 * 8192)
@@ -71,10 +71,10 @@ func TestResizeOnCapacityDataHasChanged(t *testing.T) {
 	require.Equal(t, 2*old, d.Status().Size)
 
 	for off := old; off < 2*old; off += old / 2 { // several I/Os: both paths carry some
-		_, err = d.WriteAt(ctx, buf, off, false)
+		_, err = d.WriteAtContext(ctx, buf, off, false)
 		require.NoError(t, err)
 		got := make([]byte, len(buf))
-		_, err = d.ReadAt(ctx, got, off)
+		_, err = d.ReadAtContext(ctx, got, off)
 		require.NoError(t, err)
 		require.Equal(t, buf, got)
 	}
@@ -115,7 +115,7 @@ func TestResizeNeedsEveryPathToAgree(t *testing.T) {
 	var sm *SizeMismatchError
 	require.True(t, errors.As(pathErr(d, pb), &sm), "%v", pathErr(d, pb))
 	require.Equal(t, SizeMismatchError{Portal: pb, Want: 2 * old, Got: old}, *sm)
-	_, err = d.WriteAt(ctx, make([]byte, 4096), old, false) // served by a
+	_, err = d.WriteAtContext(ctx, make([]byte, 4096), old, false) // served by a
 	require.NoError(t, err)
 
 	b.SetBlocks(2 * 8192)

@@ -91,7 +91,7 @@ func TestStalledCommandRetriedOnlyWhenKnownDead(t *testing.T) {
 
 	want := bytes.Repeat([]byte("last"), 1024)
 	start := time.Now()
-	_, err = d.WriteAt(ctx, want, lba*512, false)
+	_, err = d.WriteAtContext(ctx, want, lba*512, false)
 	require.NoError(t, err)
 	took := time.Since(start)
 	seq.mu.Lock()
@@ -102,7 +102,7 @@ func TestStalledCommandRetriedOnlyWhenKnownDead(t *testing.T) {
 	require.Greater(t, aborted, held1, "the held write was aborted at the target")
 	require.Greater(t, moved, aborted, "the retry on path 2 came after the abort was confirmed")
 	got := make([]byte, len(want))
-	_, err = d.ReadAt(ctx, got, lba*512)
+	_, err = d.ReadAtContext(ctx, got, lba*512)
 	require.NoError(t, err)
 	require.Equal(t, want, got)
 	_, err = lun.ReadAt(got, lba*512)

@@ -92,7 +92,7 @@ type LatencyBucket struct {
 }
 
 // ErrorClass sorts the errors of a path's requests, for statistics; the
-// classes follow what the device does about them (see Device.ReadAt).
+// classes follow what the device does about them (see Device.ReadAtContext).
 type ErrorClass uint8
 
 // Error classes.

@@ -57,9 +57,9 @@ func BenchmarkStack4KQD32(b *testing.B) {
 					off := r.Int64N(d.Size()/4096) * 4096
 					var err error
 					if write {
-						_, err = d.WriteAt(ctx, buf, off, false)
+						_, err = d.WriteAtContext(ctx, buf, off, false)
 					} else {
-						_, err = d.ReadAt(ctx, buf, off)
+						_, err = d.ReadAtContext(ctx, buf, off)
 					}
 					if err != nil {
 						b.Error(err)

@@ -37,10 +37,10 @@ func TestLabStatsUnderFailover(t *testing.T) {
 				default:
 				}
 				off := statsLabRegion + rng.Int64N(statsLabSize/4096)*4096
-				if _, err := d.WriteAt(context.Background(), buf, off, false); err != nil {
+				if _, err := d.WriteAtContext(context.Background(), buf, off, false); err != nil {
 					errs.Add(1)
 				}
-				if _, err := d.ReadAt(context.Background(), buf, off); err != nil {
+				if _, err := d.ReadAtContext(context.Background(), buf, off); err != nil {
 					errs.Add(1)
 				}
 			}

@@ -29,14 +29,14 @@ type slowPath struct {
 	delay time.Duration
 }
 
-func (s *slowPath) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+func (s *slowPath) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	time.Sleep(s.delay)
-	return s.fakePath.ReadAt(ctx, p, off)
+	return s.fakePath.ReadAtContext(ctx, p, off)
 }
 
-func (s *slowPath) WriteAt(ctx context.Context, p []byte, off int64, fua bool) (int, error) {
+func (s *slowPath) WriteAtContext(ctx context.Context, p []byte, off int64, fua bool) (int, error) {
 	time.Sleep(s.delay)
-	return s.fakePath.WriteAt(ctx, p, off, fua)
+	return s.fakePath.WriteAtContext(ctx, p, off, fua)
 }
 
 // openIOs is openFakes for any pathIO.
@@ -70,11 +70,11 @@ func TestStatsCountIOAndLatency(t *testing.T) {
 		defer closeDev(t, d)
 		ctx := context.Background()
 		for i := range 10 { // five on each path
-			_, err := d.ReadAt(ctx, make([]byte, 4096), int64(i)*4096)
+			_, err := d.ReadAtContext(ctx, make([]byte, 4096), int64(i)*4096)
 			require.NoError(t, err)
 		}
 		for range 4 {
-			_, err := d.WriteAt(ctx, make([]byte, 8192), 0, false)
+			_, err := d.WriteAtContext(ctx, make([]byte, 8192), 0, false)
 			require.NoError(t, err)
 		}
 		require.NoError(t, d.Flush(ctx))
@@ -188,7 +188,7 @@ func TestStatsNoPath(t *testing.T) {
 		defer closeDev(t, d)
 		p0.set(func(f *fakePath) { f.down = true })
 		done := make(chan error, 1)
-		go func() { _, err := d.ReadAt(context.Background(), make([]byte, 512), 0); done <- err }()
+		go func() { _, err := d.ReadAtContext(context.Background(), make([]byte, 512), 0); done <- err }()
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
 		st := d.Stats()
@@ -212,7 +212,7 @@ func TestStatsNoPath(t *testing.T) {
 
 		d.DisableQueueing()
 		p0.set(func(f *fakePath) { f.down = true })
-		_, err := d.ReadAt(context.Background(), make([]byte, 512), 0)
+		_, err := d.ReadAtContext(context.Background(), make([]byte, 512), 0)
 		require.ErrorIs(t, err, ErrNoPath)
 		st = d.Stats()
 		require.Equal(t, uint64(1), st.NoPathErrors)
@@ -268,11 +268,11 @@ func TestStateChangesAreLoggedWithDevicePortalAndCause(t *testing.T) {
 		ctx := context.Background()
 
 		p0.set(func(f *fakePath) { f.down = true }) // failover to p1
-		_, err := d.ReadAt(ctx, make([]byte, 512), 0)
+		_, err := d.ReadAtContext(ctx, make([]byte, 512), 0)
 		require.NoError(t, err)
 		p1.set(func(f *fakePath) { f.down = true }) // no path: I/O queues
 		done := make(chan error, 1)
-		go func() { _, err := d.ReadAt(ctx, make([]byte, 512), 0); done <- err }()
+		go func() { _, err := d.ReadAtContext(ctx, make([]byte, 512), 0); done <- err }()
 		time.Sleep(5 * time.Second)
 		p1.restore() // the checker reinstates p1, queued I/O resumes
 		require.NoError(t, <-done)
@@ -327,9 +327,9 @@ func TestInMemorySessionStatsAndReconnectLogs(t *testing.T) {
 	defer d.Close(ctx)
 	buf := make([]byte, 4096)
 	for i := range 8 {
-		_, err := d.WriteAt(ctx, buf, int64(i)*4096, false)
+		_, err := d.WriteAtContext(ctx, buf, int64(i)*4096, false)
 		require.NoError(t, err)
-		_, err = d.ReadAt(ctx, buf, int64(i)*4096)
+		_, err = d.ReadAtContext(ctx, buf, int64(i)*4096)
 		require.NoError(t, err)
 	}
 	st := d.Stats()

@@ -21,12 +21,12 @@ type ctxBackend struct {
 
 func (b *ctxBackend) Inline() bool { return false }
 
-func (b *ctxBackend) WriteAt(ctx context.Context, p []byte, off int64, fua bool) (int, error) {
+func (b *ctxBackend) WriteAtContext(ctx context.Context, p []byte, off int64, fua bool) (int, error) {
 	b.started.Add(1)
 	select {
 	case <-b.release:
 		b.written.Add(1)
-		return b.MemoryBackend.WriteAt(ctx, p, off, fua)
+		return b.MemoryBackend.WriteAtContext(ctx, p, off, fua)
 	case <-ctx.Done():
 		b.cancelled.Add(1)
 		return 0, ctx.Err()

@@ -1,8 +1,10 @@
 // Package nbd is a Network Block Device server: it exports a Backend (any
 // random-access store with a context on every call) to NBD clients, userspace
 // ones (qemu, nbdcopy, nbdfuse, fio's nbd engine) over a unix or TCP socket,
-// or the Linux kernel's nbd driver over a socketpair. It knows nothing about
-// iSCSI; package multipath's Device is one Backend, MemoryBackend another.
+// or the Linux kernel's nbd driver over a socketpair (package nbd/kernel
+// attaches a Backend as /dev/nbdN; this package only serves the sockets).
+// It knows nothing about iSCSI; package multipath's Device is one Backend,
+// MemoryBackend another.
 //
 // The protocol is the NBD project's doc/proto.md. Implemented:
 //
@@ -23,7 +25,7 @@
 //     Replies go out of order, matched by cookie. Transmission flags are
 //     advertised only for what the Backend implements ("Transmission flags";
 //     see ExportFlags and the optional interfaces Flusher, Trimmer, Zeroer,
-//     BlockSizer, MultiConner, ReadOnlyer).
+//     BlockSizer, Capable).
 //   - "Size constraints": requests are checked against the export size, the
 //     minimum block size (when a BlockSizer sets one) and the payload limit
 //     before any buffer is taken; failures get the errno of "Error values"
@@ -55,7 +57,11 @@
 // ServeTransmission serves a connection that skips the handshake, as the
 // kernel's: command flags sit in the upper 16 bits of the 32-bit type word
 // (FUA = 1<<16), which is the same wire layout as the 16-bit flags and type
-// fields of proto.md; only simple replies are sent.
+// fields of proto.md; only simple replies are sent. For nbd/kernel the
+// package also exports ExportFlags (the flags the kernel is told),
+// Server.RequestLimit (which caps the kernel's request size) and
+// SocketBufferSize (forced on the kernel's socketpairs, which the server
+// then leaves alone).
 //
 // TLS ("TLS support", "NBD_OPT_STARTTLS"): Server.TLS picks one of the
 // protocol's modes. TLSOff is NOTLS (NBD_OPT_STARTTLS fails with

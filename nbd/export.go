@@ -37,88 +37,60 @@ type exportState struct {
 // ExportFlags returns the transmission flags this package advertises for b on
 // a connection without structured replies: HAS_FLAGS always, READ_ONLY,
 // SEND_FLUSH and SEND_FUA (Flusher), SEND_TRIM (Trimmer), SEND_WRITE_ZEROES
-// (Zeroer) and CAN_MULTI_CONN, each only when b can honour it. Trim, zeroing
-// and FUA are not advertised on a read-only export. Kernel attach code passes
-// these flags to the kernel along with ServeTransmission.
+// (Zeroer) and CAN_MULTI_CONN, each only when b can honour it (see
+// Capable). Trim, zeroing and FUA are not advertised on a read-only export.
+// Package nbd/kernel tells the kernel these flags and serves its sockets
+// with ServeTransmission.
 func ExportFlags(b Backend) TransmissionFlags {
-	f := FlagHasFlags
-	ro := isReadOnly(b)
-	if ro {
-		f |= FlagReadOnly
-	}
-	if _, ok := b.(Flusher); ok && can(b, "flush") {
-		f |= FlagSendFlush
-		if !ro && can(b, "fua") {
-			f |= FlagSendFUA
-		}
-	}
-	if _, ok := b.(Trimmer); ok && !ro && can(b, "trim") {
-		f |= FlagSendTrim
-	}
-	if _, ok := b.(Zeroer); ok && !ro && can(b, "zero") {
-		f |= FlagSendWriteZeroes
-	}
-	if m, ok := b.(MultiConner); ok && m.CanMultiConn() {
-		f |= FlagCanMultiConn
-	}
-	return f
+	return capabilitiesOf(b).flags()
 }
 
-// Capability methods let a backend that has Flush, Trim or WriteZeroes
-// methods say whether they work for the device behind it now (a LUN
-// without UNMAP, say). A backend without the method is taken at its word.
-type (
-	// FlushCapable is implemented by a Flusher that can say whether flushing
-	// works now; when CanFlush is false, ExportFlags advertises neither
-	// SEND_FLUSH nor SEND_FUA.
-	FlushCapable interface{ CanFlush() bool }
-	// FUACapable is implemented by a Flusher that can say whether forced unit
-	// access works now; when CanFUA is false, ExportFlags leaves SEND_FUA out.
-	FUACapable interface{ CanFUA() bool }
-	// TrimCapable is implemented by a Trimmer that can say whether trimming
-	// works now; when CanTrim is false, ExportFlags leaves SEND_TRIM out.
-	TrimCapable interface{ CanTrim() bool }
-	// ZeroCapable is implemented by a Zeroer that can say whether WriteZeroes
-	// works now; when CanZero is false, ExportFlags leaves SEND_WRITE_ZEROES
-	// out.
-	ZeroCapable interface{ CanZero() bool }
-)
-
-// can asks b's capability method for op, true when it has none.
-func can(b Backend, op string) bool {
-	switch op {
-	case "flush":
-		if c, ok := b.(FlushCapable); ok {
-			return c.CanFlush()
-		}
-	case "fua":
-		if c, ok := b.(FUACapable); ok {
-			return c.CanFUA()
-		}
-	case "trim":
-		if c, ok := b.(TrimCapable); ok {
-			return c.CanTrim()
-		}
-	case "zero":
-		if c, ok := b.(ZeroCapable); ok {
-			return c.CanZero()
-		}
-	}
-	return true
+// capabilities is what a backend offers, resolved from its methods and its
+// Capable answers.
+type capabilities struct {
+	flush, fua, trim, zero, multiConn, readOnly bool
 }
 
-func isReadOnly(b Backend) bool {
-	r, ok := b.(ReadOnlyer)
-	return ok && r.ReadOnly()
+// capabilitiesOf asks b's Capable methods, if it has them, and keeps only
+// the operations b implements; trim, zeroing and FUA not when read-only.
+func capabilitiesOf(b Backend) capabilities {
+	c := capabilities{flush: true, fua: true, trim: true, zero: true}
+	if cb, ok := b.(Capable); ok {
+		c = capabilities{flush: cb.CanFlush(), fua: cb.CanFUA(), trim: cb.CanTrim(), zero: cb.CanZero(),
+			multiConn: cb.CanMultiConn(), readOnly: cb.ReadOnly()}
+	}
+	_, fl := b.(Flusher)
+	_, tr := b.(Trimmer)
+	_, zr := b.(Zeroer)
+	c.flush = c.flush && fl
+	c.fua = c.fua && c.flush && !c.readOnly
+	c.trim = c.trim && tr && !c.readOnly
+	c.zero = c.zero && zr && !c.readOnly
+	return c
+}
+
+// flags returns the transmission flags that advertise c.
+func (c capabilities) flags() TransmissionFlags {
+	return FlagHasFlags | flagIf(c.readOnly, FlagReadOnly) | flagIf(c.flush, FlagSendFlush) |
+		flagIf(c.fua, FlagSendFUA) | flagIf(c.trim, FlagSendTrim) | flagIf(c.zero, FlagSendWriteZeroes) |
+		flagIf(c.multiConn, FlagCanMultiConn)
+}
+
+func flagIf(on bool, f TransmissionFlags) TransmissionFlags {
+	if on {
+		return f
+	}
+	return 0
 }
 
 // newExportState resolves e for a connection. maxRequest is the server's cap
 // on payloads; structured says whether structured replies were negotiated.
 func newExportState(e *Export, maxRequest uint32, structured bool) *exportState {
+	c := capabilitiesOf(e.Backend)
 	st := &exportState{
 		name: e.Name, description: e.Description, b: e.Backend,
-		size: uint64(max(e.Backend.Size(), 0)), readOnly: isReadOnly(e.Backend),
-		flags: ExportFlags(e.Backend), structured: structured,
+		size: uint64(max(e.Backend.Size(), 0)), readOnly: c.readOnly,
+		flags: c.flags(), structured: structured,
 	}
 	if !st.readOnly {
 		st.tr, _ = e.Backend.(Trimmer)

@@ -33,8 +33,8 @@ func FuzzTransmissionReplies(f *testing.F) {
 	f.Add(byte(4), req(Request{Type: CmdRead, Offset: 512, Length: 4096}, nil))
 	f.Fuzz(func(t *testing.T, shape byte, in []byte) {
 		srv := &Server{MaxInFlight: 8, MaxRequest: 256 << 10, MaxInFlightBytes: 1 << 20}
-		asked, script := renumber(in, srv.maxRequest())
-		exp := newExportState(&Export{Backend: fuzzBackend(shape &^ 1)}, srv.maxRequest(), false)
+		asked, script := renumber(in, srv.RequestLimit())
+		exp := newExportState(&Export{Backend: fuzzBackend(shape &^ 1)}, srv.RequestLimit(), false)
 		conn := &recordConn{scriptConn: scriptConn{r: bytes.NewReader(script)}}
 		tc, _ := srv.track(conn)
 		done := make(chan error, 1)

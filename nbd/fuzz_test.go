@@ -72,7 +72,7 @@ func FuzzTransmission(f *testing.F) {
 		}
 		srv := &Server{MaxInFlight: 8, MaxRequest: 256 << 10, MaxInFlightBytes: 1 << 20}
 		b := fuzzBackend(in[0])
-		exp := newExportState(&Export{Backend: b}, srv.maxRequest(), in[0]&1 != 0)
+		exp := newExportState(&Export{Backend: b}, srv.RequestLimit(), in[0]&1 != 0)
 		conn := &scriptConn{r: bytes.NewReader(in[1:])}
 		tc, _ := srv.track(conn)
 		done := make(chan error, 1)

@@ -221,7 +221,7 @@ func (h *handshake) exportName(data []byte) (*exportState, bool, error) {
 	if !ok {
 		return nil, true, connErrorf(h.peer, "NBD_OPT_EXPORT_NAME: no export %q", data)
 	}
-	exp := newExportState(e, h.s.maxRequest(), h.structured)
+	exp := newExportState(e, h.s.RequestLimit(), h.structured)
 	h.out = binary.BigEndian.AppendUint64(h.out, exp.size)
 	h.out = binary.BigEndian.AppendUint16(h.out, uint16(exp.flags))
 	if !h.noZeroes {
@@ -269,7 +269,7 @@ func (h *handshake) infoGo(opt Option, data []byte) *exportState {
 		h.fail(opt, RepErrUnknown, "no export %q", name)
 		return nil
 	}
-	exp := newExportState(e, h.s.maxRequest(), h.structured)
+	exp := newExportState(e, h.s.RequestLimit(), h.structured)
 	h.queueInfo(opt, exp, reqs)
 	h.reply(opt, RepAck)
 	return exp

@@ -202,14 +202,14 @@ func (h *hookBackend) hook(off int64) error {
 	return nil
 }
 
-func (h *hookBackend) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+func (h *hookBackend) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	if err := h.hook(off); err != nil {
 		return 0, err
 	}
-	return h.MemoryBackend.ReadAt(ctx, p, off)
+	return h.MemoryBackend.ReadAtContext(ctx, p, off)
 }
 
-func (h *hookBackend) WriteAt(ctx context.Context, p []byte, off int64, fua bool) (int, error) {
+func (h *hookBackend) WriteAtContext(ctx context.Context, p []byte, off int64, fua bool) (int, error) {
 	if err := h.hook(off); err != nil {
 		return 0, err
 	}
@@ -218,7 +218,7 @@ func (h *hookBackend) WriteAt(ctx context.Context, p []byte, off int64, fua bool
 		h.fuaCount++
 		h.mu.Unlock()
 	}
-	return h.MemoryBackend.WriteAt(ctx, p, off, fua)
+	return h.MemoryBackend.WriteAtContext(ctx, p, off, fua)
 }
 
 func (h *hookBackend) Flush(ctx context.Context) error {
@@ -237,12 +237,12 @@ func (h *hookBackend) counts() (fua, flushes int) {
 // plainBackend has only the Backend methods: no optional interface.
 type plainBackend struct{ m *MemoryBackend }
 
-func (p plainBackend) ReadAt(ctx context.Context, b []byte, off int64) (int, error) {
-	return p.m.ReadAt(ctx, b, off)
+func (p plainBackend) ReadAtContext(ctx context.Context, b []byte, off int64) (int, error) {
+	return p.m.ReadAtContext(ctx, b, off)
 }
 
-func (p plainBackend) WriteAt(ctx context.Context, b []byte, off int64, fua bool) (int, error) {
-	return p.m.WriteAt(ctx, b, off, fua)
+func (p plainBackend) WriteAtContext(ctx context.Context, b []byte, off int64, fua bool) (int, error) {
+	return p.m.WriteAtContext(ctx, b, off, fua)
 }
 
 func (p plainBackend) Size() int64 { return p.m.Size() }

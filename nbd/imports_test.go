@@ -9,11 +9,10 @@ import (
 	"testing"
 )
 
-// TestNoGompImports enforces the layering: nbd serves any backend and
-// knows nothing about iSCSI or multipath, and imports no other gomp
-// package but the socket helper
-// internal/rawio; its tests may also use the certificate maker
-// internal/tlstest.
+// TestNoGompImports keeps nbd a plain NBD server: it knows nothing about
+// iSCSI, multipath or the kernel attach of nbd/kernel, and imports no other
+// gomp package but the socket helper internal/rawio; its tests may also use
+// the certificate maker internal/tlstest. nbd/kernel has its own such test.
 func TestNoGompImports(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {

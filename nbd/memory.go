@@ -8,8 +8,8 @@ import (
 )
 
 // Memory backend geometry: data lives in 64 KiB chunks allocated on first
-// write; a chunk never written, trimmed whole, or zeroed whole without
-// NO_HOLE reads back as zeroes and holds no memory. Chunk access is guarded
+// write; a chunk never written, trimmed whole, or zeroed whole with unmap
+// (no NO_HOLE) reads back as zeroes and holds no memory. Chunk access is guarded
 // by one of memStripes locks chosen by chunk index.
 const (
 	memChunkShift = 16
@@ -20,8 +20,8 @@ const (
 type memChunk [memChunkSize]byte
 
 // MemoryBackend is a sparse in-memory Backend. It implements every optional
-// interface (Flusher, Trimmer, Zeroer, BlockSizer, MultiConner, ReadOnlyer,
-// Inliner, Receiver) and is safe for concurrent use.
+// interface (Flusher, Trimmer, Zeroer, BlockSizer, Capable, Inliner,
+// Receiver) and is safe for concurrent use.
 type MemoryBackend struct {
 	size      int64
 	chunks    []*memChunk // guarded by locks[i%memStripes]
@@ -46,6 +46,18 @@ func (m *MemoryBackend) Allocated() int64 { return m.allocated.Load() << memChun
 func (m *MemoryBackend) BlockSize() (minimum, preferred, maximum uint32) {
 	return 1, 4096, 32 << 20
 }
+
+// CanFlush returns true: the memory backend has every operation.
+func (m *MemoryBackend) CanFlush() bool { return true }
+
+// CanFUA returns true.
+func (m *MemoryBackend) CanFUA() bool { return true }
+
+// CanTrim returns true.
+func (m *MemoryBackend) CanTrim() bool { return true }
+
+// CanZero returns true.
+func (m *MemoryBackend) CanZero() bool { return true }
 
 // CanMultiConn returns true: all connections see one store.
 func (m *MemoryBackend) CanMultiConn() bool { return true }
@@ -86,8 +98,19 @@ func nextSpan(off, n, done int64) span {
 	return span{idx: pos >> memChunkShift, lo: lo, hi: hi, done: done}
 }
 
-// ReadAt copies from the store into p; unwritten ranges read as zeroes.
-func (m *MemoryBackend) ReadAt(_ context.Context, p []byte, off int64) (int, error) {
+// ReadAt implements io.ReaderAt: ReadAtContext without a context.
+func (m *MemoryBackend) ReadAt(p []byte, off int64) (int, error) {
+	return m.ReadAtContext(context.Background(), p, off)
+}
+
+// WriteAt implements io.WriterAt: WriteAtContext without a context or FUA.
+func (m *MemoryBackend) WriteAt(p []byte, off int64) (int, error) {
+	return m.WriteAtContext(context.Background(), p, off, false)
+}
+
+// ReadAtContext copies from the store into p; unwritten ranges read as
+// zeroes.
+func (m *MemoryBackend) ReadAtContext(_ context.Context, p []byte, off int64) (int, error) {
 	if err := m.check(off, int64(len(p)), false); err != nil {
 		return 0, err
 	}
@@ -107,8 +130,9 @@ func (m *MemoryBackend) ReadAt(_ context.Context, p []byte, off int64) (int, err
 	return len(p), nil
 }
 
-// WriteAt copies p into the store, allocating chunks as needed.
-func (m *MemoryBackend) WriteAt(_ context.Context, p []byte, off int64, _ bool) (int, error) {
+// WriteAtContext copies p into the store, allocating chunks as needed; fua
+// changes nothing.
+func (m *MemoryBackend) WriteAtContext(_ context.Context, p []byte, off int64, _ bool) (int, error) {
 	if err := m.check(off, int64(len(p)), true); err != nil {
 		return 0, err
 	}
@@ -164,35 +188,35 @@ func (m *MemoryBackend) Trim(_ context.Context, off, length int64) error {
 	if err := m.check(off, length, false); err != nil {
 		return err
 	}
-	m.zero(off, length, false)
+	m.zero(off, length, true)
 	return nil
 }
 
-// WriteZeroes zeroes [off, off+length); without noHole whole chunks are freed,
-// with it they stay allocated.
-func (m *MemoryBackend) WriteZeroes(_ context.Context, off, length int64, noHole bool) error {
+// WriteZeroes zeroes [off, off+length); with unmap whole chunks are freed,
+// without it they stay allocated.
+func (m *MemoryBackend) WriteZeroes(_ context.Context, off, length int64, unmap bool) error {
 	if err := m.check(off, length, true); err != nil {
 		return err
 	}
-	m.zero(off, length, noHole)
+	m.zero(off, length, unmap)
 	return nil
 }
 
-func (m *MemoryBackend) zero(off, length int64, noHole bool) {
+func (m *MemoryBackend) zero(off, length int64, unmap bool) {
 	for done := int64(0); done < length; {
 		s := nextSpan(off, length, done)
 		l := &m.locks[s.idx%memStripes]
 		l.Lock()
-		m.zeroSpanLocked(s, noHole)
+		m.zeroSpanLocked(s, unmap)
 		l.Unlock()
 		done += int64(s.hi - s.lo)
 	}
 }
 
-func (m *MemoryBackend) zeroSpanLocked(s span, noHole bool) {
+func (m *MemoryBackend) zeroSpanLocked(s span, unmap bool) {
 	c := m.chunks[s.idx]
 	switch {
-	case noHole:
+	case !unmap:
 		clear(m.chunkLocked(s.idx)[s.lo:s.hi])
 	case c == nil:
 	case s.lo == 0 && s.hi == memChunkSize:

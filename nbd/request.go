@@ -88,12 +88,12 @@ func (c *txConn) execute(r *request) {
 	switch q.Type {
 	case CmdRead:
 		if r.buf != nil {
-			n, rerr := e.b.ReadAt(ctx, r.buf.b, off)
+			n, rerr := e.b.ReadAtContext(ctx, r.buf.b, off)
 			err = shortIO(n, len(r.buf.b), rerr, io.ErrUnexpectedEOF)
 		}
 	case CmdWrite:
 		if r.buf != nil {
-			n, werr := e.b.WriteAt(ctx, r.buf.b, off, fua)
+			n, werr := e.b.WriteAtContext(ctx, r.buf.b, off, fua)
 			err = shortIO(n, len(r.buf.b), werr, io.ErrShortWrite)
 		}
 	case CmdFlush:
@@ -105,7 +105,7 @@ func (c *txConn) execute(r *request) {
 		err = c.flushIf(fua, err)
 	case CmdWriteZeroes:
 		if q.Length > 0 {
-			err = e.zr.WriteZeroes(ctx, off, int64(q.Length), q.Flags&CmdFlagNoHole != 0)
+			err = e.zr.WriteZeroes(ctx, off, int64(q.Length), q.Flags&CmdFlagNoHole == 0)
 		}
 		err = c.flushIf(fua, err)
 	}

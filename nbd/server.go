@@ -122,7 +122,10 @@ func (s *Server) maxInFlight() int {
 	return s.MaxInFlight
 }
 
-func (s *Server) maxRequest() uint32 {
+// RequestLimit returns the largest read or write payload s accepts:
+// MaxRequest, DefaultMaxRequest when that is zero, capped at 1 GiB. Kernel
+// attach code caps the kernel's request size with it.
+func (s *Server) RequestLimit() uint32 {
 	switch {
 	case s.MaxRequest == 0:
 		return DefaultMaxRequest
@@ -151,7 +154,7 @@ func (s *Server) maxTotalInFlightBytes() int64 {
 	if n <= 0 {
 		n = DefaultMaxTotalInFlightBytes
 	}
-	return max(n, int64(s.maxRequest()))
+	return max(n, int64(s.RequestLimit()))
 }
 
 func (s *Server) handshakeTimeout() time.Duration {
@@ -356,7 +359,8 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn) (err error) {
 // ServeTransmission serves b on conn in the transmission phase only, with no
 // handshake and simple replies only: the way the Linux kernel's nbd driver
 // speaks on a socket handed to it by netlink or NBD_SET_SOCK (after being
-// told the size and ExportFlags(b) out of band). Otherwise as ServeConn.
+// told the size and ExportFlags(b) out of band; package nbd/kernel does
+// that). Otherwise as ServeConn.
 func (s *Server) ServeTransmission(ctx context.Context, conn net.Conn, b Backend) (err error) {
 	defer func() { s.logEnd(peerName(conn), err) }()
 	tc, ok := s.track(conn)
@@ -368,7 +372,7 @@ func (s *Server) ServeTransmission(ctx context.Context, conn net.Conn, b Backend
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	exp := newExportState(&Export{Backend: b}, s.maxRequest(), false)
+	exp := newExportState(&Export{Backend: b}, s.RequestLimit(), false)
 	return s.transmit(ctx, tc, exp)
 }
 

@@ -19,10 +19,13 @@ import (
 // bytes beyond what is buffered are read straight into the request buffer.
 const readBufferSize = 16 << 10
 
-// socketBufferSize is asked of the kernel for the socket's send and receive
-// buffers (it caps it at net.core.wmem_max/rmem_max): with the default
-// ~200 KiB, a 1 MiB reply takes several write, EAGAIN, epoll rounds.
-const socketBufferSize = 4 << 20
+// SocketBufferSize is asked of the kernel for a connection's send and
+// receive buffers (it caps it at net.core.wmem_max/rmem_max): with the
+// default ~200 KiB, a 1 MiB reply takes several write, EAGAIN, epoll
+// rounds. A socket whose send buffer already holds SocketBufferSize (kernel
+// attach code forces it on its socketpairs, beyond the system's maximum) is
+// left as it is.
+const SocketBufferSize = 4 << 20
 
 // sizeSocketBuffers enlarges the socket buffers of TCP and unix sockets,
 // best effort, leaving alone those already as large (a kernel socketpair's,
@@ -35,8 +38,8 @@ func sizeSocketBuffers(nc net.Conn) {
 		SetReadBuffer(int) error
 		SetWriteBuffer(int) error
 	}); ok {
-		s.SetReadBuffer(socketBufferSize)
-		s.SetWriteBuffer(socketBufferSize)
+		s.SetReadBuffer(SocketBufferSize)
+		s.SetWriteBuffer(SocketBufferSize)
 	}
 }
 
@@ -265,8 +268,8 @@ func (c *txConn) next() (*request, error) {
 	if q.Type == CmdDisc {
 		return nil, errDisconnect
 	}
-	if q.Type == CmdWrite && q.Length > c.s.maxRequest() {
-		return nil, protocolError(c.peer, "write of %d bytes exceeds the %d-byte limit", q.Length, c.s.maxRequest())
+	if q.Type == CmdWrite && q.Length > c.s.RequestLimit() {
+		return nil, protocolError(c.peer, "write of %d bytes exceeds the %d-byte limit", q.Length, c.s.RequestLimit())
 	}
 	errno := c.check(&q)
 	direct := errno == 0 && c.receives(&q)

@@ -208,10 +208,10 @@ func newGateBackend() *gateBackend {
 	return &gateBackend{MemoryBackend: NewMemory(1 << 20), gate: make(chan struct{}), started: make(chan struct{}, 16)}
 }
 
-// Inline returns false: ReadAt blocks on the gate.
+// Inline returns false: ReadAtContext blocks on the gate.
 func (g *gateBackend) Inline() bool { return false }
 
-func (g *gateBackend) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+func (g *gateBackend) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
 	if off == 0 {
 		g.started <- struct{}{}
 		select {
@@ -220,7 +220,7 @@ func (g *gateBackend) ReadAt(ctx context.Context, p []byte, off int64) (int, err
 			return 0, ctx.Err()
 		}
 	}
-	return g.MemoryBackend.ReadAt(ctx, p, off)
+	return g.MemoryBackend.ReadAtContext(ctx, p, off)
 }
 
 func TestOutOfOrderReplies(t *testing.T) {
@@ -382,20 +382,22 @@ func TestManyInFlight(t *testing.T) {
 }
 
 // failBackend fails every write with err and reads short; inline, it takes
-// write payloads as a Receiver, else through WriteAt.
+// write payloads as a Receiver, else through WriteAtContext.
 type failBackend struct {
 	*MemoryBackend
 	err    error
 	inline bool
 }
 
-func (f failBackend) Inline() bool                                              { return f.inline }
-func (f failBackend) WriteAt(context.Context, []byte, int64, bool) (int, error) { return 0, f.err }
+func (f failBackend) Inline() bool { return f.inline }
+func (f failBackend) WriteAtContext(context.Context, []byte, int64, bool) (int, error) {
+	return 0, f.err
+}
 func (f failBackend) ReceiveAt(_ context.Context, r io.Reader, _, _ int64, _ bool) error {
 	io.Copy(io.Discard, r)
 	return f.err
 }
-func (f failBackend) ReadAt(_ context.Context, p []byte, _ int64) (int, error) {
+func (f failBackend) ReadAtContext(_ context.Context, p []byte, _ int64) (int, error) {
 	return len(p) / 2, nil // short read without error: EIO
 }
 

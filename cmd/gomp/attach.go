@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -24,6 +23,7 @@ import (
 	"github.com/gomp-dev/gomp/multipath"
 	"github.com/gomp-dev/gomp/multipath/conf"
 	"github.com/gomp-dev/gomp/nbd"
+	"github.com/gomp-dev/gomp/nbd/kernel"
 )
 
 // attachOpts are gomp attach's flags.
@@ -322,23 +322,23 @@ func (a *attachment) attachKernel(ctx context.Context, o *attachOpts) error {
 			" so a request in flight when gomp is killed waits that long after a restart", "connections", conns)
 	}
 	min_, _, _ := a.dev.BlockSize()
-	cfg := nbd.AttachConfig{Index: index, BlockSize: min_, Connections: conns,
+	cfg := kernel.AttachConfig{Index: index, BlockSize: min_, Connections: conns,
 		Timeout: kernelTimeoutFor(conns), DeadConnTimeout: kernelDeadConnTimeout,
-		BackendID: backendID(a.dev.WWID()), Logger: a.log}
-	d, err := a.attachOrReconfigure(ctx, cfg)
+		BackendID: kernel.BackendID(a.dev.WWID()), Logger: a.log}
+	d, err := kernel.AttachOrReconfigure(ctx, a.srv, a.dev, cfg)
 	if err != nil {
 		return fmt.Errorf("attach %s: %w", o.nbdDev, err)
 	}
 	a.kernel = startKernelSupervisor(d, a.log, func(ctx context.Context, index int) (kernelDevice, error) {
 		c := cfg
 		c.Index = index
-		return nbd.Reconfigure(ctx, a.srv, a.dev, c)
+		return kernel.Reconfigure(ctx, a.srv, a.dev, c)
 	})
 	a.exports.NBD = d.Path()
 	if o.mount == "" {
 		return nil
 	}
-	if mounted(d.Path(), o.mount) { // re-attached: the mount survived
+	if kernel.Mounted(d.Path(), o.mount) { // re-attached: the mount survived
 		a.mounted, a.exports.Mount = o.mount, o.mount
 		return nil
 	}
@@ -347,47 +347,11 @@ func (a *attachment) attachKernel(ctx context.Context, o *attachOpts) error {
 		opts = strings.TrimPrefix(opts+",ro", ",")
 		a.log.Warn("the LUN is write protected: mounting read-only", "device", a.dev.Name(), "mount", o.mount)
 	}
-	if err := nbd.Mount(d.Path(), o.mount, o.fstype, opts); err != nil {
+	if err := kernel.Mount(d.Path(), o.mount, o.fstype, opts); err != nil {
 		return fmt.Errorf("mount %s on %s: %w", d.Path(), o.mount, err)
 	}
 	a.mounted, a.exports.Mount = o.mount, o.mount
 	return nil
-}
-
-// mounted reports whether dev is mounted on dir (/proc/self/mounts).
-func mounted(dev, dir string) bool {
-	b, err := os.ReadFile("/proc/self/mounts")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == dev && filepath.Clean(f[1]) == filepath.Clean(dir) {
-			return true
-		}
-	}
-	return false
-}
-
-// backendID names our export in /sys/block/nbdN/backend, so that a
-// restarted gomp recognizes its own device.
-func backendID(wwid string) string { return "gomp:" + wwid }
-
-// attachOrReconfigure attaches a new kernel device, or, when --nbd names
-// one that a previous gomp attach of the same WWID left with dead
-// connections (a crash or restart within its dead-connection timeout),
-// hands it new sockets with NBD_CMD_RECONFIGURE: the device, its mount and
-// the I/O the kernel queued meanwhile survive.
-func (a *attachment) attachOrReconfigure(ctx context.Context, cfg nbd.AttachConfig) (*nbd.Device, error) {
-	if cfg.Index >= 0 {
-		info, err := nbd.ReadDeviceInfo("/sys", cfg.Index)
-		if err == nil && info.Backend == cfg.BackendID && info.Size > 0 {
-			a.log.Warn("re-attaching the existing device (a previous gomp attach ended without detaching)",
-				"device", fmt.Sprintf("/dev/nbd%d", cfg.Index), "backend", info.Backend)
-			return nbd.Reconfigure(ctx, a.srv, a.dev, cfg)
-		}
-	}
-	return nbd.Attach(ctx, a.srv, a.dev, cfg)
 }
 
 // listenNBD opens an NBD listener for unix:PATH or tcp:HOST:PORT.
@@ -429,7 +393,7 @@ func (a *attachment) stop() error {
 	defer cancel()
 	var errs []error
 	if a.mounted != "" {
-		errs = append(errs, nbd.Unmount(a.mounted))
+		errs = append(errs, kernel.Unmount(a.mounted))
 	}
 	if a.kernel != nil {
 		errs = append(errs, a.kernel.stop().Disconnect(ctx))

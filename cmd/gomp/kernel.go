@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gomp-dev/gomp/nbd"
+	"github.com/gomp-dev/gomp/nbd/kernel"
 )
 
 // The kernel's nbd driver has a clock of its own: a request older than its
@@ -48,12 +48,12 @@ func kernelTimeoutFor(conns int) time.Duration {
 	return 0
 }
 
-// kernelDevice is what the supervisor needs of an *nbd.Device.
+// kernelDevice is what the supervisor needs of an *kernel.Device.
 type kernelDevice interface {
 	Done() <-chan struct{}
 	Wait() error
 	Index() int
-	Mode() nbd.AttachMode
+	Mode() kernel.AttachMode
 	Path() string
 	Disconnect(ctx context.Context) error
 }
@@ -113,7 +113,7 @@ func (s *kernelSupervisor) run(ctx context.Context) {
 			s.log.Warn("the kernel disconnected the device; it is no longer exported there", "dev", d.Path())
 			return
 		}
-		if d.Mode() != nbd.AttachNetlink {
+		if d.Mode() != kernel.AttachNetlink {
 			s.log.Error("the kernel device's connections ended; an ioctl-attached device cannot be given new ones",
 				"dev", d.Path(), "err", err)
 			return

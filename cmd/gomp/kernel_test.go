@@ -10,13 +10,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gomp-dev/gomp/nbd"
+	"github.com/gomp-dev/gomp/nbd/kernel"
 )
 
 // fakeKernel is a kernelDevice whose connections end when told to.
 type fakeKernel struct {
 	index int
-	mode  nbd.AttachMode
+	mode  kernel.AttachMode
 	done  chan struct{}
 	err   error
 
@@ -24,16 +24,16 @@ type fakeKernel struct {
 	disconnected bool
 }
 
-func newFakeKernel(index int, mode nbd.AttachMode) *fakeKernel {
+func newFakeKernel(index int, mode kernel.AttachMode) *fakeKernel {
 	return &fakeKernel{index: index, mode: mode, done: make(chan struct{})}
 }
 
-func (f *fakeKernel) end(err error)         { f.err = err; close(f.done) }
-func (f *fakeKernel) Done() <-chan struct{} { return f.done }
-func (f *fakeKernel) Wait() error           { <-f.done; return f.err }
-func (f *fakeKernel) Index() int            { return f.index }
-func (f *fakeKernel) Mode() nbd.AttachMode  { return f.mode }
-func (f *fakeKernel) Path() string          { return "/dev/nbd7" }
+func (f *fakeKernel) end(err error)           { f.err = err; close(f.done) }
+func (f *fakeKernel) Done() <-chan struct{}   { return f.done }
+func (f *fakeKernel) Wait() error             { <-f.done; return f.err }
+func (f *fakeKernel) Index() int              { return f.index }
+func (f *fakeKernel) Mode() kernel.AttachMode { return f.mode }
+func (f *fakeKernel) Path() string            { return "/dev/nbd7" }
 func (f *fakeKernel) Disconnect(context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -57,7 +57,7 @@ func (r *reconfigurer) reconfigure(_ context.Context, index int) (kernelDevice, 
 		r.fails--
 		return nil, errors.New("EBUSY")
 	}
-	d := newFakeKernel(index, nbd.AttachNetlink)
+	d := newFakeKernel(index, kernel.AttachNetlink)
 	r.made <- d
 	return d, nil
 }
@@ -65,7 +65,7 @@ func (r *reconfigurer) reconfigure(_ context.Context, index int) (kernelDevice, 
 // Connections that fail are replaced on the same index, again and again;
 // stop returns the device served now, which is the one to disconnect.
 func TestKernelSupervisorReconfigures(t *testing.T) {
-	first := newFakeKernel(7, nbd.AttachNetlink)
+	first := newFakeKernel(7, kernel.AttachNetlink)
 	r := &reconfigurer{fails: 1, made: make(chan *fakeKernel, 4)}
 	s := startKernelSupervisor(first, slog.New(slog.DiscardHandler), r.reconfigure)
 	first.end(errors.New("read: connection reset"))
@@ -84,11 +84,11 @@ func TestKernelSupervisorReconfigures(t *testing.T) {
 func TestKernelSupervisorLeavesCleanEnds(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		mode nbd.AttachMode
+		mode kernel.AttachMode
 		err  error
 	}{
-		{"disconnected by the kernel", nbd.AttachNetlink, nil},
-		{"ioctl device", nbd.AttachIoctl, errors.New("reset")},
+		{"disconnected by the kernel", kernel.AttachNetlink, nil},
+		{"ioctl device", kernel.AttachIoctl, errors.New("reset")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dev := newFakeKernel(3, tc.mode)

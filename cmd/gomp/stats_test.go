@@ -57,11 +57,11 @@ func doIO(t *testing.T, dev *multipath.Device, n, m int) {
 	t.Helper()
 	buf := make([]byte, 4096)
 	for i := range n {
-		_, err := dev.ReadAt(context.Background(), buf, int64(i%64)*4096)
+		_, err := dev.ReadAtContext(context.Background(), buf, int64(i%64)*4096)
 		require.NoError(t, err)
 	}
 	for i := range m {
-		_, err := dev.WriteAt(context.Background(), buf, int64(i%64)*4096, false)
+		_, err := dev.WriteAtContext(context.Background(), buf, int64(i%64)*4096, false)
 		require.NoError(t, err)
 	}
 }

@@ -13,9 +13,9 @@
 #   sd   one of those /dev/sdX alone (one path, no dm)
 #   base (when bench-kernel.sh was given BENCH_BASE=REV) gomp built at REV,
 #        attached the same way: the build before a change, side by side
-#   mem  (when asked for) internal/kernelbench: an in-memory export on
-#        /dev/nbdN served by gomp's NBD server, nothing behind it: what the
-#        kernel's nbd driver and the socketpair cost alone
+#   mem  (when asked for) kernelbench (scripts/kernel-lab/kernelbench): an
+#        in-memory export on /dev/nbdN served by gomp's NBD server, nothing
+#        behind it: what the kernel's nbd driver and the socketpair cost alone
 #   nbd128  (when asked for) a second gomp attach whose
 #        queue/max_sectors_kb is put back to the nbd driver's 128 KiB
 # Every workload runs on the three devices one after the other, in an order

@@ -23,9 +23,10 @@
 # before and after a change in one boot) with BENCH_BASEARGS (more attach
 # arguments for it alone), BENCH_TSC=0 (keep the guest's HPET clock source
 # rather than the TSC), BENCH_DEVICES may add "mem" (an in-memory export
-# on /dev/nbdN, internal/kernelbench: NBD's own cost) and "nbd128", plus
-# run.sh's KLAB_* (KLAB_CACHE, KLAB_KEEP, KLAB_APPEND, ...). The serial
-# console goes to bin/bench-kernel.log; the tables are printed at the end.
+# on /dev/nbdN, kernelbench/ beside this script: NBD's own cost) and
+# "nbd128", plus run.sh's KLAB_* (KLAB_CACHE, KLAB_KEEP, KLAB_APPEND, ...).
+# The serial console goes to bin/bench-kernel.log; the tables are printed at
+# the end.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -106,7 +107,7 @@ build_overlay() {
 	cat >"$WORK/guest-extra.conf" <<-'EOF'
 		GUEST_BINS_OPTIONAL+=(fio dmsetup)
 		GUEST_MODULES+=(iscsi_tcp sd_mod dm_multipath dm_round_robin dm_service_time)
-		GUEST_GO+=(kernelbench=./internal/kernelbench)
+		GUEST_GO+=(kernelbench=./scripts/kernel-lab/kernelbench)
 	EOF
 	[ -z "${BENCH_BASE:-}" ] || build_base "$BENCH_BASE"
 }

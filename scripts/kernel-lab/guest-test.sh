@@ -6,7 +6,7 @@
 # guest.conf; /etc/kernel-lab.env says which optional binaries made it
 # (HAVE_TGTD, HAVE_TGTADM, HAVE_NFT).
 #
-#   nbd-ioctl, nbd-netlink  kernelprobe: nbd.Attach both ways, ext4, reconfigure
+#   nbd-ioctl, nbd-netlink  kernelprobe: kernel.Attach both ways, ext4, reconfigure
 #   lab    tgtd, both portals and the nftables cut work in this guest
 #   lio    LIO (the kernel's target, configured through configfs) on both
 #          portals with a fileio LUN, once with emulate_write_cache 0 and

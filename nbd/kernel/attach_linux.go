@@ -1,4 +1,4 @@
-package nbd
+package kernel
 
 import (
 	"context"
@@ -11,41 +11,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gomp-dev/gomp/nbd"
 )
-
-// AttachMode selects the kernel interface Attach uses.
-type AttachMode int
-
-// Attach modes.
-const (
-	// AttachAuto uses netlink and falls back to the ioctls when the kernel
-	// has no nbd netlink family.
-	AttachAuto AttachMode = iota
-	// AttachNetlink uses the "nbd" generic-netlink family only.
-	AttachNetlink
-	// AttachIoctl uses NBD_SET_SOCK and NBD_DO_IT only.
-	AttachIoctl
-)
-
-// String returns "auto", "netlink" or "ioctl", or "AttachMode(N)" for an
-// unknown value.
-func (m AttachMode) String() string {
-	switch m {
-	case AttachAuto:
-		return "auto"
-	case AttachNetlink:
-		return "netlink"
-	case AttachIoctl:
-		return "ioctl"
-	}
-	return "AttachMode(" + strconv.Itoa(int(m)) + ")"
-}
 
 // Limits of the kernel's nbd driver.
 const (
@@ -53,68 +25,12 @@ const (
 	maxConnections     = 64 // a sanity bound; the kernel takes more, each one a hardware queue
 )
 
-// AttachConfig describes how a Backend is attached to a kernel /dev/nbdN.
-// Zero fields take the defaults given with each field, except Index, whose
-// zero value names /dev/nbd0.
-type AttachConfig struct {
-	// Index is N of /dev/nbdN, or -1 to let the kernel pick a free device
-	// (netlink) or use the first idle one (ioctl).
-	Index int
-	// Size in bytes; default Backend.Size(). It must be a multiple of
-	// BlockSize.
-	Size int64
-	// BlockSize is the device's logical block size, a power of two from 512
-	// to the page size; default the backend's BlockSizer minimum raised to
-	// 512 and to a power of two (so a 512-byte-sector LUN stays one, and a
-	// 4 KiB one 4 KiB), or 512.
-	BlockSize uint32
-	// Flags are the transmission flags the kernel is told (it sends FLUSH,
-	// FUA, TRIM only when told it may); default ExportFlags(b). HAS_FLAGS
-	// is always added.
-	Flags TransmissionFlags
-	// Connections is the number of sockets, one socketpair per kernel
-	// hardware queue (default 1). More than one needs CAN_MULTI_CONN.
-	Connections int
-	// Timeout is the kernel's per-request timeout, rounded up to seconds,
-	// at most 4294967 s; zero keeps the kernel's default (30 s). When it
-	// runs out the kernel requeues the request on another connection (or,
-	// with one connection and a zero timeout, waits on): a server that
-	// retries requests itself should give a timeout beyond its own.
-	Timeout time.Duration
-	// DeadConnTimeout (netlink only) is how long the kernel queues I/O
-	// after every socket died, waiting for Reconfigure to hand it new ones,
-	// e.g. from a restarted process; rounded up to seconds. Zero: I/O fails
-	// at once.
-	DeadConnTimeout time.Duration
-	// BackendID (netlink only) is shown in /sys/block/nbdN/backend, and
-	// Reconfigure must repeat it. Default "gomp".
-	BackendID string
-	// DestroyOnDisconnect (netlink only) deletes the device once it is
-	// disconnected; DisconnectOnClose disconnects it when its last opener
-	// closes it.
-	DestroyOnDisconnect, DisconnectOnClose bool
-	// MaxIO is the largest read or write the kernel sends in one request,
-	// in bytes, set as queue/max_sectors_kb once the device runs (rounded
-	// down to KiB, capped by max_hw_sectors_kb). Default: what the block
-	// layer gives a SCSI disk, 1280 KiB, capped by the backend's maximum
-	// block size and the server's MaxRequest. The nbd driver starts every
-	// device at 128 KiB, which splits a 1 MiB I/O into eight requests,
-	// each a round trip through the server.
-	MaxIO uint32
-	// Mode picks netlink or the ioctls (default AttachAuto).
-	Mode AttachMode
-	// SysRoot and DevRoot replace "/sys" and "/dev" (for tests).
-	SysRoot, DevRoot string
-	// Logger receives attach events (fallbacks, disconnects); nil discards.
-	Logger *slog.Logger
-}
-
 // attachParams is an AttachConfig resolved against a Backend.
 type attachParams struct {
 	index       int
 	size        uint64
 	blockSize   uint32
-	flags       TransmissionFlags
+	flags       nbd.TransmissionFlags
 	conns       int
 	timeout     uint64 // seconds
 	deadConn    uint64 // seconds
@@ -126,16 +42,16 @@ type attachParams struct {
 }
 
 // resolve applies defaults and checks cfg against b and the kernel's limits.
-func (cfg AttachConfig) resolve(b Backend) (attachParams, error) {
+func (cfg AttachConfig) resolve(b nbd.Backend) (attachParams, error) {
 	if b == nil {
 		return attachParams{}, errors.New("nbd: attach: nil Backend")
 	}
 	p := attachParams{
-		index: cfg.Index, flags: cfg.Flags | FlagHasFlags, conns: max(cfg.Connections, 1),
+		index: cfg.Index, flags: cfg.Flags | nbd.FlagHasFlags, conns: max(cfg.Connections, 1),
 		backendID: cfg.BackendID, sysRoot: rootOr(cfg.SysRoot, "/sys"), devRoot: rootOr(cfg.DevRoot, "/dev"),
 	}
 	if cfg.Flags == 0 {
-		p.flags = ExportFlags(b)
+		p.flags = nbd.ExportFlags(b)
 	}
 	if p.backendID == "" {
 		p.backendID = defaultBackendID
@@ -169,11 +85,11 @@ const defaultMaxIO = 1280 << 10
 
 // resolveMaxIO is cfg's MaxIO or the default, capped by the backend's
 // maximum block size.
-func resolveMaxIO(v uint32, b Backend) uint32 {
+func resolveMaxIO(v uint32, b nbd.Backend) uint32 {
 	if v == 0 {
 		v = defaultMaxIO
 	}
-	if bs, ok := b.(BlockSizer); ok {
+	if bs, ok := b.(nbd.BlockSizer); ok {
 		if _, _, mx := bs.BlockSize(); mx > 0 {
 			v = min(v, mx)
 		}
@@ -183,8 +99,8 @@ func resolveMaxIO(v uint32, b Backend) uint32 {
 
 // limitRequests sets the device's largest request (queue/max_sectors_kb)
 // to p.maxIO capped by srv's MaxRequest; best effort, logged.
-func (d *Device) limitRequests(srv *Server) {
-	kb := uint64(min(d.p.maxIO, srv.maxRequest())) >> 10
+func (d *Device) limitRequests(srv *nbd.Server) {
+	kb := uint64(min(d.p.maxIO, srv.RequestLimit())) >> 10
 	if kb == 0 {
 		return
 	}
@@ -198,7 +114,7 @@ func (d *Device) limitRequests(srv *Server) {
 }
 
 // checkShape resolves and checks index, block size, size and connections.
-func (p *attachParams) checkShape(cfg AttachConfig, b Backend) error {
+func (p *attachParams) checkShape(cfg AttachConfig, b nbd.Backend) error {
 	if p.index < -1 {
 		return fmt.Errorf("nbd: attach: invalid index %d", p.index)
 	}
@@ -221,7 +137,7 @@ func (p *attachParams) checkShape(cfg AttachConfig, b Backend) error {
 	if p.conns > maxConnections {
 		return fmt.Errorf("nbd: attach: %d connections (at most %d)", p.conns, maxConnections)
 	}
-	if p.conns > 1 && p.flags&FlagCanMultiConn == 0 {
+	if p.conns > 1 && p.flags&nbd.FlagCanMultiConn == 0 {
 		return fmt.Errorf("nbd: attach: %d connections need a backend with CAN_MULTI_CONN (flags %s)", p.conns, p.flags)
 	}
 	return nil
@@ -230,8 +146,8 @@ func (p *attachParams) checkShape(cfg AttachConfig, b Backend) error {
 // defaultKernelBlockSize is the backend's minimum block size raised to 512
 // and rounded up to a power of two. One above the page size is returned as
 // is, for resolve to reject: the kernel cannot honour it.
-func defaultKernelBlockSize(b Backend) uint32 {
-	bs, ok := b.(BlockSizer)
+func defaultKernelBlockSize(b nbd.Backend) uint32 {
+	bs, ok := b.(nbd.BlockSizer)
 	if !ok {
 		return minKernelBlockSize
 	}
@@ -260,13 +176,6 @@ func seconds(name string, d time.Duration) (uint64, error) {
 		return 0, fmt.Errorf("nbd: attach: negative %s %v", name, d)
 	}
 	return uint64((d + time.Second - 1) / time.Second), nil
-}
-
-func rootOr(root, def string) string {
-	if root == "" {
-		return def
-	}
-	return root
 }
 
 func (p attachParams) netlink(fds []int) netlinkParams {
@@ -313,34 +222,15 @@ func newSocketPairs(n int) ([]socketPair, error) {
 }
 
 // forceSocketBuffers gives a socket send and receive buffers of
-// socketBufferSize beyond net.core.wmem_max and rmem_max (SO_SNDBUFFORCE,
+// nbd.SocketBufferSize beyond net.core.wmem_max and rmem_max (SO_SNDBUFFORCE,
 // SO_RCVBUFFORCE: CAP_NET_ADMIN, which an attach as root has); best
 // effort. On a unix stream socket the sender's buffer bounds what is queued
 // for the reader: with the default maximum (~200 KiB) a 1 MiB reply or
 // write payload crosses the socketpair in several rounds of sleeping
 // writer and waking reader, costly in a VM.
 func forceSocketBuffers(fd int) {
-	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, socketBufferSize)
-	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, socketBufferSize)
-}
-
-// buffersSized reports whether nc's send buffer already holds
-// socketBufferSize (forced by newSocketPairs), which SetWriteBuffer would
-// cut back to the system's maximum.
-func buffersSized(nc net.Conn) bool {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	v := 0
-	raw.Control(func(fd uintptr) {
-		v, err = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF)
-	})
-	return err == nil && v >= socketBufferSize
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, nbd.SocketBufferSize)
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, nbd.SocketBufferSize)
 }
 
 // closeKernelEnds closes our copies of the kernel's ends: after a successful
@@ -370,13 +260,6 @@ func kernelFDs(pairs []socketPair) []int {
 	return fds
 }
 
-func loggerOr(l *slog.Logger) *slog.Logger {
-	if l == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return l
-}
-
 // Attach serves b with srv on socketpairs handed to the kernel's nbd driver
 // and returns the running device, /dev/nbdN. The nbd module is loaded first
 // if /sys/module/nbd is missing (LoadModule). With netlink (NBD_CMD_CONNECT)
@@ -387,7 +270,7 @@ func loggerOr(l *slog.Logger) *slog.Logger {
 // until its connections fail. Every connection is served with
 // srv.ServeTransmission, so srv's limits and Shutdown apply. Attach needs
 // CAP_SYS_ADMIN.
-func Attach(ctx context.Context, srv *Server, b Backend, cfg AttachConfig) (*Device, error) {
+func Attach(ctx context.Context, srv *nbd.Server, b nbd.Backend, cfg AttachConfig) (*Device, error) {
 	p, err := cfg.resolve(b)
 	if err != nil {
 		return nil, err
@@ -407,7 +290,7 @@ func Attach(ctx context.Context, srv *Server, b Backend, cfg AttachConfig) (*Dev
 }
 
 // attachMode attaches by mode with the given kernel interfaces.
-func attachMode(ctx context.Context, srv *Server, b Backend, p attachParams, mode AttachMode,
+func attachMode(ctx context.Context, srv *nbd.Server, b nbd.Backend, p attachParams, mode AttachMode,
 	log *slog.Logger, g genlClient, sys ioctlSys) (*Device, error) {
 	switch mode {
 	case AttachIoctl:
@@ -424,7 +307,7 @@ func attachMode(ctx context.Context, srv *Server, b Backend, p attachParams, mod
 }
 
 // attachNetlink connects the device with NBD_CMD_CONNECT.
-func attachNetlink(ctx context.Context, srv *Server, b Backend, p attachParams, log *slog.Logger, g genlClient) (*Device, error) {
+func attachNetlink(ctx context.Context, srv *nbd.Server, b nbd.Backend, p attachParams, log *slog.Logger, g genlClient) (*Device, error) {
 	pairs, err := newSocketPairs(p.conns)
 	if err != nil {
 		return nil, err
@@ -452,7 +335,7 @@ func attachNetlink(ctx context.Context, srv *Server, b Backend, p attachParams, 
 // number it was attached with (extra sockets are silently left unused), and
 // cfg.BackendID must repeat the one given to Attach. Size and Flags are not
 // sent (the kernel keeps them); Timeout and DeadConnTimeout are, when set.
-func Reconfigure(ctx context.Context, srv *Server, b Backend, cfg AttachConfig) (*Device, error) {
+func Reconfigure(ctx context.Context, srv *nbd.Server, b nbd.Backend, cfg AttachConfig) (*Device, error) {
 	if cfg.Index < 0 {
 		return nil, fmt.Errorf("nbd: reconfigure: invalid index %d", cfg.Index)
 	}
@@ -471,7 +354,7 @@ func Reconfigure(ctx context.Context, srv *Server, b Backend, cfg AttachConfig) 
 	return d, nil
 }
 
-func reconfigure(ctx context.Context, srv *Server, b Backend, p attachParams, log *slog.Logger, g genlClient) (*Device, error) {
+func reconfigure(ctx context.Context, srv *nbd.Server, b nbd.Backend, p attachParams, log *slog.Logger, g genlClient) (*Device, error) {
 	pairs, err := newSocketPairs(p.conns)
 	if err != nil {
 		return nil, err
@@ -509,29 +392,18 @@ func DisconnectIndex(ctx context.Context, index int, devRoot string) error {
 	return err
 }
 
-// Device is a kernel nbd device served by this process. Its methods are safe
-// for concurrent use.
-type Device struct {
-	mode    AttachMode
+// osDevice is a Device's Linux state: the resolved attach and the kernel
+// interface that attached it.
+type osDevice struct {
 	p       attachParams
-	log     *slog.Logger
-	genl    genlClient // netlink mode
-	sys     ioctlSys   // ioctl mode
-	cancel  context.CancelFunc
-	ctx     context.Context // serving context
-	served  sync.WaitGroup  // ServeTransmission goroutines (and the NBD_DO_IT one)
-	done    chan struct{}   // closed once served is done
-	index   int             // set before Attach returns
-	path    string
-	discOne sync.Once
+	genl    genlClient  // netlink mode
+	sys     ioctlSys    // ioctl mode
 	stopped atomic.Bool // ioctl mode: NBD_DO_IT has returned
-
-	mu  sync.Mutex // guards the following
-	err error      // first serving error
 }
 
 func newDevice(ctx context.Context, mode AttachMode, p attachParams, log *slog.Logger) *Device {
-	d := &Device{mode: mode, p: p, log: log, index: -1, done: make(chan struct{})}
+	d := &Device{mode: mode, log: log, index: -1, done: make(chan struct{})}
+	d.p = p
 	d.ctx, d.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	return d
 }
@@ -543,7 +415,7 @@ func (d *Device) setIndex(idx int) {
 
 // serve starts one ServeTransmission per pair and closes done when all of
 // them (and anything else added to served) have returned.
-func (d *Device) serve(srv *Server, b Backend, pairs []socketPair) {
+func (d *Device) serve(srv *nbd.Server, b nbd.Backend, pairs []socketPair) {
 	for _, sp := range pairs {
 		d.served.Add(1)
 		go func(conn net.Conn) {
@@ -574,31 +446,6 @@ func (d *Device) setErr(err error) {
 func (d *Device) abort() {
 	d.cancel()
 	<-d.done
-}
-
-// Index returns N of /dev/nbdN.
-func (d *Device) Index() int { return d.index }
-
-// Path returns the device node, DevRoot/nbdN.
-func (d *Device) Path() string { return d.path }
-
-// Mode returns AttachNetlink or AttachIoctl, whichever attached the device.
-func (d *Device) Mode() AttachMode { return d.mode }
-
-// Done is closed once every connection of the device has ended.
-func (d *Device) Done() <-chan struct{} { return d.done }
-
-// Wait blocks until every connection of the device has ended: after
-// Disconnect, after the kernel disconnected it (e.g. `nbd-client -d`), after
-// the server's Shutdown, or when the connections failed. It returns the
-// first serving error, nil after a clean disconnect. A netlink device whose
-// connections failed stays configured in the kernel (its I/O fails, or waits
-// for Reconfigure within DeadConnTimeout) until Disconnect.
-func (d *Device) Wait() error {
-	<-d.done
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.err
 }
 
 // Disconnect asks the kernel to disconnect the device (NBD_CMD_DISCONNECT or

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gomp-dev/gomp/nbd"
+	"github.com/gomp-dev/gomp/nbd/kernel"
 )
 
 func main() {
@@ -30,7 +31,7 @@ func run(size int64, conns int) error {
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	attachCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	d, err := nbd.Attach(attachCtx, &nbd.Server{Logger: log}, nbd.NewMemory(size), nbd.AttachConfig{
+	d, err := kernel.Attach(attachCtx, &nbd.Server{Logger: log}, nbd.NewMemory(size), kernel.AttachConfig{
 		Index: -1, Connections: conns, Logger: log})
 	cancel()
 	if err != nil {

@@ -1,4 +1,4 @@
-package nbd
+package kernel
 
 import (
 	"context"
@@ -17,8 +17,8 @@ func TestResizeNetlink(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	k := &fakeGenl{handle: func(genetlink.Message) ([]genetlink.Message, error) { return nil, nil }}
-	d := &Device{mode: AttachNetlink, p: attachParams{blockSize: 4096, backendID: "gomp"}, log: discard(),
-		genl: k.client(), index: 3, path: "/dev/nbd3"}
+	d := &Device{mode: AttachNetlink, log: discard(), index: 3, path: "/dev/nbd3",
+		osDevice: osDevice{p: attachParams{blockSize: 4096, backendID: "gomp"}, genl: k.client()}}
 	require.NoError(t, d.Resize(ctx, 1<<30))
 	require.Len(t, k.reqs, 1)
 	require.Equal(t, []byte{
@@ -47,7 +47,8 @@ func TestResizeIoctl(t *testing.T) {
 			return nil
 		},
 	}
-	d := &Device{mode: AttachIoctl, p: attachParams{blockSize: 512}, log: discard(), sys: sys, index: 1, path: "/dev/nbd1"}
+	d := &Device{mode: AttachIoctl, log: discard(), index: 1, path: "/dev/nbd1",
+		osDevice: osDevice{p: attachParams{blockSize: 512}, sys: sys}}
 	require.NoError(t, d.Resize(context.Background(), 1<<20))
 	require.Equal(t, []string{"open /dev/nbd1", "NBD_SET_SIZE_BLOCKS", "close"}, calls)
 

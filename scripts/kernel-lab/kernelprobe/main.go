@@ -17,11 +17,12 @@ import (
 	"time"
 
 	"github.com/gomp-dev/gomp/nbd"
+	"github.com/gomp-dev/gomp/nbd/kernel"
 	"golang.org/x/sys/unix"
 )
 
 type probe struct {
-	mode     nbd.AttachMode
+	mode     kernel.AttachMode
 	conns    int
 	mke2fs   string
 	e2fsck   string
@@ -46,11 +47,11 @@ func main() {
 		backend: nbd.NewMemory(*size), files: makeFiles()}
 	switch *modeName {
 	case "netlink":
-		p.mode = nbd.AttachNetlink
+		p.mode = kernel.AttachNetlink
 	case "ioctl":
-		p.mode = nbd.AttachIoctl
+		p.mode = kernel.AttachIoctl
 	case "auto":
-		p.mode = nbd.AttachAuto
+		p.mode = kernel.AttachAuto
 	default:
 		fmt.Fprintf(os.Stderr, "kernelprobe: unknown -mode %q\n", *modeName)
 		os.Exit(2)
@@ -95,16 +96,16 @@ func (p *probe) run(ctx context.Context, reconf bool) {
 	}
 }
 
-func (p *probe) attach(ctx context.Context, srv *nbd.Server, dead time.Duration) (*nbd.Device, error) {
+func (p *probe) attach(ctx context.Context, srv *nbd.Server, dead time.Duration) (*kernel.Device, error) {
 	t0 := time.Now()
-	d, err := nbd.Attach(ctx, srv, p.backend, nbd.AttachConfig{
+	d, err := kernel.Attach(ctx, srv, p.backend, kernel.AttachConfig{
 		Index: -1, Connections: p.conns, Timeout: 30 * time.Second,
 		DeadConnTimeout: dead, Mode: p.mode,
 	})
 	if err != nil {
 		return nil, err
 	}
-	info, _ := nbd.ReadDeviceInfo("", d.Index())
+	info, _ := kernel.ReadDeviceInfo("", d.Index())
 	p.ok("attached %s by %s in %v: size=%d lbs=%d pid=%d backend=%q conns=%d",
 		d.Path(), d.Mode(), time.Since(t0).Round(time.Millisecond), info.Size,
 		info.LogicalBlockSize, info.PID, info.Backend, p.conns)
@@ -121,9 +122,9 @@ func (p *probe) roundWrite(ctx context.Context) bool {
 		return false
 	}
 	good := p.check(p.mkfs(d.Path()), "mke2fs -t ext4 "+d.Path()) &&
-		p.check(nbd.Mount(d.Path(), p.mnt, "ext4", ""), "mount ext4 on "+p.mnt) &&
+		p.check(kernel.Mount(d.Path(), p.mnt, "ext4", ""), "mount ext4 on "+p.mnt) &&
 		p.check(p.writeFiles(), fmt.Sprintf("write %d files + sync", len(p.files))) &&
-		p.check(nbd.Unmount(p.mnt), "unmount") &&
+		p.check(kernel.Unmount(p.mnt), "unmount") &&
 		p.check(p.fsck(d.Path()), "e2fsck -fn clean")
 	return p.disconnect(ctx, d) && good
 }
@@ -134,13 +135,13 @@ func (p *probe) roundVerify(ctx context.Context) bool {
 	if !p.check(err, "attach #2 (same export)") {
 		return false
 	}
-	good := p.check(nbd.Mount(d.Path(), p.mnt, "ext4", "ro"), "mount ext4 read-only") &&
+	good := p.check(kernel.Mount(d.Path(), p.mnt, "ext4", "ro"), "mount ext4 read-only") &&
 		p.check(p.verifyFiles(), "files read back after re-attach") &&
-		p.check(nbd.Unmount(p.mnt), "unmount")
+		p.check(kernel.Unmount(p.mnt), "unmount")
 	return p.disconnect(ctx, d) && good
 }
 
-func (p *probe) disconnect(ctx context.Context, d *nbd.Device) bool {
+func (p *probe) disconnect(ctx context.Context, d *kernel.Device) bool {
 	t0 := time.Now()
 	if !p.check(d.Disconnect(ctx), "disconnect "+d.Path()) {
 		return false
@@ -148,7 +149,7 @@ func (p *probe) disconnect(ctx context.Context, d *nbd.Device) bool {
 	if !p.check(d.Wait(), "server connections ended cleanly") {
 		return false
 	}
-	info, err := nbd.ReadDeviceInfo("", d.Index())
+	info, err := kernel.ReadDeviceInfo("", d.Index())
 	if err == nil && info.Running() {
 		return p.check(fmt.Errorf("pid file still there (pid %d)", info.PID), "device stopped")
 	}
@@ -159,7 +160,7 @@ func (p *probe) disconnect(ctx context.Context, d *nbd.Device) bool {
 // checkSuperblock reads the ext4 magic straight from the export.
 func (p *probe) checkSuperblock() {
 	var magic [2]byte
-	_, err := p.backend.ReadAt(context.Background(), magic[:], 1024+56)
+	_, err := p.backend.ReadAtContext(context.Background(), magic[:], 1024+56)
 	if err == nil && magic != [2]byte{0x53, 0xef} {
 		err = fmt.Errorf("magic % x", magic)
 	}
@@ -188,11 +189,11 @@ func (p *probe) roundReconfigure(ctx context.Context) {
 	case <-time.After(500 * time.Millisecond):
 		p.ok("read is waiting for a connection")
 	}
-	d2, err := nbd.Reconfigure(ctx, &nbd.Server{}, p.backend, nbd.AttachConfig{
-		Index: d.Index(), Connections: p.conns, Mode: nbd.AttachNetlink,
+	d2, err := kernel.Reconfigure(ctx, &nbd.Server{}, p.backend, kernel.AttachConfig{
+		Index: d.Index(), Connections: p.conns, Mode: kernel.AttachNetlink,
 	})
 	if !p.check(err, "reconfigure "+d.Path()+" with new sockets") {
-		_ = nbd.DisconnectIndex(ctx, d.Index(), "")
+		_ = kernel.DisconnectIndex(ctx, d.Index(), "")
 		return
 	}
 	select {
@@ -201,9 +202,9 @@ func (p *probe) roundReconfigure(ctx context.Context) {
 	case <-time.After(30 * time.Second):
 		p.check(errors.New("still blocked 30s after reconfigure"), "waiting read")
 	}
-	_ = p.check(nbd.Mount(d2.Path(), p.mnt, "ext4", "ro"), "mount after reconfigure") &&
+	_ = p.check(kernel.Mount(d2.Path(), p.mnt, "ext4", "ro"), "mount after reconfigure") &&
 		p.check(p.verifyFiles(), "files read back after reconfigure") &&
-		p.check(nbd.Unmount(p.mnt), "unmount")
+		p.check(kernel.Unmount(p.mnt), "unmount")
 	p.disconnect(ctx, d2)
 }
 

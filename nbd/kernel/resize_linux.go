@@ -1,4 +1,4 @@
-package nbd
+package kernel
 
 import (
 	"context"

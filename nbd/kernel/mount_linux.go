@@ -1,7 +1,9 @@
-package nbd
+package kernel
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/u-root/u-root/pkg/mount"
@@ -72,4 +74,24 @@ func Unmount(dir string) error {
 		return fmt.Errorf("nbd: %w", err)
 	}
 	return nil
+}
+
+// Mounted reports whether dev is mounted on dir, by /proc/self/mounts; false
+// when that cannot be read. A device re-attached with AttachOrReconfigure
+// keeps its mount.
+func Mounted(dev, dir string) bool {
+	b, err := os.ReadFile("/proc/self/mounts")
+	return err == nil && mountedIn(string(b), dev, dir)
+}
+
+// mountedIn reports whether the mount table mounts (in the format of
+// /proc/self/mounts) mounts dev on dir.
+func mountedIn(mounts, dev, dir string) bool {
+	for _, line := range strings.Split(mounts, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == dev && filepath.Clean(f[1]) == filepath.Clean(dir) {
+			return true
+		}
+	}
+	return false
 }

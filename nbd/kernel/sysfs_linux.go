@@ -1,4 +1,4 @@
-package nbd
+package kernel
 
 import (
 	"errors"
@@ -10,28 +10,6 @@ import (
 	"strconv"
 	"strings"
 )
-
-// DeviceInfo is what sysfs shows of one nbd device, /sys/block/nbdN.
-type DeviceInfo struct {
-	Index int
-	// Size in bytes (the size file counts 512-byte sectors); 0 when not
-	// attached.
-	Size int64
-	// LogicalBlockSize is queue/logical_block_size.
-	LogicalBlockSize uint32
-	// PID is the pid file: the task that started the device (NBD_DO_IT's
-	// thread, or the one that sent NBD_CMD_CONNECT). The file exists only
-	// while the device runs; 0 otherwise.
-	PID int
-	// Backend is the backend file, the BackendID of a netlink attach
-	// (kernel ≥ 5.13); "" otherwise.
-	Backend string
-	// ReadOnly is the ro file.
-	ReadOnly bool
-}
-
-// Running reports whether the device is attached and started.
-func (i DeviceInfo) Running() bool { return i.PID != 0 }
 
 func blockDir(sysRoot string, index int) string {
 	return filepath.Join(rootOr(sysRoot, "/sys"), "block", "nbd"+strconv.Itoa(index))

@@ -1,4 +1,4 @@
-package nbd
+package kernel
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 	"github.com/mdlayher/netlink"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/gomp-dev/gomp/nbd"
 )
 
 // Netlink messages are in host byte order; the golden bytes are little-endian.
@@ -40,7 +43,7 @@ func genlBytes(t *testing.T, cmd genlCommand, attrs []byte) []byte {
 
 var kernTestParams = netlinkParams{
 	index: -1, size: 64 << 20, blockSize: 512, timeout: 30,
-	serverFlags: FlagHasFlags | FlagSendFlush | FlagSendFUA | FlagSendTrim | FlagCanMultiConn,
+	serverFlags: nbd.FlagHasFlags | nbd.FlagSendFlush | nbd.FlagSendFUA | nbd.FlagSendTrim | nbd.FlagCanMultiConn,
 	backendID:   "gomp", fds: []int{7, 8},
 }
 
@@ -264,17 +267,17 @@ func newKernSock(t *testing.T, fd int) *kernSock {
 	return &kernSock{t: t, c: c}
 }
 
-func (k *kernSock) send(q Request, payload []byte) SimpleReply {
+func (k *kernSock) send(q nbd.Request, payload []byte) nbd.SimpleReply {
 	k.t.Helper()
 	k.cookie++
 	q.Cookie = k.cookie
 	b, _ := q.AppendBinary(nil)
 	_, err := k.c.Write(append(b, payload...))
 	require.NoError(k.t, err)
-	var hdr [SimpleReplyLen]byte
+	var hdr [nbd.SimpleReplyLen]byte
 	_, err = io.ReadFull(k.c, hdr[:])
 	require.NoError(k.t, err)
-	r, err := ParseSimpleReply(hdr[:])
+	r, err := nbd.ParseSimpleReply(hdr[:])
 	require.NoError(k.t, err)
 	require.Equal(k.t, k.cookie, r.Cookie)
 	return r
@@ -282,13 +285,13 @@ func (k *kernSock) send(q Request, payload []byte) SimpleReply {
 
 func (k *kernSock) write(off uint64, p []byte) {
 	k.t.Helper()
-	r := k.send(Request{Type: CmdWrite, Flags: CmdFlagFUA, Offset: off, Length: uint32(len(p))}, p)
+	r := k.send(nbd.Request{Type: nbd.CmdWrite, Flags: nbd.CmdFlagFUA, Offset: off, Length: uint32(len(p))}, p)
 	require.Zero(k.t, r.Errno)
 }
 
 func (k *kernSock) read(off uint64, n int) []byte {
 	k.t.Helper()
-	r := k.send(Request{Type: CmdRead, Offset: off, Length: uint32(n)}, nil)
+	r := k.send(nbd.Request{Type: nbd.CmdRead, Offset: off, Length: uint32(n)}, nil)
 	require.Zero(k.t, r.Errno)
 	p := make([]byte, n)
 	_, err := io.ReadFull(k.c, p)
@@ -299,7 +302,7 @@ func (k *kernSock) read(off uint64, n int) []byte {
 // disc sends NBD_CMD_DISC and shuts the socket, as the kernel does on a
 // disconnect.
 func (k *kernSock) disc() {
-	b, _ := Request{Type: CmdDisc}.AppendBinary(nil)
+	b, _ := nbd.Request{Type: nbd.CmdDisc}.AppendBinary(nil)
 	k.c.Write(b)
 	k.c.Close()
 }
@@ -387,12 +390,12 @@ func TestAttachNetlinkFake(t *testing.T) {
 	skipBigEndian(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	b := NewMemory(1 << 20)
+	b := nbd.NewMemory(1 << 20)
 	root := t.TempDir()
 	p, err := AttachConfig{Index: -1, Connections: 2, SysRoot: root, DevRoot: root}.resolve(b)
 	require.NoError(t, err)
 	k := newNetlinkKernel(t, 5)
-	d, err := attachNetlink(ctx, &Server{}, b, p, discard(), k.client())
+	d, err := attachNetlink(ctx, &nbd.Server{}, b, p, discard(), k.client())
 	require.NoError(t, err)
 	require.Equal(t, 5, d.Index())
 	require.Equal(t, filepath.Join(root, "nbd5"), d.Path())
@@ -417,16 +420,16 @@ func TestAttachNetlinkFake(t *testing.T) {
 func TestAttachNetlinkRefused(t *testing.T) {
 	skipBigEndian(t)
 	ctx := context.Background()
-	b := NewMemory(1 << 20)
+	b := nbd.NewMemory(1 << 20)
 	p, err := AttachConfig{Index: 2}.resolve(b)
 	require.NoError(t, err)
 	k := newNetlinkKernel(t, 2)
 	k.connErr = genltest.Error(int(unix.EBUSY))
-	_, err = attachNetlink(ctx, &Server{}, b, p, discard(), k.client())
+	_, err = attachNetlink(ctx, &nbd.Server{}, b, p, discard(), k.client())
 	require.ErrorIs(t, err, unix.EBUSY)
 	require.ErrorContains(t, err, "/dev/nbd2")
 
-	_, err = attachNetlink(ctx, &Server{}, b, p, discard(), (&fakeGenl{missing: true}).client())
+	_, err = attachNetlink(ctx, &nbd.Server{}, b, p, discard(), (&fakeGenl{missing: true}).client())
 	require.ErrorIs(t, err, ErrNetlinkUnavailable)
 }
 
@@ -434,11 +437,11 @@ func TestReconfigureFake(t *testing.T) {
 	skipBigEndian(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	b := NewMemory(1 << 20)
+	b := nbd.NewMemory(1 << 20)
 	p, err := AttachConfig{Index: 4, DeadConnTimeout: 90 * time.Second, BackendID: "gomp:wwid"}.resolve(b)
 	require.NoError(t, err)
 	k := newNetlinkKernel(t, 4)
-	d, err := reconfigure(ctx, &Server{}, b, p, discard(), k.client())
+	d, err := reconfigure(ctx, &nbd.Server{}, b, p, discard(), k.client())
 	require.NoError(t, err)
 	require.Equal(t, 4, d.Index())
 	socks := k.sockets()
@@ -451,7 +454,7 @@ func TestReconfigureFake(t *testing.T) {
 	want, err := encodeReconfigure(p.netlink(socketFDs(t, req.Data)))
 	require.NoError(t, err)
 	require.Equal(t, want, req.Data)
-	_, err = Reconfigure(ctx, &Server{}, b, AttachConfig{Index: -1})
+	_, err = Reconfigure(ctx, &nbd.Server{}, b, AttachConfig{Index: -1})
 	require.Error(t, err)
 }
 
@@ -572,10 +575,10 @@ func TestAttachIoctlFake(t *testing.T) {
 	writeSys(t, k.sysRoot, 0, "pid", "1") // nbd0 runs: not a candidate
 	k.busy[1] = true                      // nbd1 is being set up by someone else
 	k.late = 50 * time.Millisecond        // Attach must wait for the size too
-	b := NewMemory(1 << 20)
+	b := nbd.NewMemory(1 << 20)
 	p, err := AttachConfig{Index: -1, Timeout: 30 * time.Second, SysRoot: k.sysRoot, DevRoot: "/fake"}.resolve(b)
 	require.NoError(t, err)
-	d, err := attachIoctl(ctx, &Server{}, b, p, discard(), k.sys())
+	d, err := attachIoctl(ctx, &nbd.Server{}, b, p, discard(), k.sys())
 	require.NoError(t, err)
 	require.Equal(t, 2, d.Index())
 	require.Equal(t, "/fake/nbd2", d.Path())
@@ -591,7 +594,7 @@ func TestAttachIoctlFake(t *testing.T) {
 	require.NoError(t, d.Disconnect(ctx))
 	require.NoError(t, d.Wait())
 	require.True(t, k.allMasked, "signals not all blocked on the NBD_DO_IT thread")
-	flags := strconv.Itoa(int(ExportFlags(b)))
+	flags := strconv.Itoa(int(nbd.ExportFlags(b)))
 	require.Equal(t, []string{
 		"nbd1 NBD_SET_BLKSIZE 512", "nbd1 NBD_SET_SIZE_BLOCKS 2048", "nbd1 NBD_SET_FLAGS " + flags,
 		"nbd1 NBD_SET_TIMEOUT 30", "nbd1 NBD_SET_SOCK sock", "nbd1 NBD_CLEAR_SOCK 0", // EBUSY: undone
@@ -605,33 +608,33 @@ func TestAttachIoctlFake(t *testing.T) {
 
 func TestAttachIoctlErrors(t *testing.T) {
 	ctx := context.Background()
-	b := NewMemory(1 << 20)
+	b := nbd.NewMemory(1 << 20)
 	k := newIoctlKernel(t, 0)
 	k.busy[0] = true
 	p, err := AttachConfig{Index: 0, SysRoot: k.sysRoot}.resolve(b)
 	require.NoError(t, err)
-	_, err = attachIoctl(ctx, &Server{}, b, p, discard(), k.sys())
+	_, err = attachIoctl(ctx, &nbd.Server{}, b, p, discard(), k.sys())
 	require.ErrorIs(t, err, unix.EBUSY)
 	require.ErrorContains(t, err, "NBD_SET_SOCK")
 
 	p.index = -1
-	_, err = attachIoctl(ctx, &Server{}, b, p, discard(), k.sys()) // the only idle one is busy
+	_, err = attachIoctl(ctx, &nbd.Server{}, b, p, discard(), k.sys()) // the only idle one is busy
 	require.ErrorIs(t, err, unix.EBUSY)
 
 	empty := newIoctlKernel(t)
 	p.sysRoot = empty.sysRoot
-	_, err = attachIoctl(ctx, &Server{}, b, p, discard(), empty.sys())
+	_, err = attachIoctl(ctx, &nbd.Server{}, b, p, discard(), empty.sys())
 	require.ErrorContains(t, err, "no idle nbd device")
 
 	failOpen := k.sys()
 	failOpen.open = func(string) (int, error) { return -1, unix.ENOENT }
 	p.index = 0
-	_, err = attachIoctl(ctx, &Server{}, b, p, discard(), failOpen)
+	_, err = attachIoctl(ctx, &nbd.Server{}, b, p, discard(), failOpen)
 	require.ErrorIs(t, err, unix.ENOENT)
 }
 
 func TestIoctlSetup(t *testing.T) {
-	p := attachParams{blockSize: 4096, size: 1 << 30, flags: FlagHasFlags | FlagSendFlush}
+	p := attachParams{blockSize: 4096, size: 1 << 30, flags: nbd.FlagHasFlags | nbd.FlagSendFlush}
 	require.Equal(t, []ioctlStep{
 		{nbdSetBlksize, 4096}, {nbdSetSizeBlocks, 1 << 18}, {nbdSetFlags, 5},
 		{nbdSetSock, 11}, {nbdSetSock, 12},
@@ -646,7 +649,7 @@ func TestIoctlSetup(t *testing.T) {
 
 // Backends with chosen optional interfaces.
 type (
-	kernBare struct{ m *MemoryBackend }
+	kernBare struct{ m *nbd.MemoryBackend }
 	kernRO   struct{ kernBare }
 	kernBS   struct {
 		kernBare
@@ -654,27 +657,32 @@ type (
 	}
 )
 
-func (b kernBare) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
-	return b.m.ReadAt(ctx, p, off)
+func (b kernBare) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	return b.m.ReadAtContext(ctx, p, off)
 }
 
-func (b kernBare) WriteAt(ctx context.Context, p []byte, off int64, fua bool) (int, error) {
-	return b.m.WriteAt(ctx, p, off, fua)
+func (b kernBare) WriteAtContext(ctx context.Context, p []byte, off int64, fua bool) (int, error) {
+	return b.m.WriteAtContext(ctx, p, off, fua)
 }
 func (b kernBare) Size() int64                       { return b.m.Size() }
 func (kernRO) ReadOnly() bool                        { return true }
+func (kernRO) CanFlush() bool                        { return true }
+func (kernRO) CanFUA() bool                          { return true }
+func (kernRO) CanTrim() bool                         { return true }
+func (kernRO) CanZero() bool                         { return true }
+func (kernRO) CanMultiConn() bool                    { return false }
 func (b kernRO) Flush(context.Context) error         { return nil }
 func (b kernBS) BlockSize() (uint32, uint32, uint32) { return b.minimum, 4096, 1 << 20 }
 
 func TestResolve(t *testing.T) {
-	mem := NewMemory(1 << 20)
+	mem := nbd.NewMemory(1 << 20)
 	bare := kernBare{mem}
 	p, err := AttachConfig{}.resolve(mem)
 	require.NoError(t, err)
 	require.Equal(t, attachParams{
 		index: 0, size: 1 << 20, blockSize: 512, conns: 1, backendID: "gomp", sysRoot: "/sys", devRoot: "/dev",
 		maxIO: 1280 << 10,
-		flags: FlagHasFlags | FlagSendFlush | FlagSendFUA | FlagSendTrim | FlagSendWriteZeroes | FlagCanMultiConn,
+		flags: nbd.FlagHasFlags | nbd.FlagSendFlush | nbd.FlagSendFUA | nbd.FlagSendTrim | nbd.FlagSendWriteZeroes | nbd.FlagCanMultiConn,
 	}, p)
 
 	p, err = AttachConfig{Index: -1, Timeout: 1500 * time.Millisecond, DeadConnTimeout: time.Minute,
@@ -687,13 +695,13 @@ func TestResolve(t *testing.T) {
 
 	p, err = AttachConfig{}.resolve(bare)
 	require.NoError(t, err)
-	require.Equal(t, FlagHasFlags, p.flags)
+	require.Equal(t, nbd.FlagHasFlags, p.flags)
 	p, err = AttachConfig{}.resolve(kernRO{bare})
 	require.NoError(t, err)
-	require.Equal(t, FlagHasFlags|FlagReadOnly|FlagSendFlush, p.flags)
-	p, err = AttachConfig{Flags: FlagSendFlush}.resolve(mem) // explicit flags; HAS_FLAGS added
+	require.Equal(t, nbd.FlagHasFlags|nbd.FlagReadOnly|nbd.FlagSendFlush, p.flags)
+	p, err = AttachConfig{Flags: nbd.FlagSendFlush}.resolve(mem) // explicit flags; HAS_FLAGS added
 	require.NoError(t, err)
-	require.Equal(t, FlagHasFlags|FlagSendFlush, p.flags)
+	require.Equal(t, nbd.FlagHasFlags|nbd.FlagSendFlush, p.flags)
 	for minimum, want := range map[uint32]uint32{1: 512, 512: 512, 1000: 1024, 4096: 4096} {
 		p, err = AttachConfig{}.resolve(kernBS{bare, minimum})
 		require.NoError(t, err)
@@ -703,7 +711,7 @@ func TestResolve(t *testing.T) {
 	bad := []struct {
 		name string
 		cfg  AttachConfig
-		b    Backend
+		b    nbd.Backend
 		want string
 	}{
 		{"nil backend", AttachConfig{}, nil, "nil Backend"},
@@ -712,7 +720,7 @@ func TestResolve(t *testing.T) {
 		{"small block size", AttachConfig{BlockSize: 256}, mem, "block size 256"},
 		{"backend block size", AttachConfig{}, kernBS{bare, 1 << 20}, "block size 1048576"},
 		{"size", AttachConfig{Size: 1000}, mem, "size 1000"},
-		{"empty", AttachConfig{}, NewMemory(0), "size 0"},
+		{"empty", AttachConfig{}, nbd.NewMemory(0), "size 0"},
 		{"multi-conn", AttachConfig{Connections: 2}, bare, "CAN_MULTI_CONN"},
 		{"too many", AttachConfig{Connections: 65}, mem, "65 connections"},
 		{"timeout", AttachConfig{Timeout: -1}, mem, "negative Timeout"},
@@ -722,18 +730,18 @@ func TestResolve(t *testing.T) {
 		_, err := tc.cfg.resolve(tc.b)
 		require.ErrorContains(t, err, tc.want, tc.name)
 	}
-	_, err = Attach(context.Background(), &Server{}, nil, AttachConfig{})
+	_, err = Attach(context.Background(), &nbd.Server{}, nil, AttachConfig{})
 	require.Error(t, err)
 	_, err = Attach(context.Background(), nil, mem, AttachConfig{})
 	require.Error(t, err)
 }
 
 func TestLimitRequests(t *testing.T) {
-	bare := kernBare{NewMemory(1 << 20)}
+	bare := kernBare{nbd.NewMemory(1 << 20)}
 	cases := []struct {
 		name  string
 		cfg   AttachConfig
-		b     Backend
+		b     nbd.Backend
 		maxRq uint32 // the server's MaxRequest
 		hw    string // queue/max_hw_sectors_kb, "" for none
 		want  string
@@ -755,7 +763,7 @@ func TestLimitRequests(t *testing.T) {
 		require.NoError(t, err, tc.name)
 		d := newDevice(context.Background(), AttachNetlink, p, discard())
 		d.setIndex(3)
-		d.limitRequests(&Server{MaxRequest: tc.maxRq})
+		d.limitRequests(&nbd.Server{MaxRequest: tc.maxRq})
 		got, err := os.ReadFile(filepath.Join(blockDir(root, 3), "queue", "max_sectors_kb"))
 		require.NoError(t, err, tc.name)
 		require.Equal(t, tc.want, string(got), tc.name)
@@ -766,7 +774,7 @@ func TestLimitRequests(t *testing.T) {
 	require.NoError(t, err)
 	d := newDevice(context.Background(), AttachNetlink, p, discard())
 	d.setIndex(7)
-	d.limitRequests(&Server{})
+	d.limitRequests(&nbd.Server{})
 	_, err = os.Stat(blockDir(root, 7))
 	require.ErrorIs(t, err, fs.ErrNotExist)
 }
@@ -852,6 +860,37 @@ func TestParseMountOptions(t *testing.T) {
 	require.ErrorContains(t, Mount("/dev/nbd0", t.TempDir(), "", ""), "no file-system type")
 }
 
+func TestMountedIn(t *testing.T) {
+	mounts := "proc /proc proc rw 0 0\n/dev/nbd3 /srv/data ext4 rw,relatime 0 0\n"
+	require.True(t, mountedIn(mounts, "/dev/nbd3", "/srv/data/"))
+	require.False(t, mountedIn(mounts, "/dev/nbd3", "/srv"))
+	require.False(t, mountedIn(mounts, "/dev/nbd4", "/srv/data"))
+	require.False(t, mountedIn("", "/dev/nbd3", "/srv/data"))
+}
+
+// TestAttachOrReconfigure: a device that sysfs shows configured with our
+// backend identifier is reconfigured, any other attached; a nil Server
+// makes each path fail with its own message before touching the kernel.
+func TestAttachOrReconfigure(t *testing.T) {
+	root := t.TempDir()
+	writeSys(t, root, 3, "size", "2048")
+	writeSys(t, root, 3, "backend", BackendID("WWID"))
+	writeSys(t, root, 4, "size", "0")
+	writeSys(t, root, 4, "backend", BackendID("WWID"))
+	mem := nbd.NewMemory(1 << 20)
+	try := func(index int, id string) error {
+		_, err := AttachOrReconfigure(context.Background(), nil, mem,
+			AttachConfig{Index: index, BackendID: id, SysRoot: root, Logger: discard()})
+		return err
+	}
+	require.Equal(t, "gomp:WWID", BackendID("WWID"))
+	require.ErrorContains(t, try(3, "gomp:WWID"), "reconfigure: nil Server")
+	require.ErrorContains(t, try(3, "gomp:other"), "attach: nil Server")
+	require.ErrorContains(t, try(4, "gomp:WWID"), "attach: nil Server") // not configured
+	require.ErrorContains(t, try(5, "gomp:WWID"), "attach: nil Server") // no such device
+	require.ErrorContains(t, try(-1, "gomp:WWID"), "attach: nil Server")
+}
+
 // TestKernelAttach attaches a memory export to a real /dev/nbdN. It needs
 // root and a kernel whose nbd module is loaded or loadable; it skips
 // otherwise (as on machines without nbd, where `make test-kernel` covers it
@@ -867,8 +906,8 @@ func TestKernelAttach(t *testing.T) {
 	defer cancel()
 	for _, mode := range []AttachMode{AttachNetlink, AttachIoctl} {
 		t.Run(mode.String(), func(t *testing.T) {
-			b := NewMemory(16 << 20)
-			d, err := Attach(ctx, &Server{}, b, AttachConfig{Index: -1, Mode: mode})
+			b := nbd.NewMemory(16 << 20)
+			d, err := Attach(ctx, &nbd.Server{}, b, AttachConfig{Index: -1, Mode: mode})
 			require.NoError(t, err)
 			defer d.Disconnect(ctx)
 			f, err := os.OpenFile(d.Path(), os.O_RDWR|unix.O_DIRECT, 0)
@@ -881,7 +920,7 @@ func TestKernelAttach(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, f.Close())
 			got := make([]byte, 13)
-			_, err = b.ReadAt(ctx, got, 8192)
+			_, err = b.ReadAtContext(ctx, got, 8192)
 			require.NoError(t, err)
 			require.Equal(t, "kernel attach", string(got))
 			require.NoError(t, d.Disconnect(ctx))
@@ -908,11 +947,11 @@ func TestDisconnectAfterTakeover(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
-			b := NewMemory(1 << 20)
+			b := nbd.NewMemory(1 << 20)
 			p, err := AttachConfig{Index: 3, SysRoot: root}.resolve(b)
 			require.NoError(t, err)
 			k := newNetlinkKernel(t, 3)
-			d, err := attachNetlink(ctx, &Server{}, b, p, discard(), k.client())
+			d, err := attachNetlink(ctx, &nbd.Server{}, b, p, discard(), k.client())
 			require.NoError(t, err)
 			k.serve(genetlink.Message{Header: genetlink.Header{Command: uint8(genlCmdDisconnect)}}) // e.g. nbd-client -d
 			<-d.Done()
@@ -931,26 +970,26 @@ func TestDisconnectAfterTakeover(t *testing.T) {
 func TestAttachModes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	b := NewMemory(1 << 20)
+	b := nbd.NewMemory(1 << 20)
 	k := newIoctlKernel(t, 0)
 	p, err := AttachConfig{SysRoot: k.sysRoot}.resolve(b)
 	require.NoError(t, err)
 	noFamily := (&fakeGenl{missing: true}).client()
 
-	d, err := attachMode(ctx, &Server{}, b, p, AttachAuto, discard(), noFamily, k.sys())
+	d, err := attachMode(ctx, &nbd.Server{}, b, p, AttachAuto, discard(), noFamily, k.sys())
 	require.NoError(t, err)
 	require.Equal(t, AttachIoctl, d.Mode()) // fell back
 	require.NoError(t, d.Disconnect(ctx))
 
-	_, err = attachMode(ctx, &Server{}, b, p, AttachNetlink, discard(), noFamily, k.sys())
+	_, err = attachMode(ctx, &nbd.Server{}, b, p, AttachNetlink, discard(), noFamily, k.sys())
 	require.ErrorIs(t, err, ErrNetlinkUnavailable) // no fallback when netlink is asked for
-	_, err = attachMode(ctx, &Server{}, b, p, AttachMode(9), discard(), noFamily, k.sys())
+	_, err = attachMode(ctx, &nbd.Server{}, b, p, AttachMode(9), discard(), noFamily, k.sys())
 	require.ErrorContains(t, err, "unknown mode")
 }
 
 func TestDisconnectTimeouts(t *testing.T) {
 	skipBigEndian(t)
-	b := NewMemory(1 << 20)
+	b := nbd.NewMemory(1 << 20)
 	p, err := AttachConfig{Index: 1}.resolve(b)
 	require.NoError(t, err)
 
@@ -962,7 +1001,7 @@ func TestDisconnectTimeouts(t *testing.T) {
 		}
 		return deaf.serve(req)
 	}
-	d, err := attachNetlink(context.Background(), &Server{}, b, p, discard(), deaf.client())
+	d, err := attachNetlink(context.Background(), &nbd.Server{}, b, p, discard(), deaf.client())
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -977,7 +1016,7 @@ func TestDisconnectTimeouts(t *testing.T) {
 		}
 		return refusing.serve(req)
 	}
-	d, err = attachNetlink(context.Background(), &Server{}, b, p, discard(), refusing.client())
+	d, err = attachNetlink(context.Background(), &nbd.Server{}, b, p, discard(), refusing.client())
 	require.NoError(t, err)
 	require.ErrorIs(t, d.Disconnect(context.Background()), unix.EPERM)
 	<-d.Done()
@@ -988,7 +1027,7 @@ func TestDisconnectTimeouts(t *testing.T) {
 	p.sysRoot = k.sysRoot
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel2()
-	_, err = attachIoctl(ctx2, &Server{}, b, p, discard(), k.sys())
+	_, err = attachIoctl(ctx2, &nbd.Server{}, b, p, discard(), k.sys())
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Contains(t, k.log(), "nbd1 NBD_DISCONNECT 0")
 }
@@ -1009,14 +1048,17 @@ func TestSocketPairBuffers(t *testing.T) {
 	for _, opt := range []int{unix.SO_SNDBUF, unix.SO_RCVBUF} {
 		v, err := unix.GetsockoptInt(pairs[0].kernelFD, unix.SOL_SOCKET, opt)
 		require.NoError(t, err)
-		require.GreaterOrEqual(t, v, socketBufferSize, "kernel end, option %d", opt)
+		require.GreaterOrEqual(t, v, nbd.SocketBufferSize, "kernel end, option %d", opt)
+		require.GreaterOrEqual(t, sockOpt(t, pairs[0].conn, opt), nbd.SocketBufferSize, "server end, option %d", opt)
 	}
-	require.True(t, buffersSized(pairs[0].conn))
-	sizeSocketBuffers(pairs[0].conn) // must not cut them back to wmem_max
-	require.True(t, buffersSized(pairs[0].conn))
+}
 
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
-	require.False(t, buffersSized(a)) // no socket
+// sockOpt reads the SOL_SOCKET option opt of nc.
+func sockOpt(t *testing.T, nc net.Conn, opt int) int {
+	raw, err := nc.(syscall.Conn).SyscallConn()
+	require.NoError(t, err)
+	v, gerr := 0, error(nil)
+	require.NoError(t, raw.Control(func(fd uintptr) { v, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, opt) }))
+	require.NoError(t, gerr)
+	return v
 }

@@ -1,4 +1,4 @@
-package nbd
+package kernel
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gomp-dev/gomp/nbd"
 )
 
 // ioctlRequest is an nbd ioctl of <linux/nbd.h>, _IO(0xab, n).
@@ -186,7 +188,7 @@ func ioctlDisconnect(sys ioctlSys, path string) error {
 
 // attachIoctl attaches with the ioctls, trying each idle device in turn when
 // p.index is -1 (one that another task is setting up answers EBUSY).
-func attachIoctl(ctx context.Context, srv *Server, b Backend, p attachParams, log *slog.Logger, sys ioctlSys) (*Device, error) {
+func attachIoctl(ctx context.Context, srv *nbd.Server, b nbd.Backend, p attachParams, log *slog.Logger, sys ioctlSys) (*Device, error) {
 	candidates := []int{p.index}
 	if p.index < 0 {
 		idle, err := IdleDevices(p.sysRoot)
@@ -212,7 +214,7 @@ func attachIoctl(ctx context.Context, srv *Server, b Backend, p attachParams, lo
 	return nil, err
 }
 
-func attachIoctlIndex(ctx context.Context, srv *Server, b Backend, p attachParams, idx int, log *slog.Logger, sys ioctlSys) (*Device, error) {
+func attachIoctlIndex(ctx context.Context, srv *nbd.Server, b nbd.Backend, p attachParams, idx int, log *slog.Logger, sys ioctlSys) (*Device, error) {
 	pairs, err := newSocketPairs(p.conns)
 	if err != nil {
 		return nil, err

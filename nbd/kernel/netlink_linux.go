@@ -1,4 +1,4 @@
-package nbd
+package kernel
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/gomp-dev/gomp/nbd"
 )
 
 // The "nbd" generic-netlink family (<linux/nbd-netlink.h>, kernel ≥ 4.12).
@@ -81,20 +83,6 @@ const (
 	cflagDisconnectOnClose   nbdClientFlags = 1 << 1 // disconnect when the last opener closes /dev/nbdN
 )
 
-// ErrNetlinkUnavailable is returned (wrapped) when the kernel has no "nbd"
-// generic-netlink family: nbd.ko is not loaded, or the kernel predates 4.12.
-// Attach in AttachAuto mode then falls back to the ioctl interface.
-var ErrNetlinkUnavailable = errors.New("nbd: kernel has no nbd netlink family")
-
-// DeviceStatus is one device as NBD_CMD_STATUS reports it.
-type DeviceStatus struct {
-	Index int
-	// Connected is the kernel's "has a configuration" state: true while a
-	// device is attached, and also while something holds an unconfigured
-	// /dev/nbdN open (which makes NBD_CMD_CONNECT to it fail with EBUSY).
-	Connected bool
-}
-
 // genlClient runs nbd generic-netlink commands, one socket per command.
 // dial is replaced in tests by a fake kernel.
 type genlClient struct {
@@ -151,7 +139,7 @@ type netlinkParams struct {
 	blockSize   uint64
 	timeout     uint64 // seconds
 	deadConn    uint64 // seconds
-	serverFlags TransmissionFlags
+	serverFlags nbd.TransmissionFlags
 	clientFlags nbdClientFlags
 	backendID   string
 	fds         []int
