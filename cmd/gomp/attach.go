@@ -1,19 +1,15 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"runtime"
 	"strings"
-	"sync/atomic"
-	"time"
+
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/attach"
 
 	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
-	"github.com/gomp-dev/gomp/cmd/gomp/internal/unixsock"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -22,8 +18,6 @@ import (
 	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/gomp-dev/gomp/multipath"
 	"github.com/gomp-dev/gomp/multipath/conf"
-	"github.com/gomp-dev/gomp/nbd"
-	"github.com/gomp-dev/gomp/nbd/kernel"
 )
 
 // attachOpts are gomp attach's flags.
@@ -140,6 +134,9 @@ func (o *attachOpts) validate() error {
 	case o.mount != "" && o.nbdDev == "":
 		return usagef("--mount needs --nbd")
 	}
+	if _, err := o.nbdIndex(); err != nil {
+		return err
+	}
 	if o.nbdMaxConns <= 0 || o.nbdMaxMiB <= 0 {
 		return usagef("--nbd-max-connections and --nbd-max-memory must be positive")
 	}
@@ -154,6 +151,33 @@ func (o *attachOpts) validate() error {
 		}
 	}
 	return checkPortals(o.portals)
+}
+
+// nbdIndex parses --nbd /dev/nbdN (N) or auto (-1).
+func (o *attachOpts) nbdIndex() (int, error) {
+	index := -1
+	if o.nbdDev != "" && o.nbdDev != "auto" {
+		if _, err := fmt.Sscanf(o.nbdDev, "/dev/nbd%d", &index); err != nil || index < 0 {
+			return 0, usagef("--nbd %q: want /dev/nbdN or auto", o.nbdDev)
+		}
+	}
+	return index, nil
+}
+
+// exportOptions are the attach package's Options from the flags.
+func (o *attachOpts) exportOptions(g *globalOpts, log *slog.Logger) (*attach.Options, error) {
+	mode, cfg, err := o.tls.server()
+	if err != nil {
+		return nil, err
+	}
+	index, err := o.nbdIndex()
+	if err != nil {
+		return nil, err
+	}
+	return &attach.Options{Kernel: o.nbdDev != "", Index: index, Connections: o.connections,
+		Mount: o.mount, FSType: o.fstype, MountOptions: o.mountOpts,
+		Listen: o.listen, MaxConns: o.nbdMaxConns, MaxMemory: int64(o.nbdMaxMiB) << 20, TLS: mode, TLSConfig: cfg,
+		ControlDir: o.controlDir, Node: o.node, Served: &g.served, Logger: log}, nil
 }
 
 // checkPortals parses each --portal HOST[:PORT][@IFACE|@SOURCE_IP] and
@@ -230,7 +254,7 @@ func runAttach(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
 	defer ms.close()
 	isids := &isidStore{dir: o.stateDir, log: g.logger()}
 	g.sessions.ISID = isids.isid
-	g.sessions.OnUnitAttention = g.lunSets.unitAttention
+	g.sessions.OnUnitAttention = g.lunSets.UnitAttention
 	defer isids.close()
 	switch {
 	case o.all:
@@ -249,169 +273,14 @@ func runAttach(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
 	}
 	var names, readies []string
 	for _, a := range atts {
-		name, where := safename.Text(a.dev.Name()), safename.Text(a.readyTarget())
+		name, where := safename.Text(a.Device().Name()), safename.Text(a.Ready())
 		fmt.Fprintf(cmd.OutOrStdout(), "ready: %s %s\n", name, where)
 		names = append(names, name)
 		readies = append(readies, name+" "+where)
 	}
 	log := g.logger()
 	notify(log, "READY=1\nSTATUS=attached "+strings.Join(readies, ", "))
-	return serveAttachments(ctx, log, atts, func() {
+	return attach.Serve(ctx, log, atts, func() {
 		notify(log, "STOPPING=1\nSTATUS=detaching "+strings.Join(names, ", "))
 	})
-}
-
-// attachment is one running export of a device.
-type attachment struct {
-	dev       *multipath.Device
-	log       *slog.Logger
-	srv       *nbd.Server
-	listeners []net.Listener
-	kernel    *kernelSupervisor // the kernel device, when --nbd
-	mounted   string
-	exports   control.Exports
-	control   *control.Server
-	served    *deviceSet // where its metrics are served from
-	stopped   bool
-	creds     *iscsi.CHAP   // cleared once the last device using it is closed
-	credUsers *atomic.Int32 // the attachments sharing creds
-	set       *lunSet       // the devices of the same target, for rescans
-}
-
-func (a *attachment) readyTarget() string {
-	parts := []string{}
-	if a.exports.NBD != "" {
-		parts = append(parts, a.exports.NBD)
-	}
-	if a.exports.URI != "" {
-		parts = append(parts, a.exports.URI)
-	}
-	if a.exports.Mount != "" {
-		parts = append(parts, "mounted on "+a.exports.Mount)
-	}
-	return strings.Join(parts, " ")
-}
-
-// export starts the NBD listeners and the kernel device.
-func (a *attachment) export(ctx context.Context, o *attachOpts) error {
-	for _, l := range o.listenFor(a.dev.Name()) {
-		ln, uri, err := listenNBD(l, a.dev.Name(), a.srv, a.log)
-		if err != nil {
-			return err
-		}
-		a.listeners = append(a.listeners, ln)
-		a.exports.Listen, a.exports.URI = l, uri
-		go func() { _ = a.srv.Serve(context.Background(), ln) }()
-	}
-	if o.nbdDev == "" {
-		return nil
-	}
-	return a.attachKernel(ctx, o)
-}
-
-func (a *attachment) attachKernel(ctx context.Context, o *attachOpts) error {
-	index := -1
-	if o.nbdDev != "auto" {
-		if _, err := fmt.Sscanf(o.nbdDev, "/dev/nbd%d", &index); err != nil || index < 0 {
-			return usagef("--nbd %q: want /dev/nbdN or auto", o.nbdDev)
-		}
-	}
-	conns := max(o.connections, 1)
-	if conns > 1 {
-		a.log.Warn("more than one kernel connection: the kernel is given a 30-day request timeout instead of none,"+
-			" so a request in flight when gomp is killed waits that long after a restart", "connections", conns)
-	}
-	min_, _, _ := a.dev.BlockSize()
-	cfg := kernel.AttachConfig{Index: index, BlockSize: min_, Connections: conns,
-		Timeout: kernelTimeoutFor(conns), DeadConnTimeout: kernelDeadConnTimeout,
-		BackendID: kernel.BackendID(a.dev.WWID()), Logger: a.log}
-	d, err := kernel.AttachOrReconfigure(ctx, a.srv, a.dev, cfg)
-	if err != nil {
-		return fmt.Errorf("attach %s: %w", o.nbdDev, err)
-	}
-	a.kernel = startKernelSupervisor(d, a.log, func(ctx context.Context, index int) (kernelDevice, error) {
-		c := cfg
-		c.Index = index
-		return kernel.Reconfigure(ctx, a.srv, a.dev, c)
-	})
-	a.exports.NBD = d.Path()
-	if o.mount == "" {
-		return nil
-	}
-	if kernel.Mounted(d.Path(), o.mount) { // re-attached: the mount survived
-		a.mounted, a.exports.Mount = o.mount, o.mount
-		return nil
-	}
-	opts := o.mountOpts
-	if a.dev.ReadOnly() { // the kernel device is read-only too: a rw mount would fail
-		opts = strings.TrimPrefix(opts+",ro", ",")
-		a.log.Warn("the LUN is write protected: mounting read-only", "device", a.dev.Name(), "mount", o.mount)
-	}
-	if err := kernel.Mount(d.Path(), o.mount, o.fstype, opts); err != nil {
-		return fmt.Errorf("mount %s on %s: %w", d.Path(), o.mount, err)
-	}
-	a.mounted, a.exports.Mount = o.mount, o.mount
-	return nil
-}
-
-// listenNBD opens an NBD listener for unix:PATH or tcp:HOST:PORT.
-func listenNBD(spec, name string, srv *nbd.Server, log *slog.Logger) (net.Listener, string, error) {
-	if path, ok := strings.CutPrefix(spec, "unix:"); ok {
-		ln, err := unixsock.Listen(path, log)
-		if err != nil {
-			return nil, "", fmt.Errorf("--listen %s: %w", spec, err)
-		}
-		return ln, uriScheme(srv, true) + ":///" + name + "?socket=" + safename.Text(path), nil
-	}
-	addr := strings.TrimPrefix(spec, "tcp:")
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, "", fmt.Errorf("--listen %s: %w", spec, err)
-	}
-	host, _, _ := net.SplitHostPort(addr)
-	warnTCP(log, addr, isLoopback(host), srv)
-	return ln, uriScheme(srv, false) + "://" + ln.Addr().String() + "/" + name, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// stop undoes export in reverse order, once: unmount, disconnect the
-// kernel device, drain the NBD server, flush and log out.
-func (a *attachment) stop() error {
-	if a.stopped {
-		return nil
-	}
-	a.stopped = true
-	a.served.remove(a.dev)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var errs []error
-	if a.mounted != "" {
-		errs = append(errs, kernel.Unmount(a.mounted))
-	}
-	if a.kernel != nil {
-		errs = append(errs, a.kernel.stop().Disconnect(ctx))
-	}
-	errs = append(errs, a.srv.Shutdown(ctx))
-	for _, ln := range a.listeners {
-		ln.Close() // a unix listener removes its socket
-	}
-	errs = append(errs, a.dev.Close(ctx))
-	if a.credUsers == nil || a.credUsers.Add(-1) == 0 {
-		clearCHAP(a.creds) // no session logs in again
-	}
-	if a.control != nil {
-		a.control.Close()
-	}
-	err := errors.Join(errs...)
-	if err == nil {
-		a.log.Info("detached", "device", a.dev.Name())
-	}
-	return err
 }

@@ -2,20 +2,15 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 
-	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/attach"
 
 	"github.com/gomp-dev/gomp/multipath"
-	"github.com/gomp-dev/gomp/nbd"
 )
 
 // startAttachments logs in (once per portal: the devices share their
@@ -24,15 +19,15 @@ import (
 // per WWID), exports each and opens its control socket. A LUN that cannot
 // be attached is logged and does not stop the others; it fails only when
 // none is attached.
-func startAttachments(ctx context.Context, g *globalOpts, o *attachOpts) ([]*attachment, error) {
+func startAttachments(ctx context.Context, g *globalOpts, o *attachOpts) ([]*attach.Attachment, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	tlsMode, tlsCfg, err := o.tls.server()
+	log := g.logger()
+	eo, err := o.exportOptions(g, log)
 	if err != nil {
 		return nil, err
 	}
-	log := g.logger()
 	cfg, err := o.mpConfig(g, log)
 	if err != nil {
 		return nil, err
@@ -48,14 +43,13 @@ func startAttachments(ctx context.Context, g *globalOpts, o *attachOpts) ([]*att
 	if err != nil {
 		log.Error("not every LUN attached", "target", o.target, "err", err)
 	}
-	users := &atomic.Int32{}
-	users.Store(int32(len(devs)))
-	var atts []*attachment
+	creds := attach.NewRelease(func() { clearCHAP(cfg.CHAP) })
+	var atts []*attach.Attachment
 	for i, dev := range devs {
-		a, err := exportDevice(ctx, g, o, dev, nbdTLS{tlsMode, tlsCfg}, log)
+		a, err := attach.Export(ctx, eo, dev, creds)
 		if err != nil {
 			for _, a := range atts {
-				a.stop()
+				a.Stop()
 			}
 			for _, d := range devs[i+1:] {
 				_ = d.Close(ctx)
@@ -63,15 +57,10 @@ func startAttachments(ctx context.Context, g *globalOpts, o *attachOpts) ([]*att
 			clearCHAP(cfg.CHAP)
 			return nil, err
 		}
-		a.creds, a.credUsers = cfg.CHAP, users
 		atts = append(atts, a)
 	}
 	if len(o.luns) != 1 { // a target attached LUN by LUN is rescanned; --lun N is one device
-		set := newLUNSet(g, o, cfg, nbdTLS{tlsMode, tlsCfg}, log, atts)
-		g.lunSets.add(set)
-		for _, a := range atts {
-			a.set = set
-		}
+		g.lunSets.Add(attach.NewSet(cfg, eo, o.luns, o.checkExports, atts))
 	}
 	return atts, nil
 }
@@ -136,118 +125,4 @@ func (o *attachOpts) checkExports(n int) error {
 		}
 	}
 	return nil
-}
-
-// listenFor returns the --listen values of the device name: unix:DIR/
-// becomes unix:DIR/NAME.nbd.
-func (o *attachOpts) listenFor(name string) []string {
-	out := make([]string, len(o.listen))
-	for i, l := range o.listen {
-		out[i] = l
-		if dir, ok := strings.CutPrefix(l, "unix:"); ok && strings.HasSuffix(dir, "/") {
-			out[i] = "unix:" + filepath.Join(dir, name+".nbd")
-		}
-	}
-	return out
-}
-
-// nbdTLS is the TLS setting of the NBD sockets (--tls).
-type nbdTLS struct {
-	mode nbd.TLSMode
-	cfg  *tls.Config
-}
-
-// exportDevice exports dev over NBD (kernel and/or sockets) and opens its
-// control socket; on error dev is closed.
-func exportDevice(ctx context.Context, g *globalOpts, o *attachOpts, dev *multipath.Device, t nbdTLS, log *slog.Logger) (*attachment, error) {
-	a := &attachment{dev: dev, log: log, srv: &nbd.Server{Backend: dev, ExportName: dev.Name(),
-		Description: "gomp " + dev.WWID(), Logger: log, MaxConns: o.nbdMaxConns,
-		MaxTotalInFlightBytes: int64(o.nbdMaxMiB) << 20, TLS: t.mode, TLSConfig: t.cfg},
-		served: &g.served}
-	g.served.add(dev)
-	if err := a.export(ctx, o); err != nil {
-		a.stop()
-		return nil, err
-	}
-	a.exports.Node = o.node
-	cs, err := control.Serve(o.controlDir, dev.Name(), dev, a.exports, log)
-	if err != nil {
-		a.stop()
-		return nil, err
-	}
-	a.control = cs
-	a.followResize()
-	return a, nil
-}
-
-// serveAttachments runs until ctx ends (SIGINT, SIGTERM: every device is
-// detached) or each device was detached ("gomp detach NAME"), and
-// returns the errors of the detaches. Devices a rescan attaches later
-// (lunSet) are served alike. stopping, when not nil, is called once,
-// before the detaching that ends the process starts: on the signal or
-// the detach of the last device.
-func serveAttachments(ctx context.Context, log *slog.Logger, atts []*attachment, stopping func()) error {
-	var (
-		wg   sync.WaitGroup
-		once sync.Once
-		mu   sync.Mutex // guards the following
-		left int
-		done bool
-		errs []error
-	)
-	watch := func(a *attachment) {
-		defer wg.Done()
-		select {
-		case <-ctx.Done():
-			log.Info("signal received, detaching", "device", a.dev.Name())
-		case <-a.control.Detached():
-			log.Info("detach requested", "device", a.dev.Name())
-		}
-		mu.Lock()
-		left--
-		last := left == 0 || ctx.Err() != nil
-		done = done || last
-		mu.Unlock()
-		if last && stopping != nil {
-			once.Do(stopping)
-		}
-		err := a.stop()
-		mu.Lock()
-		errs = append(errs, err)
-		mu.Unlock()
-	}
-	serve := func(a *attachment) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		if done {
-			return false
-		}
-		left++
-		wg.Add(1)
-		go watch(a)
-		return true
-	}
-	for _, a := range atts {
-		serve(a)
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	var rescans sync.WaitGroup
-	for _, set := range uniqueSets(atts) {
-		rescans.Go(func() { set.run(rctx, serve) })
-	}
-	wg.Wait()
-	cancel()
-	rescans.Wait()
-	return errors.Join(errs...)
-}
-
-// uniqueSets returns the lunSets of atts, once each.
-func uniqueSets(atts []*attachment) []*lunSet {
-	var sets []*lunSet
-	for _, a := range atts {
-		if a.set != nil && !slices.Contains(sets, a.set) {
-			sets = append(sets, a.set)
-		}
-	}
-	return sets
 }

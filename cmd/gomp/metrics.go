@@ -28,14 +28,15 @@ type deviceSet struct {
 	devs []*multipath.Device
 }
 
-func (s *deviceSet) add(d *multipath.Device) {
+// Add adds d.
+func (s *deviceSet) Add(d *multipath.Device) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.devs = append(s.devs, d)
 }
 
-// remove forgets d; on a nil set it does nothing.
-func (s *deviceSet) remove(d *multipath.Device) {
+// Remove forgets d; on a nil set it does nothing.
+func (s *deviceSet) Remove(d *multipath.Device) {
 	if s == nil {
 		return
 	}

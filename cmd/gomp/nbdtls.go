@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -100,37 +99,4 @@ func loadServerTLS(dir string, verifyPeer bool) (*tls.Config, error) {
 	}
 	cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
 	return cfg, nil
-}
-
-// uriScheme is the NBD URI scheme clients must use: nbds when TLS is
-// required (libnbd's spelling), else nbd.
-func uriScheme(srv *nbd.Server, unix bool) string {
-	s := "nbd"
-	if srv.TLS == nbd.TLSRequire {
-		s = "nbds"
-	}
-	if unix {
-		s += "+unix"
-	}
-	return s
-}
-
-// warnTCP says who can reach a TCP export, given its TLS policy.
-func warnTCP(log *slog.Logger, addr string, loopback bool, srv *nbd.Server) {
-	verified := srv.TLSConfig != nil && srv.TLSConfig.ClientAuth == tls.RequireAndVerifyClientCert
-	switch {
-	case srv.TLS == nbd.TLSOff && !loopback:
-		log.Warn("NBD listening beyond loopback without TLS: anyone who reaches this address can read and write the device, and its data crosses the network in clear; use --tls require --tls-certificates DIR --tls-verify-peer",
-			"listen", addr)
-	case srv.TLS == nbd.TLSOff:
-		log.Warn("NBD on loopback TCP: every local user can read and write the device; --listen unix:PATH (mode 0600) keeps it to this user",
-			"listen", addr)
-	case srv.TLS == nbd.TLSOn:
-		log.Warn("NBD TLS is optional (--tls on): clients that do not ask for TLS are served in plain text; --tls require refuses them",
-			"listen", addr)
-	}
-	if srv.TLS != nbd.TLSOff && !verified {
-		log.Warn("NBD TLS without --tls-verify-peer encrypts but does not authenticate: any client that reaches this address can read and write the device",
-			"listen", addr)
-	}
 }

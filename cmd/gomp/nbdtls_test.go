@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,31 +126,6 @@ func TestTLSFlagsServerConfig(t *testing.T) {
 	require.Equal(t, nbd.TLSRequire, mode)
 	require.Equal(t, tls.RequireAndVerifyClientCert, cfg.ClientAuth)
 	require.NotNil(t, cfg.ClientCAs)
-}
-
-// TestWarnTCP: each TCP exposure gets the warning that says what is open.
-func TestWarnTCP(t *testing.T) {
-	verified := &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert}
-	for _, tc := range []struct {
-		srv      *nbd.Server
-		loopback bool
-		want     []string
-	}{
-		{&nbd.Server{}, false, []string{"beyond loopback without TLS", "in clear"}},
-		{&nbd.Server{}, true, []string{"every local user"}},
-		{&nbd.Server{TLS: nbd.TLSOn, TLSConfig: verified}, false, []string{"TLS is optional"}},
-		{&nbd.Server{TLS: nbd.TLSRequire, TLSConfig: &tls.Config{}}, false, []string{"does not authenticate"}},
-		{&nbd.Server{TLS: nbd.TLSRequire, TLSConfig: verified}, false, nil},
-	} {
-		var buf bytes.Buffer
-		warnTCP(slog.New(slog.NewTextHandler(&buf, nil)), "192.0.2.1:10809", tc.loopback, tc.srv)
-		for _, w := range tc.want {
-			require.Contains(t, buf.String(), w)
-		}
-		if tc.want == nil {
-			require.Empty(t, buf.String())
-		}
-	}
 }
 
 // TestTLSFlagsInNodeRecord: the TLS flags are recorded like other attach

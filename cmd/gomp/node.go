@@ -11,6 +11,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/attach"
+
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/gomp-dev/gomp/cmd/gomp/internal/node"
 	"github.com/gomp-dev/gomp/iscsi"
@@ -136,7 +138,7 @@ func runAttachAll(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
 	for _, err := range failed {
 		log.Error("node record not read", "err", err)
 	}
-	var atts []*attachment
+	var atts []*attach.Attachment
 	attached := 0
 	for _, rec := range recs {
 		if rec.Startup != node.StartupAutomatic {
@@ -145,10 +147,10 @@ func runAttachAll(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
 		ro, err := optsFromRecord(rec, cmd.Flags())
 		if err == nil {
 			ro.stateDir = o.stateDir
-			var as []*attachment
+			var as []*attach.Attachment
 			if as, err = startAttachments(ctx, g, ro); err == nil {
 				for _, a := range as {
-					fmt.Fprintf(cmd.OutOrStdout(), "ready: %s %s (node %s)\n", a.dev.Name(), a.readyTarget(), rec.Name)
+					fmt.Fprintf(cmd.OutOrStdout(), "ready: %s %s (node %s)\n", a.Device().Name(), a.Ready(), rec.Name)
 				}
 				atts = append(atts, as...)
 				attached++
@@ -166,7 +168,7 @@ func runAttachAll(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
 		return errors.Join(failed...)
 	}
 	notify(log, fmt.Sprintf("READY=1\nSTATUS=attached %d of %d automatic nodes", attached, attached+len(failed)))
-	err := serveAttachments(ctx, log, atts, func() { notify(log, "STOPPING=1") })
+	err := attach.Serve(ctx, log, atts, func() { notify(log, "STOPPING=1") })
 	return errors.Join(append(failed, err)...)
 }
 

@@ -8,6 +8,8 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/attach"
+
 	"github.com/spf13/cobra"
 
 	"github.com/gomp-dev/gomp/multipath"
@@ -28,7 +30,7 @@ type globalOpts struct {
 	// sessions are the iSCSI sessions of this process, shared by every
 	// device it attaches: one per target portal.
 	sessions multipath.SessionPool
-	lunSets  lunSets // the attached targets, rescanned on REPORTED LUNS DATA HAS CHANGED
+	lunSets  attach.Sets // the attached targets, rescanned on REPORTED LUNS DATA HAS CHANGED
 }
 
 // startProfile starts a CPU profile to --cpuprofile, if set.

@@ -230,7 +230,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	dev, _ := memDevice(t)
 	doIO(t, dev, 6, 2)
 	var set deviceSet
-	set.add(dev)
+	set.Add(dev)
 	sock := filepath.Join(t.TempDir(), "metrics.sock")
 	ms, err := startMetrics("unix:"+sock, &set, newLogger(io.Discard, "text", 0))
 	require.NoError(t, err)
@@ -250,7 +250,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		require.NoError(t, metrics.PromtoolCheck(promtool, body))
 	}
 
-	set.remove(dev)
+	set.Remove(dev)
 	require.NotContains(t, string(scrape(t, sock)), "gomp_path_up", "a detached device leaves the metrics")
 
 	_, err = startMetrics("http://x", &set, newLogger(io.Discard, "text", 0))

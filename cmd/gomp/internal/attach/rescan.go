@@ -1,4 +1,4 @@
-package main
+package attach
 
 import (
 	"context"
@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/gomp-dev/gomp/cmd/gomp/internal/control"
 
@@ -19,38 +17,44 @@ import (
 	"github.com/gomp-dev/gomp/multipath"
 )
 
-// lunSet is the devices one gomp attach of a target brought up, kept
+// Set is the devices one gomp attach of a target brought up, kept
 // in step with the LUNs the target maps to this host: a rescan (gomp
 // rescan, or REPORTED LUNS DATA HAS CHANGED) attaches new LUNs as new
 // devices and fails the devices of LUNs that disappeared, as iscsiadm -m
 // session -R and multipathd do. A LUN is known by its WWID: a LUN number
 // now naming another LUN is another device.
-type lunSet struct {
-	g   *globalOpts
-	o   *attachOpts
-	cfg multipath.Config
-	tls nbdTLS
-	log *slog.Logger
+type Set struct {
+	cfg   multipath.Config
+	o     *Options
+	luns  []int             // the LUNs to attach; empty: every disk LUN
+	check func(n int) error // refuses Options that name one device when n are attached
+	log   *slog.Logger
 
 	mu    sync.Mutex // serialises rescans; guards the following
-	atts  map[string]*attachment
-	users *atomic.Int32          // attachments sharing cfg.CHAP
-	serve func(*attachment) bool // hands a new attachment to serveAttachments; false once stopping
+	atts  map[string]*Attachment
+	creds *Release               // held by the attachments sharing cfg.CHAP
+	serve func(*Attachment) bool // hands a new attachment to Serve; false once stopping
 	kick  chan struct{}          // cap 1: rescan soon
 }
 
-func newLUNSet(g *globalOpts, o *attachOpts, cfg multipath.Config, t nbdTLS, log *slog.Logger, atts []*attachment) *lunSet {
-	s := &lunSet{g: g, o: o, cfg: cfg, tls: t, log: log, atts: map[string]*attachment{}, kick: make(chan struct{}, 1)}
+// NewSet returns the set of the devices atts of the target of cfg (opened
+// for the LUNs luns, every disk LUN when empty) and makes their control
+// sockets answer rescans with it. check refuses the export options that
+// name one device when n devices are to be attached.
+func NewSet(cfg multipath.Config, o *Options, luns []int, check func(n int) error, atts []*Attachment) *Set {
+	s := &Set{cfg: cfg, o: o, luns: luns, check: check, log: o.Logger, atts: map[string]*Attachment{},
+		kick: make(chan struct{}, 1)}
 	for _, a := range atts {
 		s.atts[a.dev.WWID()] = a
-		s.users = a.credUsers
+		s.creds = a.creds
+		a.set = s
 		a.control.SetRescanner(s)
 	}
 	return s
 }
 
 // run rescans on each kick until ctx ends; serve starts the new devices.
-func (s *lunSet) run(ctx context.Context, serve func(*attachment) bool) {
+func (s *Set) run(ctx context.Context, serve func(*Attachment) bool) {
 	s.mu.Lock()
 	s.serve = serve
 	s.mu.Unlock()
@@ -60,17 +64,17 @@ func (s *lunSet) run(ctx context.Context, serve func(*attachment) bool) {
 			return
 		case <-s.kick:
 		}
-		s.log.Info("REPORTED LUNS DATA HAS CHANGED: rescanning", "target", s.o.target)
+		s.log.Info("REPORTED LUNS DATA HAS CHANGED: rescanning", "target", s.cfg.Target)
 		if r, err := s.Rescan(ctx); err != nil {
-			s.log.Error("rescan", "target", s.o.target, "err", err, "added", r.Added, "gone", r.Gone)
+			s.log.Error("rescan", "target", s.cfg.Target, "err", err, "added", r.Added, "gone", r.Gone)
 		}
 	}
 }
 
 // unitAttention is the session pool's hook: REPORTED LUNS DATA HAS
 // CHANGED on a session of the set's target asks for a rescan.
-func (s *lunSet) unitAttention(target string, code scsi.AdditionalSense) {
-	if code != iscsi.UAReportedLUNsChanged || target != s.o.target {
+func (s *Set) unitAttention(target string, code scsi.AdditionalSense) {
+	if code != iscsi.UAReportedLUNsChanged || target != s.cfg.Target {
 		return
 	}
 	select {
@@ -84,19 +88,19 @@ func (s *lunSet) unitAttention(target string, code scsi.AdditionalSense) {
 // failed (multipath.Device.SetGone), unless a portal did not answer (then
 // nothing is known to be gone); a disk LUN with a new WWID is attached as
 // a new device, when the attach flags allow more than one.
-func (s *lunSet) Rescan(ctx context.Context) (control.RescanReport, error) {
+func (s *Set) Rescan(ctx context.Context) (control.RescanReport, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var r control.RescanReport
 	found, release, scanErr := multipath.Scan(ctx, s.cfg)
 	defer release(context.WithoutCancel(ctx))
 	if len(found) == 0 && scanErr != nil {
-		return r, fmt.Errorf("rescan %s via %s: %w", s.o.target, strings.Join(s.o.portals, ", "), scanErr)
+		return r, fmt.Errorf("rescan %s via %s: %w", s.cfg.Target, strings.Join(s.cfg.Portals, ", "), scanErr)
 	}
 	r.Gone = s.markGone(found, scanErr)
 	var todo []multipath.FoundLUN
 	for _, f := range found {
-		if s.atts[f.Info.WWID] == nil && (len(s.o.luns) == 0 || slices.Contains(s.o.luns, int(f.LUNs[0]))) {
+		if s.atts[f.Info.WWID] == nil && (len(s.luns) == 0 || slices.Contains(s.luns, int(f.LUNs[0]))) {
 			todo = append(todo, f)
 		}
 	}
@@ -114,7 +118,7 @@ func (s *lunSet) Rescan(ctx context.Context) (control.RescanReport, error) {
 
 // markGone fails the devices whose WWID found lacks; none when scanErr
 // says a portal (or LUN) did not answer.
-func (s *lunSet) markGone(found []multipath.FoundLUN, scanErr error) []string {
+func (s *Set) markGone(found []multipath.FoundLUN, scanErr error) []string {
 	if scanErr != nil {
 		return nil
 	}
@@ -123,11 +127,11 @@ func (s *lunSet) markGone(found []multipath.FoundLUN, scanErr error) []string {
 		if slices.ContainsFunc(found, func(f multipath.FoundLUN) bool { return f.Info.WWID == wwid }) || a.dev.Gone() != nil {
 			continue
 		}
-		err := fmt.Errorf("rescan of %s via %s: no portal reports LUN %d with this WWID", s.o.target,
-			strings.Join(s.o.portals, ", "), a.dev.Info().LUN)
+		err := fmt.Errorf("rescan of %s via %s: no portal reports LUN %d with this WWID", s.cfg.Target,
+			strings.Join(s.cfg.Portals, ", "), a.dev.Info().LUN)
 		a.dev.SetGone(err)
 		s.log.Error("LUN gone from the target: its device fails I/O until detached", "device", a.dev.Name(),
-			"wwid", safename.Text(wwid), "target", s.o.target, "lun", a.dev.Info().LUN)
+			"wwid", safename.Text(wwid), "target", s.cfg.Target, "lun", a.dev.Info().LUN)
 		gone = append(gone, a.dev.Name())
 	}
 	slices.Sort(gone)
@@ -135,8 +139,8 @@ func (s *lunSet) markGone(found []multipath.FoundLUN, scanErr error) []string {
 }
 
 // attach opens, exports and serves the devices of new LUNs.
-func (s *lunSet) attach(ctx context.Context, todo []multipath.FoundLUN) ([]string, error) {
-	if err := s.o.checkExports(len(s.atts) + len(todo)); err != nil {
+func (s *Set) attach(ctx context.Context, todo []multipath.FoundLUN) ([]string, error) {
+	if err := s.check(len(s.atts) + len(todo)); err != nil {
 		return nil, fmt.Errorf("new LUNs not attached: %w", err)
 	}
 	if s.serve == nil {
@@ -146,61 +150,41 @@ func (s *lunSet) attach(ctx context.Context, todo []multipath.FoundLUN) ([]strin
 	errs := []error{openErr}
 	var added []string
 	for _, dev := range devs {
-		a, err := exportDevice(ctx, s.g, s.o, dev, s.tls, s.log)
+		a, err := Export(ctx, s.o, dev, s.creds)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		s.users.Add(1)
-		a.creds, a.credUsers = s.cfg.CHAP, s.users
+		a.set = s
 		a.control.SetRescanner(s)
 		if !s.serve(a) {
-			errs = append(errs, a.stop())
+			errs = append(errs, a.Stop())
 			continue
 		}
 		s.atts[dev.WWID()] = a
-		added = append(added, safename.Text(dev.Name())+" "+safename.Text(a.readyTarget()))
-		s.log.Info("new LUN attached", "device", dev.Name(), "lun", dev.Info().LUN, "where", a.readyTarget())
+		added = append(added, safename.Text(dev.Name())+" "+safename.Text(a.Ready()))
+		s.log.Info("new LUN attached", "device", dev.Name(), "lun", dev.Info().LUN, "where", a.Ready())
 	}
 	return added, errors.Join(errs...)
 }
 
-// followResize makes a grown device grow its kernel device too.
-func (a *attachment) followResize() {
-	a.dev.SetOnResize(func(_, size int64) {
-		if a.kernel == nil {
-			return
-		}
-		kd, ok := a.kernel.device().(interface {
-			Resize(context.Context, int64) error
-		})
-		if !ok {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := kd.Resize(ctx, size); err != nil {
-			a.log.Error("the kernel device keeps its old size", "device", a.dev.Name(), "err", err)
-		}
-	})
-}
-
-// lunSets are the lunSets of a process, for the session pool's
-// unit-attention hook.
-type lunSets struct {
+// Sets are the Sets of a process, for the session pool's unit-attention
+// hook. The zero value is empty.
+type Sets struct {
 	mu   sync.Mutex // guards list
-	list []*lunSet
+	list []*Set
 }
 
-func (ls *lunSets) add(s *lunSet) {
+// Add adds s.
+func (ls *Sets) Add(s *Set) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	ls.list = append(ls.list, s)
 }
 
-// unitAttention is multipath.SessionPool.OnUnitAttention: it kicks the
+// UnitAttention is multipath.SessionPool.OnUnitAttention: it kicks the
 // rescan of the sets of target.
-func (ls *lunSets) unitAttention(target, _ string, _ uint16, code scsi.AdditionalSense) {
+func (ls *Sets) UnitAttention(target, _ string, _ uint16, code scsi.AdditionalSense) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	for _, s := range ls.list {
