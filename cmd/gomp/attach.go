@@ -251,7 +251,7 @@ func runAttach(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
 	if err != nil {
 		return err
 	}
-	defer ms.close()
+	defer ms.Close()
 	isids := &isidStore{dir: o.stateDir, log: g.logger()}
 	g.sessions.ISID = isids.isid
 	g.sessions.OnUnitAttention = g.lunSets.UnitAttention

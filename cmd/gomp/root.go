@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gomp-dev/gomp/cmd/gomp/internal/attach"
+	"github.com/gomp-dev/gomp/cmd/gomp/internal/metrics"
 
 	"github.com/spf13/cobra"
 
@@ -24,9 +25,9 @@ type globalOpts struct {
 	cpuProfile string
 	profile    *os.File
 
-	daemon bool      // a long-running command: logs state changes (Info)
-	logOut io.Writer // the command's stderr
-	served deviceSet // devices this process serves (--metrics-listen)
+	daemon bool            // a long-running command: logs state changes (Info)
+	logOut io.Writer       // the command's stderr
+	served metrics.Devices // devices this process serves (--metrics-listen)
 	// sessions are the iSCSI sessions of this process, shared by every
 	// device it attaches: one per target portal.
 	sessions multipath.SessionPool

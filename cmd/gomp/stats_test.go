@@ -229,13 +229,13 @@ func metricValue(t *testing.T, exposition []byte, series string) string {
 func TestMetricsEndpoint(t *testing.T) {
 	dev, _ := memDevice(t)
 	doIO(t, dev, 6, 2)
-	var set deviceSet
+	var set metrics.Devices
 	set.Add(dev)
 	sock := filepath.Join(t.TempDir(), "metrics.sock")
 	ms, err := startMetrics("unix:"+sock, &set, newLogger(io.Discard, "text", 0))
 	require.NoError(t, err)
-	defer ms.close()
-	require.Equal(t, sock, ms.addr().String())
+	defer ms.Close()
+	require.Equal(t, sock, ms.Addr().String())
 
 	body := scrape(t, sock)
 	p1 := `device="mem",portal="192.0.2.1:3260"`

@@ -20,6 +20,10 @@
 //	gomp_session_digest_errors_total, _nop_timeouts_total, _task_aborts_total
 //	gomp_session_connection_failures_total, _reconnects_total, _login_failures_total
 //
+// Serve exposes them, with the Go runtime and process collectors, at
+// /metrics on a TCP address or a private Unix socket (gomp attach
+// --metrics-listen); Devices is the list of devices a process serves.
+//
 // Not implemented: native (sparse) histograms; a per-device aggregate of
 // the path series (sum them in PromQL).
 package metrics
