@@ -1,12 +1,9 @@
 package nbd
 
 import (
-	"go/parser"
-	"go/token"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
+
+	"github.com/gomp-dev/gomp/internal/importcheck"
 )
 
 // TestNoGompImports keeps nbd a plain NBD server: it knows nothing about
@@ -14,23 +11,5 @@ import (
 // gomp package but the socket helper internal/rawio; its tests may also use
 // the certificate maker internal/tlstest. nbd/kernel has its own such test.
 func TestNoGompImports(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	for _, name := range files {
-		f, err := parser.ParseFile(fset, name, nil, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, imp := range f.Imports {
-			path, _ := strconv.Unquote(imp.Path.Value)
-			testHelper := strings.HasSuffix(name, "_test.go") && path == "github.com/gomp-dev/gomp/internal/tlstest"
-			if strings.HasPrefix(path, "github.com/gomp-dev/gomp/") && path != "github.com/gomp-dev/gomp/internal/rawio" &&
-				!strings.HasSuffix(name, "example_test.go") && !testHelper {
-				t.Errorf("%s imports %q", name, path)
-			}
-		}
-	}
+	importcheck.Check(t, importcheck.Rules{Code: []string{"internal/rawio"}, Tests: []string{"internal/tlstest"}, Examples: true})
 }
