@@ -29,6 +29,9 @@
 // are returned as *SCSIError (status and decoded sense), *RejectError or
 // *ResponseError: the path is fine and the error is the command's own.
 //
+// Session.ReportLUNs lists the target's LUN numbers (REPORT LUNS);
+// Session.DiskLUNs inquires each and keeps the disks, which Session.OpenLUN opens.
+//
 // LUN wraps one logical unit as an io.ReaderAt and io.WriterAt with
 // context-taking variants, Flush (SYNCHRONIZE CACHE), Unmap and
 // WriteZeroes (WRITE SAME). Session.Inquire reads INQUIRY, VPD 0x80, 0x83

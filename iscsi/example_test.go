@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"net"
 
 	"github.com/gomp-dev/gomp/internal/iscsitest"
 	"github.com/gomp-dev/gomp/iscsi"
@@ -22,11 +21,7 @@ func Example() {
 		LUNs:    map[uint16]*iscsitest.LUN{1: iscsitest.NewLUN(2048, 512)}, // 1 MiB
 	})
 	defer tg.Close()
-	dial := func(context.Context, string, string) (net.Conn, error) {
-		initiator, target := iscsitest.Pipe()
-		go tg.Serve(target)
-		return initiator, nil
-	}
+	dial := tg.Dial // every address reaches tg, in process
 
 	targets, err := iscsi.Discover(ctx, iscsi.Config{Portal: "192.0.2.10", Dial: dial})
 	if err != nil {

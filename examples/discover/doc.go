@@ -1,5 +1,6 @@
 // Discover lists the targets an iSCSI portal offers (SendTargets discovery)
-// and every LUN of each: device type, vendor, product, WWID and size.
+// and every LUN of each, disk or not: device type, vendor, product, WWID
+// and, for a disk, its size.
 //
 // Against the project's lab (make lab-up; the defaults are the lab's):
 //
@@ -10,7 +11,8 @@
 // offers no credentials) is listed with the reason, and the others still are.
 //
 // It uses iscsi.Discover (RFC 7143 §4.3 and Appendix C, SendTargets) and,
-// per target, iscsi.Dial, Session.ReportLUNs and Session.Inquire (INQUIRY,
-// VPD pages, READ CAPACITY(16)). Not implemented: CHAP credentials; the
-// example only reads.
+// per target, iscsi.Dial through the target's first portal,
+// Session.ReportLUNs and Session.Inquire (INQUIRY, VPD pages, READ
+// CAPACITY(16)) for each LUN; Session.DiskLUNs does the same but keeps only
+// the disks. Not implemented: CHAP credentials; the example only reads.
 package main

@@ -1,51 +1,33 @@
 package main
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"syscall"
-	"time"
 
 	"github.com/gomp-dev/gomp/iscsi"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout)
-	stop()
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-	case errors.Is(err, errUsage): // flag has printed the error and the usage
-		os.Exit(2)
-	default:
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "discover:", err)
 		os.Exit(1)
 	}
 }
 
-// errUsage marks bad command-line arguments.
-var errUsage = errors.New("usage")
-
 // run discovers the targets at -portal and lists their LUNs on stdout.
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("discover", flag.ContinueOnError)
 	portal := fs.String("portal", "127.0.0.1:3260", "discovery portal, host[:port]")
-	timeout := fs.Duration("timeout", 30*time.Second, "time limit for the whole listing")
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return err
 	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-
 	targets, err := iscsi.Discover(ctx, iscsi.Config{Portal: *portal})
 	if err != nil {
 		return err
@@ -65,59 +47,28 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// listLUNs logs in to t through the first of its portals that answers and
-// prints one line per LUN.
+// listLUNs logs in to t through its first portal and prints every LUN it
+// reports, disk or not (Session.DiskLUNs would keep the disks only).
 func listLUNs(ctx context.Context, w io.Writer, t iscsi.DiscoveredTarget) error {
-	s, err := dial(ctx, t)
+	s, err := iscsi.Dial(ctx, iscsi.Config{Portal: t.Portals[0].Addr, TargetName: t.Name})
 	if err != nil {
 		return err
 	}
-	defer closeSession(ctx, s)
+	defer s.Close(ctx)
 	luns, err := s.ReportLUNs(ctx)
 	if err != nil {
-		return fmt.Errorf("REPORT LUNS via %s: %w", s.Portal(), err)
+		return err
 	}
 	for _, lun := range luns {
-		info, err := s.Inquire(ctx, lun)
+		i, err := s.Inquire(ctx, lun)
 		if err != nil {
 			return err
 		}
-		printLUN(w, info)
+		fmt.Fprintf(w, "  LUN %d  %s  vendor %q  product %q  wwid %s", i.LUN, i.DeviceType, i.Vendor, i.Product, cmp.Or(i.WWID, "-"))
+		if i.IsDisk() {
+			fmt.Fprintf(w, "  size %d bytes (%d blocks of %d)", i.Size(), i.Blocks, i.BlockSize)
+		}
+		fmt.Fprintln(w)
 	}
 	return nil
-}
-
-// dial tries the target's portals in the order discovery listed them.
-func dial(ctx context.Context, t iscsi.DiscoveredTarget) (*iscsi.Session, error) {
-	var errs []error
-	for _, p := range t.Portals {
-		s, err := iscsi.Dial(ctx, iscsi.Config{Portal: p.Addr, TargetName: t.Name})
-		if err == nil {
-			return s, nil
-		}
-		errs = append(errs, err)
-	}
-	if len(errs) == 0 {
-		return nil, fmt.Errorf("target %s has no portal", t.Name)
-	}
-	return nil, errors.Join(errs...)
-}
-
-// closeSession logs out, even when ctx has ended, within a few seconds.
-func closeSession(ctx context.Context, s *iscsi.Session) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	_ = s.Close(ctx) // nothing was written: a failed logout loses nothing
-}
-
-func printLUN(w io.Writer, i *iscsi.LUNInfo) {
-	wwid := i.WWID
-	if wwid == "" {
-		wwid = "-"
-	}
-	fmt.Fprintf(w, "  LUN %d  %s  vendor %q  product %q  wwid %s", i.LUN, i.DeviceType, i.Vendor, i.Product, wwid)
-	if i.IsDisk() {
-		fmt.Fprintf(w, "  size %d bytes (%d blocks of %d)", i.Size(), i.Blocks, i.BlockSize)
-	}
-	fmt.Fprintln(w)
 }

@@ -3,71 +3,53 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/gomp-dev/gomp/multipath"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout)
-	stop()
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-	case errors.Is(err, errUsage): // flag has printed the error and the usage
-		os.Exit(2)
-	default:
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "multipath-status:", err)
 		os.Exit(1)
 	}
 }
 
-// errUsage marks bad command-line arguments.
-var errUsage = errors.New("usage")
-
-func parseFlags(args []string) (multipath.Config, error) {
+// run opens the device and prints its status on stdout, again after each
+// event, until ctx ends; then it closes the device and returns nil.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("multipath-status", flag.ContinueOnError)
 	target := fs.String("target", "iqn.2026-11.dev.gomp:lab", "target IQN")
 	portals := fs.String("portals", "127.0.0.1:3260,127.0.0.2:3260", "comma-separated portals, one per path")
-	lun := fs.Uint("lun", 1, "logical unit number")
+	lun := fs.Uint("lun", 1, "logical unit number, 0 to 65535")
 	polling := fs.Duration("polling", 2*time.Second, "path checker interval (multipath.conf polling_interval)")
 	if err := fs.Parse(args); err != nil {
-		return multipath.Config{}, fmt.Errorf("%w: %w", errUsage, err)
-	}
-	if fs.NArg() != 0 || *lun > 0xffff || *portals == "" {
-		fs.Usage()
-		return multipath.Config{}, fmt.Errorf("%w: bad arguments", errUsage)
-	}
-	return multipath.Config{Target: *target, Portals: strings.Split(*portals, ","), LUN: uint16(*lun),
-		Settings: multipath.Settings{PollingInterval: *polling}}, nil
-}
-
-// run opens the device and prints its status on stdout until ctx ends;
-// then it closes the device and returns nil.
-func run(ctx context.Context, args []string, stdout io.Writer) error {
-	cfg, err := parseFlags(args)
-	if err != nil {
 		return err
 	}
-	// OnEvent must return quickly: hand events over to this goroutine. A
-	// burst beyond the buffer loses event lines, not the status that
-	// follows them.
-	events := make(chan multipath.Event, 64)
-	cfg.OnEvent = func(e multipath.Event) {
-		select {
-		case events <- e:
-		default:
-		}
+	if *lun > 0xffff {
+		return fmt.Errorf("-lun %d is not a LUN number", *lun)
 	}
-	d, err := multipath.Open(ctx, cfg)
+	// OnEvent must return quickly: it hands events over to this goroutine.
+	// A burst beyond the buffer loses event lines, not the status after them.
+	events := make(chan multipath.Event, 64)
+	d, err := multipath.Open(ctx, multipath.Config{
+		Target: *target, Portals: strings.Split(*portals, ","), LUN: uint16(*lun),
+		Settings: multipath.Settings{PollingInterval: *polling},
+		OnEvent: func(e multipath.Event) {
+			select {
+			case events <- e:
+			default:
+			}
+		},
+	})
 	if err != nil {
 		return err
 	}
@@ -82,11 +64,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 }
 
-// closeDevice closes d and prints the events its closing caused.
+// closeDevice closes d and prints the events its closing caused: every
+// event is delivered before Close returns.
 func closeDevice(ctx context.Context, stdout io.Writer, d *multipath.Device, events <-chan multipath.Event) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	err := d.Close(ctx) // every event is delivered before Close returns
+	err := d.Close(ctx)
 	for {
 		select {
 		case e := <-events:

@@ -10,7 +10,8 @@
 //
 // Ctrl-C stops accepting clients, answers the requests in flight, then
 // flushes the LUN's cache and logs out of every path. Path and connection
-// events are logged on stderr.
+// events are logged on stderr. The socket is removed on exit; one left by
+// a killed run must be removed by hand.
 //
 // It joins package multipath (the device) and package nbd (the NBD
 // project's doc/proto.md, as that package documents it). Not implemented:

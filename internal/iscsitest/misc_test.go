@@ -1,6 +1,7 @@
 package iscsitest
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -93,4 +94,18 @@ func TestHooksLifecycle(t *testing.T) {
 	require.Equal(t, pdu.AsyncDropConnection, recvAs[*pdu.AsyncMessage](ti).Event)
 	ti.logout()
 	<-connected.Done()
+}
+
+// Dial serves a Pipe for any address until Close, which ends the
+// connection (or has it refused, if Serve had not begun); after Close,
+// Dial refuses.
+func TestDial(t *testing.T) {
+	tg := New(Config{LUNs: map[uint16]*LUN{0: NewLUN(8, 512)}})
+	nc, err := tg.Dial(context.Background(), "tcp", "192.0.2.1:3260")
+	require.NoError(t, err)
+	require.NoError(t, tg.Close())
+	_, err = nc.Read(make([]byte, 1))
+	require.Error(t, err, "Close killed the connection")
+	_, err = tg.Dial(context.Background(), "tcp", "192.0.2.1:3260")
+	require.ErrorIs(t, err, ErrClosed)
 }

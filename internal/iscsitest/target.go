@@ -1,6 +1,7 @@
 package iscsitest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -216,6 +217,18 @@ func (t *Target) Listen(ln net.Listener) error {
 			return nil
 		}
 	}
+}
+
+// Dial connects to the target in process, whatever the address: it
+// serves the target's end of a Pipe in a goroutine Close waits for and
+// returns the initiator's end. It fits iscsi.Config.Dial and
+// multipath.Config.Dial, so that every portal reaches this target.
+func (t *Target) Dial(_ context.Context, _, _ string) (net.Conn, error) {
+	initiator, target := Pipe()
+	if !t.goServe(target) {
+		return nil, ErrClosed
+	}
+	return initiator, nil
 }
 
 // goServe serves nc in a goroutine Close waits for. The WaitGroup is
