@@ -33,7 +33,7 @@ func TestReadmePackageMap(t *testing.T) {
 }
 
 var (
-	firstCell = regexp.MustCompile("^\\|([^|]*)\\|")
+	firstCell = regexp.MustCompile(`^\|([^|]*)\|`)
 	quoted    = regexp.MustCompile("`([^`]+)`")
 )
 
