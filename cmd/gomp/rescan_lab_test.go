@@ -88,15 +88,18 @@ func startRescanLab(t *testing.T, luns int) (*rescanLab, []readyDevice) {
 	return r, devs
 }
 
-// status is gomp status --json, one entry per device.
-func (r *rescanLab) status() []control.Status {
-	r.t.Helper()
-	code, js, stderr := runCLI(r.t, "status", "--json", "--control-dir", r.ctl)
-	require.Equal(r.t, exitOK, code, stderr)
+// statusJSON is gomp status --json of the devices under control
+// directory ctl, one entry per device.
+func statusJSON(t *testing.T, ctl string) []control.Status {
+	t.Helper()
+	code, js, stderr := runCLI(t, "status", "--json", "--control-dir", ctl)
+	require.Equal(t, exitOK, code, stderr)
 	var sts []control.Status
-	require.NoError(r.t, json.Unmarshal([]byte(js), &sts))
+	require.NoError(t, json.Unmarshal([]byte(js), &sts))
 	return sts
 }
+
+func (r *rescanLab) status() []control.Status { return statusJSON(r.t, r.ctl) }
 
 // byLUN returns the status of the device of lun, nil when none.
 func byLUN(sts []control.Status, lun uint16) *control.Status {
