@@ -18,6 +18,8 @@
 #   make bench-nbd   gomp's NBD server vs nbdkit, then bench-stack
 #   make bench-stack fio -> gomp attach -> tgtd vs fio -> qemu-nbd -> tgtd
 #   make bench-aggregation  two shaped paths vs one
+#   make bench-scale 64 null LUNs on 4 portals: attach time, sessions, memory
+#                    and goroutines per device, CPU per I/O at 1/8/64 busy
 #   make chaos       write-verify under injected path faults, 10 minutes
 #   make demo        the main job on the embedded lab target
 #
@@ -39,7 +41,7 @@ TESTFLAGS ?=
 LAB := bash scripts/lab.sh
 SUBMAKE := $(MAKE) --no-print-directory
 
-.PHONY: all build vet lint fmt-check test test-kernel bench-kernel demo deps-demo deps-test deps-kernel deps-bench lab-up lab-down lab-status fuzz fuzz-smoke bench bench-iscsi bench-nbd bench-stack bench-aggregation chaos clean
+.PHONY: all build vet lint fmt-check test test-kernel bench-kernel demo deps-demo deps-test deps-kernel deps-bench lab-up lab-down lab-status fuzz fuzz-smoke bench bench-iscsi bench-nbd bench-stack bench-aggregation bench-scale chaos clean
 
 all: build
 
@@ -157,6 +159,14 @@ bench-aggregation: deps-test
 	@$(LAB) up >/dev/null; set -a; . "$$($(LAB) envfile)"; set +a; \
 	GOMP_LAB=1 GOMP_LAB_NETNS=1 $(GO) test -count=1 -run 'TestLabAggregation' -v ./multipath/; \
 	rc=$$?; $(LAB) down >/dev/null; exit $$rc
+
+# One gomp attach of 64 null LUNs on 4 loopback portals of a tgtd of its own
+# (control port 2264, 127.22.64.1-4:3260; not the lab's): see bench/scale.
+# ROUNDS=N load rounds (default 3), BENCHTIME seconds per load run.
+bench-scale: deps-bench
+	CGO_ENABLED=0 $(GO) build -o bin/gomp ./cmd/gomp
+	$(GO) build -o bin/scale ./bench/scale
+	bin/scale -gomp bin/gomp -rounds $${ROUNDS:-3} -time $(BENCHTIME)s
 
 # The chaos test for 10 minutes (GOMP_CHAOS_DURATION overrides): write-verify
 # through NBD -> multipath -> tgtd while paths are blackholed, reset and

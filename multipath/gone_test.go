@@ -20,6 +20,7 @@ func TestSetGoneFailsIO(t *testing.T) {
 	_, err := d.ReadAtContext(ctx, buf, 0)
 	require.NoError(t, err)
 	require.NoError(t, d.Gone())
+	require.Empty(t, d.Status().Gone)
 
 	cause := errors.New("rescan: WWID not reported by any portal")
 	d.SetGone(cause)
@@ -31,6 +32,7 @@ func TestSetGoneFailsIO(t *testing.T) {
 	require.ErrorIs(t, err, ErrLUNGone)
 	require.ErrorIs(t, d.Flush(ctx), ErrLUNGone)
 	require.ErrorIs(t, d.Gone(), cause)
+	require.Equal(t, d.Gone().Error(), d.Status().Gone, "status says why the device fails I/O")
 	for _, p := range d.paths {
 		require.Equal(t, "faulty", pathVerdict(d, p.portal))
 		d.checkPath(p) // the checker finds it ready and leaves it down

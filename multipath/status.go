@@ -33,6 +33,10 @@ type Status struct {
 	Capabilities     Capabilities  `json:"capabilities"`
 	Groups           []GroupStatus `json:"groups"`
 
+	// Gone is why the device fails every I/O: its LUN is no longer on
+	// the target (SetGone). Empty while the LUN is there.
+	Gone string `json:"gone,omitempty"`
+
 	// Reservation is the persistent reservation key; nil when none.
 	Reservation *ReservationStatus `json:"reservation,omitempty"`
 }
@@ -89,6 +93,9 @@ func (d *Device) Status() Status {
 		ActiveGroup: d.active.Load().group, Capabilities: d.Capabilities()}
 	if r := d.pr.status(); r.Key != "" {
 		s.Reservation = &r
+	}
+	if err := d.Gone(); err != nil {
+		s.Gone = err.Error()
 	}
 	for i, g := range d.groups {
 		gs := GroupStatus{Priority: g.prio, State: "disabled"}

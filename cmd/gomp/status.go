@@ -90,6 +90,9 @@ func printStatus(w io.Writer, st control.Status) {
 	fmt.Fprintf(w, "%s (%s) %s,%s\n", d.Name, d.WWID, safename.Text(d.Vendor), safename.Text(d.Product))
 	fmt.Fprintf(w, "size=%s block=%d selector='%s' policy=%s failback=%s no_path_retry=%s queueing=%v queued=%d\n",
 		humanBytes(d.Size), d.BlockSize, d.Selector, d.Policy, d.Failback, d.NoPathRetry, d.Queueing, d.QueuedIOs)
+	if d.Gone != "" {
+		fmt.Fprintf(w, "gone: %s\n", safename.Text(d.Gone))
+	}
 	var ex []string
 	for _, s := range []string{st.Exports.NBD, st.Exports.URI, st.Exports.Mount} {
 		if s != "" {
