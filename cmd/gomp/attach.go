@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"runtime"
@@ -267,7 +268,8 @@ func runAttach(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
 		o = rec
 	}
 	ctx := cmd.Context()
-	atts, err := startAttachments(ctx, g, o)
+	log := g.logger()
+	atts, err := startAttachments(ctx, g, o, func(a *attach.Attachment) { printReady(cmd.OutOrStdout(), log, a, "") })
 	if err != nil {
 		return err
 	}
@@ -278,9 +280,16 @@ func runAttach(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
 		names = append(names, name)
 		readies = append(readies, name+" "+where)
 	}
-	log := g.logger()
 	notify(log, "READY=1\nSTATUS=attached "+strings.Join(readies, ", "))
 	return attach.Serve(ctx, log, atts, func() {
 		notify(log, "STOPPING=1\nSTATUS=detaching "+strings.Join(names, ", "))
 	})
+}
+
+// printReady prints the ready line of a device a rescan attached and
+// tells systemd (STATUS) about it, as for the devices of the start.
+func printReady(w io.Writer, log *slog.Logger, a *attach.Attachment, suffix string) {
+	name, where := safename.Text(a.Device().Name()), safename.Text(a.Ready())
+	fmt.Fprintf(w, "ready: %s %s%s\n", name, where, suffix)
+	notify(log, "STATUS=attached "+name+" "+where+suffix+" (rescan)")
 }

@@ -18,8 +18,8 @@ import (
 // (--lun, else every disk LUN the target maps to this host, one device
 // per WWID), exports each and opens its control socket. A LUN that cannot
 // be attached is logged and does not stop the others; it fails only when
-// none is attached.
-func startAttachments(ctx context.Context, g *globalOpts, o *attachOpts) ([]*attach.Attachment, error) {
+// none is attached. added is told of the devices a rescan attaches later.
+func startAttachments(ctx context.Context, g *globalOpts, o *attachOpts, added func(*attach.Attachment)) ([]*attach.Attachment, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
@@ -28,6 +28,7 @@ func startAttachments(ctx context.Context, g *globalOpts, o *attachOpts) ([]*att
 	if err != nil {
 		return nil, err
 	}
+	eo.OnAttach = added
 	cfg, err := o.mpConfig(g, log)
 	if err != nil {
 		return nil, err

@@ -148,7 +148,8 @@ func runAttachAll(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
 		if err == nil {
 			ro.stateDir = o.stateDir
 			var as []*attach.Attachment
-			if as, err = startAttachments(ctx, g, ro); err == nil {
+			ready := func(a *attach.Attachment) { printReady(cmd.OutOrStdout(), log, a, " (node "+rec.Name+")") }
+			if as, err = startAttachments(ctx, g, ro, ready); err == nil {
 				for _, a := range as {
 					fmt.Fprintf(cmd.OutOrStdout(), "ready: %s %s (node %s)\n", a.Device().Name(), a.Ready(), rec.Name)
 				}

@@ -63,7 +63,8 @@ func newTgtLabOn(t *testing.T, ctl string, portals []string) *tgtLab {
 // both portals, one NBD socket per device.
 type rescanLab struct {
 	*tgtLab
-	ctl  string // gomp's control directory
+	ctl  string      // gomp's control directory
+	out  *syncBuffer // gomp attach's stdout
 	errb *syncBuffer
 }
 
@@ -82,7 +83,7 @@ func startRescanLab(t *testing.T, luns int) (*rescanLab, []readyDevice) {
 	out, errb, done := runBackground(t, "attach", "--target", rescanLabTarget,
 		"--portal", l.portals[0], "--portal", l.portals[1], "--initiator-name", rescanLabHost,
 		"--listen", "unix:"+socks+"/", "--control-dir", r.ctl, "--nop-interval", "1s", "--nop-timeout", "1s")
-	r.errb = errb
+	r.out, r.errb = out, errb
 	devs := waitReady(t, out, errb, done, luns)
 	require.Equal(t, 2, l.nexuses(1), "one session per portal")
 	return r, devs
@@ -157,12 +158,16 @@ func TestLabRescanNewLUN(t *testing.T) {
 	r.addLUN(1, 3, 16<<20)
 	devs = append(devs, r.waitDevice(3, 30*time.Second, "after REPORTED LUNS DATA HAS CHANGED"))
 	require.Contains(t, r.errb.String(), "REPORTED LUNS DATA HAS CHANGED: rescanning")
+	require.Eventually(t, func() bool { return strings.Contains(r.out.String(), "ready: "+devs[2].name+" ") },
+		5*time.Second, 20*time.Millisecond, "a device a rescan attached has its ready line:\n%s", r.out.String())
 
 	r.addLUN(1, 4, 16<<20)
 	code, out, stderr := runCLI(t, "rescan", "--all", "--control-dir", r.ctl)
 	require.Equal(t, exitOK, code, stderr)
 	require.NotNil(t, byLUN(r.status(), 4), "gomp rescan returns with the new LUN attached (it printed %q)", out)
 	devs = append(devs, r.device(4))
+	require.Eventually(t, func() bool { return strings.Count(r.out.String(), "ready: ") == 4 },
+		5*time.Second, 20*time.Millisecond, r.out.String())
 
 	require.Len(t, r.status(), 4)
 	require.Equal(t, 2, r.nexuses(1), "new devices share the sessions")

@@ -44,7 +44,10 @@ type Options struct {
 	// Served, when set, is told of every device served and stopped (the
 	// metrics collector's list).
 	Served Registry
-	Logger *slog.Logger
+	// OnAttach, when set, is called with each device a rescan attached,
+	// once it is served.
+	OnAttach func(*Attachment)
+	Logger   *slog.Logger
 }
 
 // Registry keeps the devices a process serves.

@@ -164,6 +164,9 @@ func (s *Set) attach(ctx context.Context, todo []multipath.FoundLUN) ([]string, 
 		s.atts[dev.WWID()] = a
 		added = append(added, safename.Text(dev.Name())+" "+safename.Text(a.Ready()))
 		s.log.Info("new LUN attached", "device", dev.Name(), "lun", dev.Info().LUN, "where", a.Ready())
+		if s.o.OnAttach != nil {
+			s.o.OnAttach(a)
+		}
 	}
 	return added, errors.Join(errs...)
 }
