@@ -133,7 +133,10 @@ func TestTLSNbdinfoWrongCA(t *testing.T) {
 		copyFile(t, filepath.Join(src, name), filepath.Join(mixed, name))
 	}
 	copyFile(t, filepath.Join(other, "client-key.pem"), filepath.Join(mixed, "client-key.pem"))
-	require.Contains(t, runFail(t, "nbdinfo", "nbds://"+addr+"/disk?tls-certificates="+mixed), "alert")
+	// The server refuses the client's certificate once the handshake is
+	// done (TLS 1.3): gnutls reports the alert, or, when the close beats
+	// the alert to its next read, a connection "non-properly terminated".
+	require.Regexp(t, `alert|non-properly terminated`, runFail(t, "nbdinfo", "nbds://"+addr+"/disk?tls-certificates="+mixed))
 }
 
 func copyFile(t *testing.T, from, to string) {
