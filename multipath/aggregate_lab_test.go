@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomp-dev/gomp/internal/tgtdtest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -20,10 +21,10 @@ import (
 type netnsLab struct {
 	t       *testing.T
 	ns      string
-	ctl     string
 	target  string
+	hosts   []string // the target's addresses, one per link
 	portals []string
-	tgtd    *exec.Cmd
+	tgtd    *tgtdtest.Tgtd
 	image   string
 }
 
@@ -49,11 +50,8 @@ func newNetnsLab(t *testing.T) *netnsLab {
 		}
 	}
 	id := os.Getpid() % 10000
-	l := &netnsLab{t: t, ns: fmt.Sprintf("gompmp%d", id), ctl: fmt.Sprint(700 + id%300),
+	l := &netnsLab{t: t, ns: fmt.Sprintf("gompmp%d", id),
 		target: "iqn.2026-11.dev.gomp:mpbench", image: fmt.Sprintf("/dev/shm/gomp-mp-bench-%d.img", id)}
-	if _, err := os.Stat("/run/tgtd/socket." + l.ctl); err == nil {
-		t.Skipf("tgtd control port %s is in use", l.ctl)
-	}
 	t.Cleanup(l.teardown)
 	run(t, "ip", "netns", "add", l.ns)
 	run(t, "ip", "-n", l.ns, "link", "set", "lo", "up")
@@ -77,7 +75,7 @@ func (l *netnsLab) link(i, id int) {
 	tbf := []string{"root", "tbf", "rate", netnsRate, "burst", "256kb", "latency", "50ms"}
 	run(l.t, "tc", append([]string{"qdisc", "add", "dev", out}, tbf...)...)
 	run(l.t, "tc", append([]string{"-n", l.ns, "qdisc", "add", "dev", in}, tbf...)...)
-	l.portals = append(l.portals, inIP+":3260")
+	l.hosts = append(l.hosts, inIP)
 }
 
 // startTarget runs tgtd in the namespace with one 512 MiB LUN on both
@@ -85,36 +83,19 @@ func (l *netnsLab) link(i, id int) {
 func (l *netnsLab) startTarget() {
 	t := l.t
 	run(t, "truncate", "-s", "512M", l.image)
-	l.tgtd = exec.Command("ip", "netns", "exec", l.ns, "tgtd", "-f", "-C", l.ctl, "--iscsi", "portal="+l.portals[0])
-	require.NoError(t, l.tgtd.Start())
-	adm := func(args ...string) error {
-		return exec.Command("tgtadm", append([]string{"-C", l.ctl, "--lld", "iscsi"}, args...)...).Run()
-	}
-	waitFor(t, 10*time.Second, "tgtd answers", func() bool { return adm("--op", "show", "--mode", "target") == nil })
-	steps := [][]string{
-		{"--op", "new", "--mode", "portal", "--param", "portal=" + l.portals[1]},
-		{"--op", "new", "--mode", "target", "--tid", "1", "--targetname", l.target},
-		{"--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "--backing-store", l.image},
-		{"--op", "bind", "--mode", "target", "--tid", "1", "--initiator-address", "ALL"},
-	}
+	l.tgtd = tgtdtest.Start(t, tgtdtest.Options{Hosts: l.hosts, Port: 3260, Netns: l.ns})
+	l.portals = l.tgtd.Portals
+	l.tgtd.NewTarget(1, l.target)
+	l.tgtd.MustAdm("--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "--backing-store", l.image)
 	for _, kv := range []string{"InitialR2T=No", "ImmediateData=Yes", "MaxRecvDataSegmentLength=262144",
 		"MaxXmitDataSegmentLength=262144", "MaxBurstLength=1048576", "FirstBurstLength=262144", "MaxOutstandingR2T=8"} {
 		k, v, _ := strings.Cut(kv, "=")
-		steps = append(steps, []string{"--op", "update", "--mode", "target", "--tid", "1", "--name", k, "--value", v})
-	}
-	for _, s := range steps {
-		require.NoError(t, adm(s...), "tgtadm %v", s)
+		l.tgtd.MustAdm("--op", "update", "--mode", "target", "--tid", "1", "--name", k, "--value", v)
 	}
 }
 
 func (l *netnsLab) teardown() {
-	if l.tgtd != nil && l.tgtd.Process != nil {
-		_ = l.tgtd.Process.Kill() // tgtd ignores SIGTERM while it has targets
-		_ = l.tgtd.Wait()
-		os.Remove("/run/tgtd/socket." + l.ctl)
-		os.Remove("/run/tgtd/socket." + l.ctl + ".lock")
-	}
-	_ = exec.Command("ip", "netns", "del", l.ns).Run() // takes the veth pairs with it
+	_ = exec.Command("ip", "netns", "del", l.ns).Run() // takes the veth pairs with it (tgtd is stopped by then)
 	os.Remove(l.image)
 }
 

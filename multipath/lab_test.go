@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/gomp-dev/gomp/internal/testlog"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -17,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gomp-dev/gomp/internal/testlog"
 
 	"github.com/stretchr/testify/require"
 )

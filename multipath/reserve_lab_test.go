@@ -3,59 +3,28 @@ package multipath
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gomp-dev/gomp/internal/tgtdtest"
 	"github.com/gomp-dev/gomp/iscsi"
 	"github.com/gomp-dev/gomp/iscsi/scsi"
 	"github.com/stretchr/testify/require"
 )
 
-// prTgtd starts a tgtd of the test's own on 127.88.N.1 and .2 port 3260
-// (control port 1100-1199), with target tid 1 open to every initiator and
-// a 16 MiB LUN 1; it is killed (SIGKILL: tgtd ignores SIGTERM) at the end.
+// prTgtd starts a tgtd of the test's own (internal/tgtdtest) on
+// 127.88.0.1 and .2, with target tid 1 open to every initiator and a
+// 16 MiB LUN 1.
 func prTgtd(t *testing.T) (target string, portals []string) {
 	if os.Getenv("GOMP_LAB") != "1" || os.Geteuid() != 0 {
 		t.Skip("needs GOMP_LAB=1 and root (tgtd)")
 	}
-	if _, err := exec.LookPath("tgtd"); err != nil {
-		t.Skip("needs tgtd")
-	}
-	n := os.Getpid() % 100
-	ctl := fmt.Sprint(1100 + n)
-	portals = []string{fmt.Sprintf("127.88.%d.1:3260", n), fmt.Sprintf("127.88.%d.2:3260", n)}
-	cmd := exec.Command("tgtd", "-f", "-C", ctl, "--iscsi", "portal="+portals[0])
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
-		_ = os.Remove("/run/tgtd/socket." + ctl)
-	})
-	adm := func(args ...string) error {
-		return exec.Command("tgtadm", append([]string{"-C", ctl, "--lld", "iscsi"}, args...)...).Run()
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for adm("--op", "show", "--mode", "target") != nil {
-		require.True(t, time.Now().Before(deadline), "tgtd does not answer")
-		time.Sleep(20 * time.Millisecond) // tgtd's control socket appears asynchronously
-	}
+	d := tgtdtest.Start(t, tgtdtest.Options{Hosts: []string{"127.88.0.1", "127.88.0.2"}})
 	target = "iqn.2026-11.dev.gomp:pr"
-	file := filepath.Join(t.TempDir(), "lun1")
-	require.NoError(t, os.WriteFile(file, make([]byte, 16<<20), 0o600))
-	for _, args := range [][]string{
-		{"--op", "new", "--mode", "portal", "--param", "portal=" + portals[1]},
-		{"--op", "new", "--mode", "target", "--tid", "1", "-T", target},
-		{"--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "-b", file},
-		{"--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL"},
-	} {
-		require.NoError(t, adm(args...), "tgtadm %v", args)
-	}
-	return target, portals
+	d.NewTarget(1, target)
+	d.AddLUN(1, 1, 16<<20)
+	return target, d.Portals
 }
 
 func prHost(t *testing.T, target, name string, portals []string, s Settings) *Device {

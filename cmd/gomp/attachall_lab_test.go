@@ -85,18 +85,18 @@ func TestLabAttachEveryLUNSharedSessions(t *testing.T) {
 		host   = "iqn.1993-08.org.debian:01:eight-host"
 		nLUNs  = 8
 	)
-	l.newTarget(1, target, host)
+	l.NewTarget(1, target, host)
 	for lun := 1; lun <= nLUNs; lun++ {
-		l.addLUN(1, lun, 16<<20)
+		l.AddLUN(1, lun, 16<<20)
 	}
 	t.Setenv(envStateDir, t.TempDir())
 	dir := t.TempDir()
 	ctl, socks := filepath.Join(dir, "ctl"), filepath.Join(dir, "socks")
 	require.NoError(t, os.Mkdir(socks, 0o700))
-	out, errb, done := runBackground(t, "attach", "--target", target, "--portal", l.portals[0], "--portal", l.portals[1],
+	out, errb, done := runBackground(t, "attach", "--target", target, "--portal", l.Portals[0], "--portal", l.Portals[1],
 		"--initiator-name", host, "--listen", "unix:"+socks+"/", "--control-dir", ctl, "--nop-interval", "1s", "--nop-timeout", "1s")
 	devs := waitReady(t, out, errb, done, nLUNs)
-	require.Equal(t, 2, l.nexuses(1), "one session per portal")
+	require.Equal(t, 2, l.Nexuses(1), "one session per portal")
 
 	code, js, stderr := runCLI(t, "status", "--json", "--control-dir", ctl)
 	require.Equal(t, exitOK, code, stderr)
@@ -113,7 +113,7 @@ func TestLabAttachEveryLUNSharedSessions(t *testing.T) {
 	require.Len(t, luns, nLUNs)
 	nbdCheck(t, devs, 1<<20, 'a')
 
-	cutPortal(t, l.portals[1])
+	cutPortal(t, l.Portals[1])
 	nbdCheck(t, devs, 2<<20, 'A')
 	require.Eventually(t, func() bool { return failedPaths(t, ctl) == nLUNs }, 20*time.Second, 50*time.Millisecond,
 		"every device failed its path through the cut portal")

@@ -20,9 +20,9 @@ func TestLabInitiatorNameACL(t *testing.T) {
 		other   = "iqn.1993-08.org.debian:01:other-host"
 		target  = "iqn.2026-11.dev.gomp:acl"
 	)
-	l.newTarget(1, target, allowed)
-	l.addLUN(1, 1, 64<<20)
-	portal := l.portals[0]
+	l.NewTarget(1, target, allowed)
+	l.AddLUN(1, 1, 64<<20)
+	portal := l.Portals[0]
 	t.Setenv(envStateDir, t.TempDir())
 	etc := filepath.Join(t.TempDir(), "initiatorname.iscsi")
 	t.Setenv(envInitiatorNameFile, etc)

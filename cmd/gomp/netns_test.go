@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gomp-dev/gomp/internal/chaostest"
+	"github.com/gomp-dev/gomp/internal/tgtdtest"
 )
 
 // twoNICLab is the seed's topology in network namespaces: a "target"
@@ -26,11 +27,10 @@ import (
 type twoNICLab struct {
 	t         *testing.T
 	host, tgt string // namespace names
-	ctl       string // tgtd control port
 	image     string
 	target    string
 	portals   [2]string // target addresses, one per subnet
-	tgtd      *exec.Cmd
+	tgtd      *tgtdtest.Tgtd
 	gomp      *exec.Cmd
 	gompOut   *syncBuffer
 	gompErr   *syncBuffer
@@ -59,11 +59,8 @@ func newTwoNICLab(t *testing.T) *twoNICLab {
 	}
 	id := os.Getpid() % 10000
 	l := &twoNICLab{t: t, host: fmt.Sprintf("gomph%d", id), tgt: fmt.Sprintf("gompt%d", id),
-		ctl: fmt.Sprint(400 + id%300), image: fmt.Sprintf("/dev/shm/gomp-2nic-%d.img", id),
+		image:  fmt.Sprintf("/dev/shm/gomp-2nic-%d.img", id),
 		target: "iqn.2026-11.dev.gomp:twonic", portals: [2]string{"198.18.10.1", "198.18.11.1"}}
-	if _, err := os.Stat("/run/tgtd/socket." + l.ctl); err == nil {
-		t.Skipf("tgtd control port %s is in use", l.ctl)
-	}
 	t.Cleanup(l.teardown)
 	for _, ns := range []string{l.host, l.tgt} {
 		sh(t, "ip", "netns", "add", ns)
@@ -90,24 +87,9 @@ func newTwoNICLab(t *testing.T) *twoNICLab {
 func (l *twoNICLab) startTarget() {
 	t := l.t
 	sh(t, "truncate", "-s", "256M", l.image)
-	l.tgtd = exec.Command("ip", "netns", "exec", l.tgt, "tgtd", "-f", "-C", l.ctl, "--iscsi", "portal="+l.portals[0]+":3260")
-	require.NoError(t, l.tgtd.Start())
-	adm := func(args ...string) error {
-		return exec.Command("tgtadm", append([]string{"-C", l.ctl, "--lld", "iscsi"}, args...)...).Run()
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for adm("--op", "show", "--mode", "target") != nil {
-		require.True(t, time.Now().Before(deadline), "tgtd does not answer")
-		time.Sleep(50 * time.Millisecond)
-	}
-	for _, s := range [][]string{
-		{"--op", "new", "--mode", "portal", "--param", "portal=" + l.portals[1] + ":3260"},
-		{"--op", "new", "--mode", "target", "--tid", "1", "--targetname", l.target},
-		{"--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "--backing-store", l.image},
-		{"--op", "bind", "--mode", "target", "--tid", "1", "--initiator-address", "ALL"},
-	} {
-		require.NoError(t, adm(s...), "tgtadm %v", s)
-	}
+	l.tgtd = tgtdtest.Start(t, tgtdtest.Options{Hosts: l.portals[:], Port: 3260, Netns: l.tgt})
+	l.tgtd.NewTarget(1, l.target)
+	l.tgtd.MustAdm("--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "--backing-store", l.image)
 }
 
 // gompIn runs the gomp command line in the host namespace (this test
@@ -131,6 +113,7 @@ func (l *twoNICLab) startAttach(args ...string) {
 	l.gompOut, l.gompErr = &syncBuffer{}, &syncBuffer{}
 	l.gomp.Stdout, l.gomp.Stderr = l.gompOut, l.gompErr
 	require.NoError(t, l.gomp.Start())
+	t.Cleanup(l.stopGomp) // before tgtd is killed: gomp logs out
 	l.gompDone = make(chan struct{})
 	go func() {
 		l.gompExit = l.gomp.Wait()
@@ -147,22 +130,19 @@ func (l *twoNICLab) startAttach(args ...string) {
 	}
 }
 
+// stopGomp stops gomp attach (SIGTERM, then SIGKILL after 20 s).
+func (l *twoNICLab) stopGomp() {
+	_ = l.gomp.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-l.gompDone:
+	case <-time.After(20 * time.Second):
+		_ = l.gomp.Process.Kill()
+		<-l.gompDone
+	}
+}
+
+// teardown removes the namespaces (tgtd and gomp are stopped by then).
 func (l *twoNICLab) teardown() {
-	if l.gomp != nil && l.gomp.Process != nil {
-		_ = l.gomp.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-l.gompDone:
-		case <-time.After(20 * time.Second):
-			_ = l.gomp.Process.Kill()
-			<-l.gompDone
-		}
-	}
-	if l.tgtd != nil && l.tgtd.Process != nil {
-		_ = l.tgtd.Process.Kill() // tgtd ignores SIGTERM while it has targets
-		_ = l.tgtd.Wait()
-		os.Remove("/run/tgtd/socket." + l.ctl)
-		os.Remove("/run/tgtd/socket." + l.ctl + ".lock")
-	}
 	for _, ns := range []string{l.host, l.tgt} {
 		_ = exec.Command("ip", "netns", "del", ns).Run() // takes its veth ends with it
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,43 +20,13 @@ import (
 	"github.com/gomp-dev/gomp/nbd"
 )
 
-// The tests of this file run a tgtd of their own, one test at a time, on a
-// control port and loopback portals no other test uses.
+// The tests of this file run a tgtd of their own (tgtLab).
 const (
-	rescanLabCtl    = "2222"
 	rescanLabTarget = "iqn.2026-11.dev.gomp:rescan"
 	rescanLabHost   = "iqn.1993-08.org.debian:01:rescan-host"
 )
 
-var rescanLabPortals = []string{"127.22.1.1:3262", "127.22.1.2:3262"}
-
-// newTgtLabOn starts tgtd on control port ctl serving portals, as
-// newTgtLab does on addresses of its own choosing. It skips unless the
-// lab is available (GOMP_LAB=1, root, tgtd) and ctl is free.
-func newTgtLabOn(t *testing.T, ctl string, portals []string) *tgtLab {
-	lab(t)
-	if os.Geteuid() != 0 {
-		t.Skip("tgtd needs root")
-	}
-	needTool(t, "tgtd")
-	needTool(t, "tgtadm")
-	if _, err := os.Stat("/run/tgtd/socket." + ctl); err == nil {
-		t.Skipf("tgtd control port %s is in use", ctl)
-	}
-	l := &tgtLab{t: t, ctl: ctl, portals: portals, dir: t.TempDir()}
-	l.tgtd = exec.Command("tgtd", "-f", "-C", ctl, "--iscsi", "portal="+portals[0])
-	require.NoError(t, l.tgtd.Start())
-	t.Cleanup(l.stop)
-	deadline := time.Now().Add(10 * time.Second)
-	for _, err := l.adm("--op", "show", "--mode", "target"); err != nil; _, err = l.adm("--op", "show", "--mode", "target") {
-		require.True(t, time.Now().Before(deadline), "tgtd does not answer: %v", err)
-		time.Sleep(50 * time.Millisecond)
-	}
-	for _, p := range portals[1:] {
-		l.mustAdm("--op", "new", "--mode", "portal", "--param", "portal="+p)
-	}
-	return l
-}
+var rescanLabHosts = []string{"127.22.1.1", "127.22.1.2"}
 
 // rescanLab is a gomp attach of every LUN of target 1 of its own tgtd,
 // both portals, one NBD socket per device.
@@ -70,10 +39,10 @@ type rescanLab struct {
 
 // startRescanLab serves LUNs 1..luns (16 MiB each) and attaches them.
 func startRescanLab(t *testing.T, luns int) (*rescanLab, []readyDevice) {
-	l := newTgtLabOn(t, rescanLabCtl, rescanLabPortals)
-	l.newTarget(1, rescanLabTarget, rescanLabHost)
+	l := newTgtLabOn(t, rescanLabHosts)
+	l.NewTarget(1, rescanLabTarget, rescanLabHost)
 	for lun := 1; lun <= luns; lun++ {
-		l.addLUN(1, lun, 16<<20)
+		l.AddLUN(1, lun, 16<<20)
 	}
 	t.Setenv(envStateDir, t.TempDir())
 	dir := t.TempDir()
@@ -81,11 +50,11 @@ func startRescanLab(t *testing.T, luns int) (*rescanLab, []readyDevice) {
 	socks := filepath.Join(dir, "socks")
 	require.NoError(t, os.Mkdir(socks, 0o700))
 	out, errb, done := runBackground(t, "attach", "--target", rescanLabTarget,
-		"--portal", l.portals[0], "--portal", l.portals[1], "--initiator-name", rescanLabHost,
+		"--portal", l.Portals[0], "--portal", l.Portals[1], "--initiator-name", rescanLabHost,
 		"--listen", "unix:"+socks+"/", "--control-dir", r.ctl, "--nop-interval", "1s", "--nop-timeout", "1s")
 	r.out, r.errb = out, errb
 	devs := waitReady(t, out, errb, done, luns)
-	require.Equal(t, 2, l.nexuses(1), "one session per portal")
+	require.Equal(t, 2, l.Nexuses(1), "one session per portal")
 	return r, devs
 }
 
@@ -136,7 +105,7 @@ func (r *rescanLab) deleteLUN(lun int) {
 	r.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		_, err := r.adm("--op", "delete", "--mode", "logicalunit", "--tid", "1", "--lun", fmt.Sprint(lun))
+		_, err := r.Adm("--op", "delete", "--mode", "logicalunit", "--tid", "1", "--lun", fmt.Sprint(lun))
 		if err == nil {
 			return
 		}
@@ -155,13 +124,13 @@ func TestLabRescanNewLUN(t *testing.T) {
 	r, devs := startRescanLab(t, 2)
 	nbdCheck(t, devs, 1<<20, 'a')
 
-	r.addLUN(1, 3, 16<<20)
+	r.AddLUN(1, 3, 16<<20)
 	devs = append(devs, r.waitDevice(3, 30*time.Second, "after REPORTED LUNS DATA HAS CHANGED"))
 	require.Contains(t, r.errb.String(), "REPORTED LUNS DATA HAS CHANGED: rescanning")
 	require.Eventually(t, func() bool { return strings.Contains(r.out.String(), "ready: "+devs[2].name+" ") },
 		5*time.Second, 20*time.Millisecond, "a device a rescan attached has its ready line:\n%s", r.out.String())
 
-	r.addLUN(1, 4, 16<<20)
+	r.AddLUN(1, 4, 16<<20)
 	code, out, stderr := runCLI(t, "rescan", "--all", "--control-dir", r.ctl)
 	require.Equal(t, exitOK, code, stderr)
 	require.NotNil(t, byLUN(r.status(), 4), "gomp rescan returns with the new LUN attached (it printed %q)", out)
@@ -170,7 +139,7 @@ func TestLabRescanNewLUN(t *testing.T) {
 		5*time.Second, 20*time.Millisecond, r.out.String())
 
 	require.Len(t, r.status(), 4)
-	require.Equal(t, 2, r.nexuses(1), "new devices share the sessions")
+	require.Equal(t, 2, r.Nexuses(1), "new devices share the sessions")
 	for _, st := range r.status() {
 		require.Len(t, st.Device.Groups, 1, st.Device.Name)
 		require.Len(t, st.Device.Groups[0].Paths, 2, "%s: a path per portal", st.Device.Name)
@@ -223,17 +192,17 @@ func TestLabRescanDeletedLUN(t *testing.T) {
 func TestLabRescanPathCut(t *testing.T) {
 	needTool(t, "nft")
 	r, devs := startRescanLab(t, 2)
-	r.addLUN(1, 3, 16<<20)
+	r.AddLUN(1, 3, 16<<20)
 	devs = append(devs, r.waitDevice(3, 30*time.Second, "after REPORTED LUNS DATA HAS CHANGED"))
 	nbdCheck(t, devs, 1<<20, 'a')
 
-	cutPortal(t, r.portals[1])
+	cutPortal(t, r.Portals[1])
 	nbdCheck(t, devs, 2<<20, 'A')
 	require.Eventually(t, func() bool { return failedPaths(t, r.ctl) == len(devs) }, 20*time.Second,
 		50*time.Millisecond, "every device failed its path through the cut portal")
 	for _, st := range r.status() {
 		for _, p := range st.Device.Groups[0].Paths {
-			require.Equal(t, p.Portal == r.portals[0], p.DMState == "active", "%s %s", st.Device.Name, p.Portal)
+			require.Equal(t, p.Portal == r.Portals[0], p.DMState == "active", "%s %s", st.Device.Name, p.Portal)
 		}
 	}
 	require.Equal(t, 0, strings.Count(r.errb.String(), "level=ERROR"), r.errb.String())
