@@ -395,7 +395,7 @@ func reportLUNs(x *cdbCtx) scsiResult {
 func reportTargetPortGroups(x *cdbCtx) scsiResult {
 	cfg := x.c.cfg
 	b := make([]byte, 4, 16)
-	b = append(b, cfg.PortGroupState&0x0f, 0x0f) // state; U/S/AN/AO supported
+	b = append(b, byte(x.c.t.pgState.Load())&0x0f, 0x0f) // state; U/S/AN/AO supported
 	b = binary.BigEndian.AppendUint16(b, cfg.PortGroup)
 	b = append(b, 0, 0, 0, 1) // reserved, status code, vendor, one port
 	b = append(b, 0, 0)

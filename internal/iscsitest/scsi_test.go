@@ -302,5 +302,16 @@ func TestReportLUNsAndPortGroups(t *testing.T) {
 	itt = ti.readCmd(0, []byte{0xa3, 0x0a, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0}, 256)
 	data, _, _ = ti.collectRead(itt)
 	require.Equal(t, []byte{0, 0, 0, 12, 0x01, 0x0f, 0, 7, 0, 0, 0, 1, 0, 0, 0, 1}, data)
+
+	// a state change: ASYMMETRIC ACCESS STATE CHANGED on the next command
+	// to each LUN, then the new state (standby)
+	ti.tg.SetPortGroupState(2)
+	itt = ti.readCmd(0, []byte{0xa3, 0x0a, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0}, 256)
+	_, _, st := ti.collectRead(itt)
+	key, asc, ascq := senseOf(t, st.(*pdu.SCSIResponse))
+	require.Equal(t, [3]byte{0x06, 0x2a, 0x06}, [3]byte{key, asc, ascq})
+	itt = ti.readCmd(0, []byte{0xa3, 0x0a, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0}, 256)
+	data, _, _ = ti.collectRead(itt)
+	require.Equal(t, byte(0x02), data[4])
 	ti.logout()
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gomp-dev/gomp/pdu"
@@ -78,8 +79,9 @@ type Config struct {
 	// INQUIRY, REPORT LUNS and REQUEST SENSE.
 	UnitAttentionOnLogin bool
 	// PortGroup (default 1) and PortGroupState (asymmetric access state,
-	// default 0 active/optimized) answer REPORT TARGET PORT GROUPS; the
-	// relative target port is RelativePort (default 1).
+	// default 0 active/optimized; Target.SetPortGroupState changes it)
+	// answer REPORT TARGET PORT GROUPS; the relative target port is
+	// RelativePort (default 1).
 	PortGroup      uint16
 	PortGroupState uint8
 	RelativePort   uint16
@@ -148,9 +150,10 @@ func (c Config) withDefaults() Config {
 // Target is a scripted, in-process iSCSI target. Its methods are safe for
 // concurrent use.
 type Target struct {
-	cfg Config
-	log *slog.Logger
-	wg  sync.WaitGroup // Listen's Serve goroutines
+	cfg     Config
+	log     *slog.Logger
+	wg      sync.WaitGroup // Listen's Serve goroutines
+	pgState atomic.Uint32  // asymmetric access state REPORT TARGET PORT GROUPS answers
 
 	mu        sync.Mutex // guards the following
 	conns     map[*Conn]struct{}
@@ -169,8 +172,24 @@ func New(cfg Config) *Target {
 		fmt.Fprintf(h, "%s/%d", cfg.Name, n)
 		l.adopt(h.Sum64())
 	}
-	return &Target{cfg: cfg, log: cfg.Logger,
+	t := &Target{cfg: cfg, log: cfg.Logger,
 		conns: make(map[*Conn]struct{}), listeners: make(map[net.Listener]struct{})}
+	t.pgState.Store(uint32(cfg.PortGroupState))
+	return t
+}
+
+// SetPortGroupState changes the asymmetric access state of the target's
+// port group and announces it as LIO does: ASYMMETRIC ACCESS STATE
+// CHANGED (2A/06) on the next command to each LUN of every connection.
+// The state is only reported (REPORT TARGET PORT GROUPS): commands are
+// not refused in standby or unavailable.
+func (t *Target) SetPortGroupState(state uint8) {
+	t.pgState.Store(uint32(state))
+	for _, c := range t.Conns() {
+		for n := range t.cfg.LUNs {
+			c.UnitAttention(n, 0x2A, 0x06)
+		}
+	}
 }
 
 // Name returns the target's iSCSI name.
