@@ -18,7 +18,8 @@ var errIOTimeout = errors.New("multipath: I/O made no progress within IOTimeout"
 // checkLoop is one path's checker, like multipathd's checkerloop for that
 // path: a failed path is tested every PollingInterval, and at once when
 // its session reconnects; a healthy one starts at PollingInterval and
-// backs off to MaxPollingInterval while nothing changes.
+// backs off to MaxPollingInterval while nothing changes. Every path is
+// tested at once when a command met ASYMMETRIC ACCESS STATE CHANGED.
 func (d *Device) checkLoop(p *Path) {
 	defer d.wg.Done()
 	base := d.set.PollingInterval
@@ -38,6 +39,9 @@ func (d *Device) checkLoop(p *Path) {
 		case <-p.kick:
 			interval = base
 			timer.Reset(interval)
+			continue
+		case <-p.io.AccessStateChanged():
+			d.accessStateChanged(p) // wakes this checker too
 			continue
 		case <-poll.C:
 			now := p.io.Connected()

@@ -91,7 +91,13 @@
 // paths are checked every polling_interval, and at once when their
 // session has reconnected; healthy paths start at polling_interval and
 // back off to max_polling_interval (default 4×). Priorities are refreshed
-// on every check of a usable path. A path whose I/O makes no progress for
+// on every check of a usable path, and every path is checked at once when
+// a command meets ASYMMETRIC ACCESS STATE CHANGED (2A/06), IMPLICIT
+// ASYMMETRIC ACCESS STATE TRANSITION FAILED (2A/07) or INQUIRY DATA HAS
+// CHANGED (3F/03), as scsi_dh_alua runs REPORT TARGET PORT GROUPS at once
+// on those unit attentions: package iscsi retries the command and tells
+// the path, whose checker wakes every path's (a target may announce the
+// change on the ports of the group that changed only, as LIO does). A path whose I/O makes no progress for
 // Config.IOTimeout (the SCSI command timer) has its commands aborted so
 // that the I/O moves on. Flapping paths are damped like
 // san_path_err_threshold / _forget_rate / _recovery_time (default 5
@@ -164,8 +170,7 @@
 //
 // Not implemented: path checkers other than tur, prioritizers other than
 // alua and const, hardware handlers (explicit ALUA activation is built
-// in, as above), an immediate RTPG on ASYMMETRIC ACCESS STATE CHANGED
-// (2A/06: states are read on the checker's next round), per-path selector arguments (repeat_count, relative
+// in, as above), per-path selector arguments (repeat_count, relative
 // throughput), marginal_path_* and delay_*_checks, the historical-
 // service-time selector, reloading a configuration into a running
 // device, capacity changes, and per-path block devices (so blacklist devnode/property are

@@ -12,24 +12,25 @@ type EventKind uint8
 
 // Event kinds.
 const (
-	EventPathFailed       EventKind = iota + 1 // a path stopped carrying I/O
-	EventPathReinstated                        // a path carries I/O again
-	EventPathState                             // checker state changed (ghost, pending, delayed, refused…)
-	EventPathPriority                          // a path's priority changed
-	EventGroupSwitched                         // I/O moved to another path group
-	EventNoPath                                // the last usable path is gone
-	EventQueueingExpired                       // no_path_retry ran out: queued I/O fails
-	EventQueueingDisabled                      // DisableQueueing
-	EventQueueingRestored                      // RestoreQueueing
-	EventPathStalled                           // I/O on a path made no progress for IOTimeout
-	EventClosed                                // Close finished with the paths
-	EventPathsRestored                         // a path is usable again after none was
-	EventGroupActivated                        // SET TARGET PORT GROUPS made a standby group active
+	EventPathFailed         EventKind = iota + 1 // a path stopped carrying I/O
+	EventPathReinstated                          // a path carries I/O again
+	EventPathState                               // checker state changed (ghost, pending, delayed, refused…)
+	EventPathPriority                            // a path's priority changed
+	EventGroupSwitched                           // I/O moved to another path group
+	EventNoPath                                  // the last usable path is gone
+	EventQueueingExpired                         // no_path_retry ran out: queued I/O fails
+	EventQueueingDisabled                        // DisableQueueing
+	EventQueueingRestored                        // RestoreQueueing
+	EventPathStalled                             // I/O on a path made no progress for IOTimeout
+	EventClosed                                  // Close finished with the paths
+	EventPathsRestored                           // a path is usable again after none was
+	EventGroupActivated                          // SET TARGET PORT GROUPS made a standby group active
+	EventAccessStateChanged                      // a unit attention announced changed ALUA states
 )
 
 var eventNames = [...]string{"", "path failed", "path reinstated", "path state", "path priority",
 	"group switched", "no path", "queueing expired", "queueing disabled", "queueing restored",
-	"path stalled", "closed", "paths restored", "group activated"}
+	"path stalled", "closed", "paths restored", "group activated", "access state changed"}
 
 // String returns a short description such as "path failed", or
 // "EventKind(N)" for an unknown value.

@@ -227,6 +227,10 @@ func (f *fakePath) Stale() bool {
 	return f.stale
 }
 
+// AccessStateChanged: the fakes announce no unit attentions (the
+// in-process target does: TestAccessStateChangedRefreshesAtOnce).
+func (f *fakePath) AccessStateChanged() <-chan struct{} { return nil }
+
 func (f *fakePath) Connected() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()

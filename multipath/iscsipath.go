@@ -23,7 +23,8 @@ type iscsiPath struct {
 	lun  uint16
 	sess *sharedSession
 
-	h atomic.Pointer[iscsi.LUN] // nil until the first login
+	h      atomic.Pointer[iscsi.LUN] // nil until the first login
+	access chan struct{}             // cap 1: AccessStateChanged
 
 	mu     sync.Mutex // serialises connect and Close
 	closed bool
@@ -41,12 +42,13 @@ func newISCSIPath(c Config, portal string, lun uint16) *iscsiPath {
 		LoginTimeout: c.loginTimeout(), NOPInterval: c.NOPInterval, NOPTimeout: c.NOPTimeout,
 		ReplacementTimeout: max(c.ReplacementTimeout, 0), Recover: true, MaxRecoveryBackoff: c.reconnectBackoff(),
 		Logger: c.Logger}
-	p := &iscsiPath{lun: lun}
+	p := &iscsiPath{lun: lun, access: make(chan struct{}, 1)}
 	if c.Pool != nil {
 		p.sess = c.Pool.acquire(cfg, c.Dial)
 	} else {
 		p.sess = newSharedSession(cfg, c.Dial)
 	}
+	p.sess.watchAccess(lun, p.access)
 	return p
 }
 
@@ -188,6 +190,8 @@ func (p *iscsiPath) SetTargetPortGroups(ctx context.Context, groups []scsi.PortG
 	return nil
 }
 
+func (p *iscsiPath) AccessStateChanged() <-chan struct{} { return p.access }
+
 func (p *iscsiPath) Connected() bool {
 	l := p.h.Load()
 	return l != nil && l.Session().State() == iscsi.StateLoggedIn
@@ -215,5 +219,6 @@ func (p *iscsiPath) Close(ctx context.Context) error {
 		return nil
 	}
 	p.closed = true
+	p.sess.unwatchAccess(p.access)
 	return p.sess.release(ctx)
 }

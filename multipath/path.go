@@ -33,6 +33,10 @@ type pathIO interface {
 	ReportTargetPortGroups(ctx context.Context) (scsi.TargetPortGroups, error)
 	// SetTargetPortGroups runs SET TARGET PORT GROUPS.
 	SetTargetPortGroups(ctx context.Context, groups []scsi.PortGroupState) error
+	// AccessStateChanged receives when a command to the LUN met a unit
+	// attention announcing changed asymmetric access states (nil: the
+	// path cannot tell).
+	AccessStateChanged() <-chan struct{}
 	// Connected reports, without I/O, whether the transport is up.
 	Connected() bool
 	// Reset drops the transport so that commands in flight fail with a

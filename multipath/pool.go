@@ -100,6 +100,9 @@ type sharedSession struct {
 
 	mu     sync.Mutex // serialises connect and close
 	closed bool
+
+	wmu      sync.Mutex // guards the following
+	watchers []accessWatch
 }
 
 // newSharedSession returns an unconnected session for cfg with one
@@ -110,6 +113,7 @@ func newSharedSession(cfg iscsi.Config, dial func(context.Context, string, strin
 		ss.cfg.ISID = iscsi.RandomISID()
 	}
 	ss.cfg.Dial = ss.dialTCP
+	ss.cfg.OnUnitAttention = ss.unitAttention(cfg.OnUnitAttention)
 	return ss
 }
 
