@@ -93,7 +93,7 @@ func Dial(ctx context.Context, cfg Config) (*Session, error) {
 	s.start(t, res)
 	s.mu.Unlock()
 	cfg.Logger.Info("iscsi session logged in", "portal", cfg.Portal, "target", cfg.TargetName,
-		"isid", cfg.ISID.String(), "tsih", res.tsih)
+		"isid", cfg.ISID.String(), "tsih", res.tsih, "error_recovery_level", res.params.ErrorRecoveryLevel)
 	return s, nil
 }
 
