@@ -179,6 +179,12 @@ func (c *Client) fail(err error) {
 // connection is closed (the reply could still land in buf otherwise), so
 // that every later request fails too.
 func (c *Client) do(ctx context.Context, cmd nbd.Command, fl nbd.CommandFlags, off uint64, buf []byte) error {
+	return c.doN(ctx, cmd, fl, off, uint32(len(buf)), buf)
+}
+
+// doN is do for a request of length n, which may have no payload (buf
+// nil: TRIM, WRITE_ZEROES).
+func (c *Client) doN(ctx context.Context, cmd nbd.Command, fl nbd.CommandFlags, off uint64, n uint32, buf []byte) error {
 	cl := &call{buf: buf, read: cmd == nbd.CmdRead, done: make(chan struct{})}
 	c.mu.Lock()
 	if c.err != nil {
@@ -189,7 +195,7 @@ func (c *Client) do(ctx context.Context, cmd nbd.Command, fl nbd.CommandFlags, o
 	cookie := c.cookie
 	c.pending[cookie] = cl
 	c.mu.Unlock()
-	hdr, _ := nbd.Request{Flags: fl, Type: cmd, Cookie: cookie, Offset: off, Length: uint32(len(buf))}.AppendBinary(make([]byte, 0, nbd.RequestLen))
+	hdr, _ := nbd.Request{Flags: fl, Type: cmd, Cookie: cookie, Offset: off, Length: n}.AppendBinary(make([]byte, 0, nbd.RequestLen))
 	bufs := net.Buffers{hdr}
 	if cmd == nbd.CmdWrite {
 		bufs = append(bufs, buf)
@@ -205,10 +211,10 @@ func (c *Client) do(ctx context.Context, cmd nbd.Command, fl nbd.CommandFlags, o
 	case <-ctx.Done():
 		c.fail(ctx.Err())
 		<-cl.done
-		return fmt.Errorf("nbd %s at %d+%d: no reply: %w", cmd, off, len(buf), ctx.Err())
+		return fmt.Errorf("nbd %s at %d+%d: no reply: %w", cmd, off, n, ctx.Err())
 	}
 	if cl.errno != 0 {
-		return fmt.Errorf("nbd %s at %d+%d: %w", cmd, off, len(buf), &nbd.Error{Errno: cl.errno})
+		return fmt.Errorf("nbd %s at %d+%d: %w", cmd, off, n, &nbd.Error{Errno: cl.errno})
 	}
 	return nil
 }
@@ -225,6 +231,16 @@ func (c *Client) WriteAt(ctx context.Context, p []byte, off int64, fua bool) err
 		fl = nbd.CmdFlagFUA
 	}
 	return c.do(ctx, nbd.CmdWrite, fl, uint64(off), p)
+}
+
+// WriteZeroes sends NBD_CMD_WRITE_ZEROES for [off, off+n), with
+// NBD_CMD_FLAG_NO_HOLE when noHole is set (the range must stay allocated).
+func (c *Client) WriteZeroes(ctx context.Context, off int64, n uint32, noHole bool) error {
+	var fl nbd.CommandFlags
+	if noHole {
+		fl = nbd.CmdFlagNoHole
+	}
+	return c.doN(ctx, nbd.CmdWriteZeroes, fl, uint64(off), n, nil)
 }
 
 // Flush sends NBD_CMD_FLUSH.
