@@ -16,11 +16,23 @@
 #          e2fsck; no nbd I/O error in dmesg
 #   alua   LIO with two TPGs (127.0.0.1 in TPG 1, 127.0.0.2 in TPG 2) on
 #          one LUN, two ALUA groups (1 active/optimized, preferred; 2
-#          active/non-optimized): I/O on group 1 only; group 1 to standby
-#          (through transitioning), unavailable, back to active/optimized
-#          (failback), each while O_DIRECT writes run (stall measured, no
-#          error); both groups standby with explicit-only ALUA: gomp sends
-#          SET TARGET PORT GROUPS and I/O resumes; data verified, e2fsck
+#          active/non-optimized), ACLs and mutual CHAP, ErrorRecoveryLevel
+#          2 offered (gomp logs in at 0): NBD WRITE_ZEROES (nbdzero on the
+#          --listen socket) reaches LIO as WRITE SAME, with and without
+#          UNMAP; I/O on group 1 only; fstrim reaches it as UNMAP (the
+#          backing file's blocks freed); group 1 to standby (through
+#          transitioning), unavailable, back to active/optimized (failback
+#          immediate); the optimized port moves to group 2 with nothing but
+#          ASYMMETRIC ACCESS STATE CHANGED to tell (I/O follows in well
+#          under a polling interval); both groups standby with
+#          explicit-only ALUA: gomp sends SET TARGET PORT GROUPS and I/O
+#          resumes. Re-attached with failback manual and gomp's NOP-Outs
+#          off: LIO's NOP-Ins over 10 idle s are answered, no reconnect;
+#          group 1 back to active/optimized keeps I/O on group 2 until
+#          `gomp group switch NAME 1`. Re-attached with failback 4: I/O
+#          returns 4 s after group 1's path is reinstated. Each transition
+#          while O_DIRECT writes run: the longest stall, failed writes and
+#          kernel I/O errors in a summary; data verified, e2fsck
 #   pr     (not in the default list: its last steps fail on LIO 6.1, see
 #          test_pr) persistent reservations on LIO between two hosts (two gomp
 #          attaches with their own initiator names): host A registers
@@ -627,6 +639,7 @@ ALUA_B=$CFS/core/fileio_1/alua0
 ALUA_INI=iqn.2026-12.dev.gomp:kernel-lab-host
 ALUA_SECRET=initiator-secret-0123
 ALUA_MUTUAL=target-secret-456789
+ALUA_SOCK=/tmp/alua.nbd
 
 # alua_up: LIO serving one 128 MiB fileio LUN through TPG 1 (127.0.0.1)
 # and TPG 2 (127.0.0.2); ALUA group g1 (id 1) holds TPG 1's port, g2 (id
@@ -657,12 +670,18 @@ alua_up() {
 			printf %s $ALUA_SECRET >$t/acls/$ALUA_INI/auth/password &&
 			printf %s lio-target >$t/acls/$ALUA_INI/auth/userid_mutual &&
 			printf %s $ALUA_MUTUAL >$t/acls/$ALUA_INI/auth/password_mutual || return 1
+		# the ACL's NOP-In pings: after 3 s without one, 3 s to answer
+		# (LIO's minimums; defaults 15 and 30)
+		echo 3 >$t/acls/$ALUA_INI/attrib/nopin_timeout && echo 3 >$t/acls/$ALUA_INI/attrib/nopin_response_timeout || return 1
 		for a in generate_node_acls:0 authentication:1 demo_mode_write_protect:0; do
 			echo ${a#*:} >$t/attrib/${a%:*} || return 1
 		done
-		echo 1 >$t/enable || return 1
+		# LIO offers error recovery up to level 2; gomp keeps level 0
+		echo 2 >$t/param/ErrorRecoveryLevel && echo 1 >$t/enable || return 1
 	done
-	echo "LIO: $ALUA_IQN, TPG 1 127.0.0.1:3260 in ALUA group 1 ($(alua_state 1)), TPG 2 127.0.0.2:3260 in group 2 ($(alua_state 2))"
+	echo "LIO: $ALUA_IQN, TPG 1 127.0.0.1:3260 in ALUA group 1 ($(alua_state 1)), TPG 2 127.0.0.2:3260 in group 2 ($(alua_state 2));" \
+		"ErrorRecoveryLevel $(cat $CFS/iscsi/$ALUA_IQN/tpgt_1/param/ErrorRecoveryLevel), nopin_timeout $(cat $CFS/iscsi/$ALUA_IQN/tpgt_1/acls/$ALUA_INI/attrib/nopin_timeout)," \
+		"emulate_tpu $(cat $b/attrib/emulate_tpu), emulate_tpws $(cat $b/attrib/emulate_tpws)"
 }
 
 alua_down() {
@@ -718,30 +737,220 @@ completed() {
 		p && /"completed":/ { gsub(/[",]/, "", $2); print $2; exit }'
 }
 
-# alua_step DESC CMD...: runs CMD (a state change) while the probe writes,
-# then reports the stall and checks that no write failed
-alua_step() {
-	local d=$1 r
-	shift
+# step_begin: the probe writes and the kernel log position is noted;
+# step_end DESC: the probe stops and one line goes to the section's summary
+# (longest stall between completed writes, writes that failed, nbd or
+# EXT4 errors in the kernel log since step_begin); the step fails on any
+# error.
+step_begin() {
+	STEP_KLOG=$(dmesg | wc -l)
 	probe_start
+}
+step_end() {
+	local d=$1 r k=0
+	r=$(probe_stop)
+	kernel_errors $STEP_KLOG >/tmp/kerr.step && k=$(wc -l </tmp/kerr.step)
+	echo "$d: $r, $k kernel I/O error line(s)" | tee -a /tmp/alua.summary
+	sed 's/^/    /' /tmp/kerr.step
+	check "$d: no write failed, no I/O error in the kernel log" [ "$(probe_errors)" = 0 -a "$k" = 0 ]
+}
+
+# alua_step DESC CMD...: runs CMD (a state change) while the probe writes
+# for 9 s
+alua_step() {
+	local d=$1
+	shift
+	step_begin
 	sleep 1
 	"$@" || g_fail "$d: the state change failed"
 	sleep 8
-	r=$(probe_stop)
-	echo "$d: $r (group 1 $(alua_state 1), group 2 $(alua_state 2))"
-	check "$d: no write failed" [ "$(probe_errors)" = 0 ]
+	step_end "$d (group 1 $(alua_state 1), group 2 $(alua_state 2))"
+}
+
+# io_moved IP C0 SECONDS: waits until path IP has completed more than C0
+# I/Os (SECONDS at most); prints the seconds since T_CHANGE
+io_moved() {
+	local i=0
+	while [ "$(completed $1)" -le "$2" ]; do
+		[ $i -lt $(($3 * 20)) ] || { echo "no I/O on $1 $(since $T_CHANGE)s after the change"; return 1; }
+		sleep 0.05
+		i=$((i + 1))
+	done
+	since $T_CHANGE
+}
+
+# stat_sum KEY: KEY=N summed over the device's paths in `gomp stats`
+stat_sum() { gomp stats "$GOMP_NAME" | grep -o "$1=[0-9]*" | awk -F= '{s += $2} END {print s + 0}'; }
+
+# written: bytes gomp wrote (WRITE) through every path
+written() { gomp stats --json "$GOMP_NAME" | grep -o '"written_bytes": *[0-9]*' | awk -F: '{s += $2} END {print s + 0}'; }
+
+# blocks: 512-byte blocks the LUN's backing file holds
+blocks() { stat -c %b /tmp/alua0.img; }
+
+# alua_write_same: before mke2fs, NBD WRITE_ZEROES through the NBD socket
+# (the guest's nbd driver sends none: nbdzero) reaches LIO as WRITE SAME
+# (emulate_tpws), with UNMAP unless NO_HOLE: 4 MiB of random data at 96
+# MiB read back as zeroes through /dev/nbdN, the backing file's blocks
+# freed, gomp's write zeroes counted, nothing written as plain zeroes.
+alua_write_same() {
+	local b0 b1 z0 z1 w0 w1 zsum hole
+	zsum=$(dd if=/dev/zero bs=1M count=4 2>/dev/null | sha256sum | cut -d' ' -f1)
+	for hole in yes no; do
+		dd if=/dev/urandom of=$GOMP_DEV bs=1M seek=96 count=4 oflag=direct 2>/dev/null
+		b0=$(blocks) z0=$(stat_sum zeroes) w0=$(written)
+		nbdzero -socket $ALUA_SOCK -export "$GOMP_NAME" -offset $((96 << 20)) -length $((4 << 20)) \
+			$([ $hole = no ] && echo -no-hole) 2>&1 | sed 's/^/    /'
+		b1=$(blocks) z1=$(stat_sum zeroes) w1=$(written)
+		echo "WRITE_ZEROES (holes $hole): backing file $b0 -> $b1 blocks, gomp: write zeroes $z0 -> $z1, bytes written $w0 -> $w1"
+		check "WRITE_ZEROES (holes $hole): reads back as zeroes through $GOMP_DEV" \
+			[ "$(dd if=$GOMP_DEV bs=1M skip=96 count=4 iflag=direct 2>/dev/null | sha256sum | cut -d' ' -f1)" = "$zsum" ]
+		check "WRITE_ZEROES (holes $hole): sent as WRITE SAME, not as written zeroes" [ "$z1" -gt "$z0" -a "$w1" -lt $((w0 + (1 << 20))) ]
+		if [ $hole = yes ]; then
+			check "WRITE SAME with UNMAP freed the range in the backing file ($b0 -> $b1 blocks)" [ $((b0 - b1)) -ge 7000 ]
+		else
+			check "WRITE SAME without UNMAP (NO_HOLE) keeps it allocated ($b0 -> $b1 blocks)" [ $((b0 - b1)) -lt 1000 ]
+		fi
+	done
+}
+
+# alua_unmap: a deleted 16 MiB file, fstrim on the mounted ext4: the
+# kernel's discards reach LIO as UNMAP (emulate_tpu) and free the blocks
+# of the backing file
+alua_unmap() {
+	local b0 b1 b2 u0
+	dd if=/dev/urandom of=$G_MNT/trim16M bs=1M count=16 conv=fsync 2>/dev/null
+	sync
+	b0=$(blocks) u0=$(stat_sum unmap)
+	rm $G_MNT/trim16M && sync
+	b1=$(blocks)
+	fstrim -v $G_MNT 2>&1 | sed 's/^/    /'
+	b2=$(blocks)
+	echo "fstrim: backing file $b0 -> $b1 (rm) -> $b2 blocks (fstrim), gomp unmap $u0 -> $(stat_sum unmap)"
+	check "fstrim: UNMAP sent" [ "$(stat_sum unmap)" -gt "$u0" ]
+	check "fstrim: LIO freed the deleted file's 16 MiB in the backing file" [ $((b0 - b2)) -ge 30000 ]
+}
+
+# alua_ua_switch: the optimized port moves from group 1 to group 2 while
+# I/O runs, with no path error: only ASYMMETRIC ACCESS STATE CHANGED on
+# group 1's port tells. gomp checks every path at once, so I/O moves well
+# within one polling interval (5 s; a healthy path's checker backs off to
+# 20 s). Then group 2 becomes active/non-optimized too, announced on its
+# own port: one group of both paths.
+alua_ua_switch() {
+	local c t
+	alua_set 2 0 # group 2 active/optimized: still below group 1 (preferred)
+	sleep 1
+	step_begin
+	sleep 1
+	c=$(completed 127.0.0.2) T_CHANGE=$(up)
+	# group 1 active/non-optimized, not preferred (a change LIO does not announce)
+	echo 0 >$ALUA_B/alua/g1/preferred && echo 1 >$ALUA_B/alua/g1/alua_access_state
+	t=$(io_moved 127.0.0.2 $c 25) || g_fail "I/O moved to group 2"
+	check "ASYMMETRIC ACCESS STATE CHANGED: I/O on group 2 within 2.5 s (half a polling interval): ${t}s" awk "BEGIN{exit !($t < 2.5)}"
+	sleep 2
+	step_end "UA: optimized port from group 1 to group 2 (I/O moved in ${t}s)"
+	step_begin
+	sleep 1
+	c=$(completed 127.0.0.1) T_CHANGE=$(up)
+	echo 1 >$ALUA_B/alua/g2/alua_access_state
+	t=$(io_moved 127.0.0.1 $c 25) || g_fail "I/O on group 1 again"
+	check "ASYMMETRIC ACCESS STATE CHANGED: both active/non-optimized, I/O on 127.0.0.1 too within 2.5 s: ${t}s" awk "BEGIN{exit !($t < 2.5)}"
+	sleep 2
+	step_end "UA: group 2 active/non-optimized too (I/O on both in ${t}s)"
+	g_status
+	check "gomp logged the access state changes" sh -c "tail -n +$((G_ERR0 + 1)) $G_ERR | grep -q 'access state changed'"
+	echo 1 >$ALUA_B/alua/g1/preferred && alua_set 1 0 || g_fail "group 1 active/optimized and preferred again"
+}
+
+# alua_nopin: an idle session (gomp's own pings off) longer than LIO's
+# nopin_timeout + nopin_response_timeout: LIO pings, gomp answers, the
+# sessions stay up
+alua_nopin() {
+	local n0 o0
+	n0=$(stat_sum nop_in) o0=$(stat_sum nop_out)
+	sleep 10
+	gomp stats "$GOMP_NAME" | grep -E 'pdus_|reconnects' | sed 's/^/    /'
+	echo "idle 10 s: NOP-In $n0 -> $(stat_sum nop_in), NOP-Out $o0 -> $(stat_sum nop_out)"
+	check "LIO's NOP-In pings arrived and were answered (gomp sends no pings of its own here)" \
+		sh -c "[ $(stat_sum nop_in) -ge $((n0 + 4)) ] && [ $(stat_sum nop_out) -ge $((o0 + 4)) ]"
+	check "no connection lost, no reconnect" [ "$(stat_sum connection_failures)" = 0 -a "$(stat_sum reconnects)" = 0 ]
+	check "no session reinstated in gomp's log" sh -c "! tail -n +$((G_ERR0 + 1)) $G_ERR | grep -qE 'session reinstated|reconnect failed'"
+}
+
+# alua_failback_manual: with failback manual, group 1 back to
+# active/optimized is reinstated but I/O stays on group 2 until `gomp group
+# switch NAME 1`
+alua_failback_manual() {
+	local c t
+	alua_step "manual: group 1 -> unavailable" alua_set 1 3
+	check "manual: 127.0.0.2 carries the I/O" [ "$(completed 127.0.0.2)" -gt 0 ]
+	step_begin
+	c=$(completed 127.0.0.1) T_CHANGE=$(up)
+	alua_set 1 0
+	wait_path 127.0.0.1 active 30 || g_fail "manual: path 127.0.0.1 reinstated"
+	sleep 5
+	g_status
+	check "manual: I/O stays on group 2 $(since $T_CHANGE)s after group 1 is active/optimized again" [ "$(completed 127.0.0.1)" = "$c" ]
+	step_end "manual: group 1 -> active/optimized, no failback"
+	step_begin
+	sleep 1
+	c=$(completed 127.0.0.1) T_CHANGE=$(up)
+	echo "\$ gomp group switch $GOMP_NAME 1"
+	gomp group switch "$GOMP_NAME" 1 2>&1 | sed 's/^/    /'
+	t=$(io_moved 127.0.0.1 $c 10) || g_fail "manual: I/O on group 1 after gomp group switch"
+	check "manual: gomp group switch NAME 1 moved I/O to group 1 in ${t}s" awk "BEGIN{exit !($t < 2)}"
+	sleep 2
+	step_end "manual: gomp group switch NAME 1 (I/O moved in ${t}s)"
+}
+
+# alua_failback_deferred N: with failback N, group 1 back to
+# active/optimized gets the I/O back N s after its path is reinstated,
+# not before
+alua_failback_deferred() {
+	local n=$1 c t_up t
+	alua_step "failback $n: group 1 -> unavailable" alua_set 1 3
+	step_begin
+	c=$(completed 127.0.0.1) T_CHANGE=$(up)
+	alua_set 1 0
+	wait_path 127.0.0.1 active 30 >/dev/null || g_fail "failback $n: path 127.0.0.1 reinstated"
+	t_up=$(since $T_CHANGE)
+	t=$(io_moved 127.0.0.1 $c 30) || g_fail "failback $n: I/O back on group 1"
+	echo "failback $n: path 127.0.0.1 reinstated ${t_up}s, I/O on it ${t}s after the change"
+	check "failback $n: I/O back on group 1 no sooner than $n s after the change, nor later than $n s + 2 polling intervals: ${t}s" \
+		awk "BEGIN{exit !($t >= $n && $t <= $n + 5)}"
+	check "failback $n: and about $n s after the reinstatement: $(awk "BEGIN{print $t - $t_up}")s" \
+		awk "BEGIN{exit !($t - $t_up >= $n - 0.5 && $t - $t_up <= $n + 1.5)}"
+	sleep 1
+	step_end "failback $n: group 1 -> active/optimized (I/O back in ${t}s)"
+}
+
+# alua_reattach CONF ARGS...: detach, re-attach with multipath.conf CONF
+# and ARGS (the file system mounted by gomp), every file checked
+alua_reattach() {
+	local conf=$1
+	shift
+	check "gomp detach: exit 0" gomp_stop detach
+	gomp_attach --config "$conf" --mount $G_MNT --fstype ext4 $ALUA_ARGS "$@" || {
+		g_fail "re-attach with $(tr '\n' ' ' <"$conf")"
+		return 1
+	}
+	gomp status "$GOMP_NAME" | head -n 2 | tail -n 1 | sed 's/^/    /'
+	check "every file's checksum" verify
 }
 
 test_alua() {
-	local klog0 c1 c2
+	local klog0 c1 c2 t0
+	t0=$(up)
 	klog0=$(dmesg | wc -l)
+	: >/tmp/alua.summary
 	alua_up || { g_fail "LIO with two ALUA groups configured"; alua_down; return 1; }
 	G_IQN=$ALUA_IQN
 	rm -rf $G_SUMS $G_SRC
 	mkdir -p $G_MNT
 	echo $ALUA_SECRET >/tmp/chap.secret && echo $ALUA_MUTUAL >/tmp/mutual.secret
-	set -- --initiator-name $ALUA_INI --chap-user gomp-host --chap-secret-file /tmp/chap.secret \
-		--mutual-user lio-target --mutual-secret-file /tmp/mutual.secret
+	ALUA_ARGS="--initiator-name $ALUA_INI --chap-user gomp-host --chap-secret-file /tmp/chap.secret --mutual-user lio-target --mutual-secret-file /tmp/mutual.secret"
+	set -- $ALUA_ARGS
 	chmod 600 /tmp/chap.secret /tmp/mutual.secret
 	gomp discover --initiator-name $ALUA_INI 127.0.0.1 >/tmp/disc.out 2>&1 # discovery needs no CHAP here
 	sed 's/^/    /' /tmp/disc.out
@@ -753,12 +962,16 @@ test_alua() {
 	sed 's/^/    /' /tmp/ls2.out
 	check "a wrong mutual secret is refused" sh -c "echo not-the-target-secret >/tmp/bad.secret; chmod 600 /tmp/bad.secret; ! gomp ls --target $ALUA_IQN --portal 127.0.0.1 --initiator-name $ALUA_INI --chap-user gomp-host --chap-secret-file /tmp/chap.secret --mutual-user lio-target --mutual-secret-file /tmp/bad.secret >/tmp/ls3.out 2>&1"
 	sed 's/^/    /' /tmp/ls3.out
-	gomp_attach "$@" || {
+	gomp_attach "$@" --listen unix:$ALUA_SOCK || {
 		g_fail "attach to LIO (ALUA) came up"
 		dmesg | grep -iE 'chap|auth|login|acl' | tail -n 20 | sed 's/^/    /'
 		alua_down
 		return 1
 	}
+	tail -n +$((G_ERR0 + 1)) $G_ERR | grep 'session logged in' >/tmp/logins.out
+	check "LIO offers ErrorRecoveryLevel 2: every session logged in at level 0 ($(wc -l </tmp/logins.out) logins)" \
+		[ "$(wc -l </tmp/logins.out)" -ge 2 -a "$(grep -c 'error_recovery_level=0' /tmp/logins.out)" = "$(wc -l </tmp/logins.out)" ]
+	alua_write_same
 	$X/mke2fs -q -F -t ext4 -E lazy_itable_init=0,lazy_journal_init=0 $GOMP_DEV
 	check "mke2fs" [ $? = 0 ]
 	check "mount" mount -t ext4 $GOMP_DEV $G_MNT
@@ -768,15 +981,16 @@ test_alua() {
 	put a/f16M 16384 && put a/f1M 1024
 	check "16 MiB + 1 MiB written, read back" verify
 	check "I/O went to group 1 only (127.0.0.2 completed stays $c2)" [ "$(completed 127.0.0.2)" = "$c2" ]
+	alua_unmap
 	alua_step "group 1 active/optimized -> standby (3 s transitioning)" alua_set 1 2 3
 	check "127.0.0.2 carries the I/O" [ "$(completed 127.0.0.2)" -gt "$c2" ]
 	alua_step "group 1 standby -> unavailable" alua_set 1 3
-	c1=$(completed 127.0.0.1)
-	alua_step "group 1 unavailable -> active/optimized (3 s transitioning; failback)" alua_set 1 0 3
+	alua_step "group 1 unavailable -> active/optimized (3 s transitioning; failback immediate)" alua_set 1 0 3
 	check "failback: I/O on 127.0.0.1 again" wait_path 127.0.0.1 active 30
 	c1=$(completed 127.0.0.1)
 	put b/f2M 2048 && sync
 	check "after failback 127.0.0.1 carries the I/O" [ "$(completed 127.0.0.1)" -gt "$c1" ]
+	alua_ua_switch
 	# both groups standby, then explicit-only ALUA: only SET TARGET PORT
 	# GROUPS can bring one back
 	alua_step "both groups standby, explicit-only ALUA" sh -c "echo 2 >$ALUA_B/alua/g2/alua_access_state && echo 2 >$ALUA_B/alua/g1/alua_access_state && echo 2 >$ALUA_B/alua/g1/alua_access_type && echo 2 >$ALUA_B/alua/g2/alua_access_type"
@@ -784,9 +998,23 @@ test_alua() {
 	check "gomp logged the activation" sh -c "tail -n +$((G_ERR0 + 1)) $G_ERR | grep -q 'group activated'"
 	g_status
 	check "every file's checksum" verify
-	umount $G_MNT
-	check "e2fsck -fn: clean" $X/e2fsck -fn $GOMP_DEV
-	check "gomp detach: exit 0" gomp_stop detach
+	# implicit ALUA again (configfs transitions need it), groups as at the start
+	echo 3 >$ALUA_B/alua/g1/alua_access_type && echo 3 >$ALUA_B/alua/g2/alua_access_type &&
+		alua_set 2 1 && alua_set 1 0 || g_fail "implicit ALUA restored"
+
+	umount $G_MNT # mounted by hand, not by gomp
+	echo "-- failback manual; gomp's NOP-Out pings off"
+	printf 'defaults {\n\tfailback manual\n}\n' >/tmp/mp-manual.conf
+	if alua_reattach /tmp/mp-manual.conf --nop-interval off; then
+		alua_nopin
+		alua_failback_manual
+	fi
+	echo "-- failback 4, polling_interval 1"
+	printf 'defaults {\n\tfailback 4\n\tpolling_interval 1\n}\n' >/tmp/mp-deferred.conf
+	alua_reattach /tmp/mp-deferred.conf && alua_failback_deferred 4
+	check "every file's checksum" verify
+	check "gomp detach: exit 0, unmounted" gomp_stop detach
+	check "e2fsck -fn of the LUN's backing file: clean" $X/e2fsck -fn /tmp/alua0.img
 	G_IQN=
 	alua_down || g_fail "LIO torn down"
 	if kernel_errors $klog0 >/tmp/kerr.out; then
@@ -796,6 +1024,9 @@ test_alua() {
 		g_ok "kernel log: no I/O error on the nbd device, no EXT4 error"
 	fi
 	[ -n "$GOMP_PID" ] && gomp_cleanup
+	echo "per transition (O_DIRECT 64 KiB writes on the mounted ext4):"
+	sed 's/^/    /' /tmp/alua.summary
+	echo "alua section: $(since $t0)s"
 	echo "$G_FAILS failure(s)"
 	[ $G_FAILS = 0 ]
 }
