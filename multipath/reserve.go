@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -216,12 +217,16 @@ func (d *Device) registerAll(ctx context.Context, paths []*Path, oldKey, newKey 
 		})
 	}
 	wg.Wait()
-	d.log.Info("multipath: reservation key registered", "device", d.name, "key", fmt.Sprintf("0x%x", newKey),
-		"paths", len(paths), "took", time.Since(start))
 	out := make(map[*Path]error, len(paths))
+	failed := 0
 	for i, p := range paths {
 		out[p] = errs[i]
+		if errs[i] != nil {
+			failed++
+		}
 	}
+	d.log.Info("multipath: "+a.String()+" done", "device", d.name, "key", fmt.Sprintf("0x%x", newKey),
+		"paths", len(paths), "failed", failed, "took", time.Since(start))
 	return out
 }
 
@@ -230,8 +235,13 @@ func (d *Device) registerAll(ctx context.Context, paths []*Path, oldKey, newKey 
 // nexuses hold now (--param-rk), ignore uses REGISTER AND IGNORE EXISTING
 // KEY. A key set in multipath.conf must be the one registered; with
 // reservation_key "file" the prkeys file records it. Paths that are down
-// now register when they are reinstated. The error names every path that
-// failed; the paths that succeeded stay registered.
+// now register when they are reinstated.
+//
+// All or nothing, as mpathpersist: when a registration (newKey not 0)
+// fails on some path, the paths that succeeded are rolled back (REGISTER
+// with their new key back to oldKey; 0, unregistered, with ignore) so that
+// the LUN is never left registered through only some of the device's
+// I_T nexuses, and the error names the failed paths.
 func (d *Device) Register(ctx context.Context, oldKey, newKey uint64, ignore, aptpl bool) error {
 	d.pr.op.Lock()
 	defer d.pr.op.Unlock()
@@ -250,20 +260,70 @@ func (d *Device) Register(ctx context.Context, oldKey, newKey uint64, ignore, ap
 	d.pr.mu.Lock()
 	d.pr.aptpl = aptpl
 	d.pr.mu.Unlock()
+	res := d.registerAll(ctx, paths, oldKey, newKey, ignore)
+	var failed, done []*Path
 	var errs []error
-	for p, err := range d.registerAll(ctx, paths, oldKey, newKey, ignore) {
+	for _, p := range paths {
+		if err := res[p]; err != nil {
+			failed = append(failed, p)
+			errs = append(errs, fmt.Errorf("path %s: %w", p.portal, err))
+		} else {
+			done = append(done, p)
+		}
+	}
+	switch {
+	case len(failed) == 0:
+		d.keyRegistered(newKey, aptpl)
+		return nil
+	case newKey != 0:
+		undo := "nothing to roll back"
+		if err := d.rollback(ctx, done, newKey, oldKey, ignore); err != nil {
+			errs = append(errs, err)
+			undo = "rollback incomplete"
+		} else if len(done) > 0 {
+			undo = "rolled back through " + portals(done)
+		}
+		return fmt.Errorf("multipath %s: register key 0x%x failed through %s (%s): %w",
+			d.name, newKey, portals(failed), undo, errors.Join(errs...))
+	case len(done) > 0:
+		d.keyRegistered(newKey, aptpl) // unregistered through some paths: the key is no longer in use
+	}
+	return fmt.Errorf("multipath %s: register: %w", d.name, errors.Join(errs...))
+}
+
+// rollback undoes a partial registration of key on paths: back to oldKey
+// (0, unregistered, after REGISTER AND IGNORE EXISTING KEY, whose old key
+// is unknown). It returns nil when every path was rolled
+// back, and names the paths it could not roll back otherwise. pr.op held.
+func (d *Device) rollback(ctx context.Context, paths []*Path, key, oldKey uint64, ignore bool) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	if ignore {
+		oldKey = 0
+	}
+	d.log.Warn("multipath: registration failed on some paths; rolling back the others",
+		"device", d.name, "key", fmt.Sprintf("0x%x", key), "paths", portals(paths))
+	var errs []error
+	for p, err := range d.registerAll(ctx, paths, key, oldKey, false) {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("path %s: %w", p.portal, err))
 		}
 	}
-	if len(errs) == len(paths) {
-		return fmt.Errorf("multipath %s: register: %w", d.name, errors.Join(errs...))
-	}
-	d.keyRegistered(newKey, aptpl)
 	if len(errs) > 0 {
-		return fmt.Errorf("multipath %s: register: %w", d.name, errors.Join(errs...))
+		return fmt.Errorf("rollback left key 0x%x registered: %w", key, errors.Join(errs...))
 	}
+	d.log.Info("multipath: registration rolled back", "device", d.name, "paths", portals(paths))
 	return nil
+}
+
+// portals names paths for messages: "a, b".
+func portals(paths []*Path) string {
+	s := make([]string, len(paths))
+	for i, p := range paths {
+		s[i] = p.portal
+	}
+	return strings.Join(s, ", ")
 }
 
 // keyRegistered records a registered (or, 0, unregistered) key. pr.op held.
