@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gomp-dev/gomp/iscsi"
@@ -33,9 +34,18 @@ type prPath interface {
 // reservation commands.
 var ErrNoReservationSupport = errors.New("multipath: path does not support persistent reservations")
 
+// ErrReservationConflict: an I/O met RESERVATION CONFLICT. Another
+// host's persistent reservation excludes this host (it holds the
+// reservation, or preempted or cleared this host's key); the error also
+// wraps the *iscsi.SCSIError. No path is failed for it.
+var ErrReservationConflict = errors.New("multipath: reservation conflict: another host's persistent reservation refuses this I/O")
+
 // reservation is a device's key and which paths registered it.
 type reservation struct {
 	op sync.Mutex // serialises reservation commands and re-registrations
+	// conflicted: an I/O met RESERVATION CONFLICT since the key was last
+	// registered (logged and checked once).
+	conflicted atomic.Bool
 
 	mu         sync.Mutex // leaf lock (taken under Device.mu); guards the following
 	key        uint64
@@ -328,6 +338,7 @@ func portals(paths []*Path) string {
 
 // keyRegistered records a registered (or, 0, unregistered) key. pr.op held.
 func (d *Device) keyRegistered(key uint64, aptpl bool) {
+	d.pr.conflicted.Store(false)
 	d.pr.mu.Lock()
 	file := d.pr.source == "file" || d.set.ReservationKey == ReservationKeyFile
 	d.pr.key, d.pr.aptpl, d.pr.active = key, aptpl, key != 0
@@ -358,10 +369,14 @@ func (d *Device) onePath(ctx context.Context, what string, fn func(pp prPath) er
 			err = fn(pp)
 		}
 		if err == nil || classify(ctx, err) != actFailPath {
-			if err != nil {
-				return fmt.Errorf("multipath %s: %s through %s: %w", d.name, what, p.portal, err)
+			switch {
+			case err == nil:
+				return nil
+			case refusedCDB(err):
+				return fmt.Errorf("multipath %s: the target does not support %s (%w; through %s: %w)",
+					d.name, what, errors.ErrUnsupported, p.portal, err)
 			}
-			return nil
+			return fmt.Errorf("multipath %s: %s through %s: %w", d.name, what, p.portal, err)
 		}
 		errs = append(errs, fmt.Errorf("path %s: %w", p.portal, err))
 	}
@@ -371,8 +386,21 @@ func (d *Device) onePath(ctx context.Context, what string, fn func(pp prPath) er
 	return fmt.Errorf("multipath %s: %s: %w", d.name, what, errors.Join(errs...))
 }
 
+// refusedCDB reports ILLEGAL REQUEST, INVALID COMMAND OPERATION CODE or
+// INVALID FIELD IN CDB: the target does not implement the service action
+// (tgtd has no READ FULL STATUS nor PREEMPT AND ABORT) or the type.
+func refusedCDB(err error) bool {
+	var se *iscsi.SCSIError
+	if !errors.As(err, &se) || !se.HasSense || se.Sense.Key != scsi.KeyIllegalRequest {
+		return false
+	}
+	c := se.Sense.Code()
+	return c == scsi.ASInvalidOpcode || c == scsi.ASInvalidFieldInCDB
+}
+
 // PersistentReserveIn runs PERSISTENT RESERVE IN through one usable path
-// and returns its parameter data (see iscsi.LUN.PersistentReserveIn).
+// and returns its parameter data (see iscsi.LUN.PersistentReserveIn). A
+// service action the target does not implement is errors.ErrUnsupported.
 func (d *Device) PersistentReserveIn(ctx context.Context, a scsi.PRInAction) ([]byte, error) {
 	var b []byte
 	err := d.onePath(ctx, a.String(), func(pp prPath) (err error) {
@@ -404,8 +432,8 @@ func (d *Device) ReadReservation(ctx context.Context) (scsi.Reservation, error) 
 // mpathpersist does: REGISTER and REGISTER AND IGNORE EXISTING KEY through
 // every path (Register); RELEASE through every path; RESERVE, PREEMPT,
 // PREEMPT AND ABORT and CLEAR through one. RESERVE and RELEASE are
-// checked with READ RESERVATION afterwards. p.Key is the device's key
-// when zero.
+// checked with READ RESERVATION afterwards. A service action or type
+// the target does not implement is errors.ErrUnsupported.
 func (d *Device) PersistentReserveOut(ctx context.Context, a scsi.PROutAction, t scsi.PRType, p scsi.PROutParameters) error {
 	switch a {
 	case scsi.PROutRegister, scsi.PROutRegisterIgnore:
@@ -415,7 +443,11 @@ func (d *Device) PersistentReserveOut(ctx context.Context, a scsi.PROutAction, t
 	}
 	d.pr.op.Lock()
 	defer d.pr.op.Unlock()
-	err := d.onePath(ctx, a.String(), func(pp prPath) error { return pp.PersistentReserveOut(ctx, a, t, p) })
+	what := a.String()
+	if a != scsi.PROutClear {
+		what = fmt.Sprintf("%v of type %v", a, t)
+	}
+	err := d.onePath(ctx, what, func(pp prPath) error { return pp.PersistentReserveOut(ctx, a, t, p) })
 	if err != nil {
 		return err
 	}
@@ -543,4 +575,40 @@ func (p *iscsiPath) PersistentReserveOut(ctx context.Context, a scsi.PROutAction
 func isReservationConflict(err error) bool {
 	var se *iscsi.SCSIError
 	return errors.As(err, &se) && scsi.Status(se.Status) == scsi.StatusReservationConflict
+}
+
+// conflict wraps an I/O's RESERVATION CONFLICT in ErrReservationConflict.
+// The first since the key was registered is logged with what READ KEYS
+// says, and when the device's key is gone (another host preempted or
+// cleared it) the device records that it is no longer registered, as a
+// reinstated path would find out.
+func (d *Device) conflict(ctx context.Context, err error) error {
+	if d.pr.conflicted.CompareAndSwap(false, true) {
+		d.checkFenced(ctx, err)
+	}
+	return fmt.Errorf("%w: %w", ErrReservationConflict, err)
+}
+
+func (d *Device) checkFenced(ctx context.Context, cause error) {
+	d.pr.mu.Lock()
+	key, active := d.pr.key, d.pr.active
+	d.pr.mu.Unlock()
+	keys, err := d.ReadKeys(ctx)
+	switch {
+	case err != nil:
+		d.log.Warn("multipath: I/O refused: RESERVATION CONFLICT (another host's reservation); no path is failed",
+			"device", d.name, "err", cause, "read_keys", err)
+	case active && !slices.Contains(keys.Keys, key):
+		d.pr.op.Lock()
+		d.pr.mu.Lock()
+		d.pr.active = false
+		clear(d.pr.registered)
+		d.pr.mu.Unlock()
+		d.pr.op.Unlock()
+		d.log.Warn("multipath: I/O refused: RESERVATION CONFLICT: this host's reservation key was preempted or cleared by another host (fenced); no path is failed",
+			"device", d.name, "key", fmt.Sprintf("0x%x", key), "registered_keys", len(keys.Keys))
+	default:
+		d.log.Warn("multipath: I/O refused: RESERVATION CONFLICT: another host holds a reservation that excludes this host; no path is failed",
+			"device", d.name, "key", fmt.Sprintf("0x%x", key), "registered", active)
+	}
 }

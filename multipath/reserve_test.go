@@ -2,6 +2,7 @@ package multipath
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"os"
 	"path/filepath"
@@ -284,6 +285,9 @@ func TestReservationReinstatedPathRegisteredFirst(t *testing.T) {
 			scsi.PROutParameters{Key: 0xb, ServiceActionKey: 0xa}))
 		_, err := d.WriteAtContext(ctx, make([]byte, 512), 0, false)
 		require.ErrorIs(t, err, error(errConflict))
+		require.ErrorIs(t, err, ErrReservationConflict)
+		require.False(t, d.Reservation().Registered, "the first conflict found the key gone")
+		require.Equal(t, map[string]bool{"a1": false, "a2": false}, registeredPaths(d))
 		d.failPath(d.paths[0], errFakeConn)
 		time.Sleep(2 * time.Second)
 		require.Equal(t, []string{"a1", "a2"}, activePortals(d))
@@ -418,5 +422,19 @@ func TestReservationRollbackIncomplete(t *testing.T) {
 		err := d.Register(context.Background(), 0, 0xb, false, false)
 		require.ErrorContains(t, err, "register key 0xb failed through a1, a2 (nothing to roll back)")
 		require.False(t, d.Reservation().Registered)
+	})
+}
+
+// TestReservationUnsupportedAction: a service action the target does not
+// implement (ILLEGAL REQUEST, INVALID FIELD IN CDB) says so.
+func TestReservationUnsupportedAction(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lun, disk := newPRLUN(), newFakeDisk()
+		d := openPR(t, testConfig(Settings{}), prFakes(lun, disk, "a1", "a2")...)
+		defer closeDev(t, d)
+		_, err := d.PersistentReserveIn(context.Background(), scsi.PRInReadFullStatus)
+		require.ErrorIs(t, err, errors.ErrUnsupported)
+		require.ErrorContains(t, err, "multipath "+d.Name()+": the target does not support READ FULL STATUS (")
+		require.Len(t, activePortals(d), 2, "no path failed")
 	})
 }
