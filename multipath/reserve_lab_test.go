@@ -19,16 +19,21 @@ import (
 // prTgtd starts a tgtd of the test's own on 127.88.N.1 and .2 port 3260
 // (control port 1100-1199), with target tid 1 open to every initiator and
 // a 16 MiB LUN 1; it is killed (SIGKILL: tgtd ignores SIGTERM) at the end.
-func prTgtd(t *testing.T) (target string, portals []string) {
+func prTgtd(t *testing.T) (target string, portals []string) { return prTgtdN(t, 2) }
+
+// prTgtdN is prTgtd with n portals, 127.88.N.1 to .n.
+func prTgtdN(t *testing.T, n int) (target string, portals []string) {
 	if os.Getenv("GOMP_LAB") != "1" || os.Geteuid() != 0 {
 		t.Skip("needs GOMP_LAB=1 and root (tgtd)")
 	}
 	if _, err := exec.LookPath("tgtd"); err != nil {
 		t.Skip("needs tgtd")
 	}
-	n := os.Getpid() % 100
-	ctl := fmt.Sprint(1100 + n)
-	portals = []string{fmt.Sprintf("127.88.%d.1:3260", n), fmt.Sprintf("127.88.%d.2:3260", n)}
+	id := os.Getpid() % 100
+	ctl := fmt.Sprint(1100 + id)
+	for i := range n {
+		portals = append(portals, fmt.Sprintf("127.88.%d.%d:3260", id, i+1))
+	}
 	cmd := exec.Command("tgtd", "-f", "-C", ctl, "--iscsi", "portal="+portals[0])
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
@@ -47,8 +52,10 @@ func prTgtd(t *testing.T) (target string, portals []string) {
 	target = "iqn.2026-11.dev.gomp:pr"
 	file := filepath.Join(t.TempDir(), "lun1")
 	require.NoError(t, os.WriteFile(file, make([]byte, 16<<20), 0o600))
+	for _, p := range portals[1:] {
+		require.NoError(t, adm("--op", "new", "--mode", "portal", "--param", "portal="+p))
+	}
 	for _, args := range [][]string{
-		{"--op", "new", "--mode", "portal", "--param", "portal=" + portals[1]},
 		{"--op", "new", "--mode", "target", "--tid", "1", "-T", target},
 		{"--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "-b", file},
 		{"--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL"},
@@ -143,4 +150,39 @@ func TestLabReservationFence(t *testing.T) {
 	r, err := b.ReadReservation(ctx)
 	require.NoError(t, err)
 	require.Equal(t, uint64(0xb2), r.Key)
+}
+
+// TestLabRegisterParallel: REGISTER through 4 paths in parallel (Register)
+// against one path after another, as the classic stack did, on tgtd over
+// loopback; the times are logged (README). Each round registers and
+// unregisters.
+func TestLabRegisterParallel(t *testing.T) {
+	target, portals := prTgtdN(t, 4)
+	ctx := context.Background()
+	d := prHost(t, target, "iqn.2026-11.dev.gomp:host-time", portals, Settings{})
+	require.Len(t, d.usablePaths(), 4)
+	const rounds = 20
+	var par, seq time.Duration
+	for range rounds {
+		start := time.Now()
+		require.NoError(t, d.Register(ctx, 0, 0xc1, false, false))
+		par += time.Since(start)
+		require.NoError(t, d.Register(ctx, 0xc1, 0, false, false))
+
+		start = time.Now()
+		d.pr.op.Lock()
+		for _, p := range d.usablePaths() {
+			for _, err := range d.registerAll(ctx, []*Path{p}, 0, 0xc1, false) {
+				require.NoError(t, err)
+			}
+		}
+		d.pr.op.Unlock()
+		seq += time.Since(start)
+		keys, err := d.ReadKeys(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []uint64{0xc1, 0xc1, 0xc1, 0xc1}, keys.Keys)
+		require.NoError(t, d.Register(ctx, 0xc1, 0, false, false))
+	}
+	t.Logf("REGISTER through 4 paths, mean of %d: in parallel %v, one after another %v",
+		rounds, (par / rounds).Round(time.Microsecond), (seq / rounds).Round(time.Microsecond))
 }
