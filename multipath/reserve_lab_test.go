@@ -40,6 +40,7 @@ func prTgtdN(t *testing.T, n int) (target string, portals []string) {
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
 		_ = os.Remove("/run/tgtd/socket." + ctl)
+		_ = os.Remove("/run/tgtd/socket." + ctl + ".lock")
 	})
 	adm := func(args ...string) error {
 		return exec.Command("tgtadm", append([]string{"-C", ctl, "--lld", "iscsi"}, args...)...).Run()
