@@ -805,7 +805,20 @@ test_alua() {
 # ABORT, PR_PREEMPT), LIO 6.1 answers host B's own writes with RESERVATION
 # CONFLICT although B holds the Write Exclusive, Registrants Only
 # reservation and READ KEYS lists B's key on both of its nexuses (tgtd lets
-# B write: TestLabReservationFence). Not understood yet.
+# B write: TestLabReservationFence). LIO does this, not gomp: the
+# reservation is held by the one nexus (initiator name + ISID) that sent
+# PREEMPT; target_scsi3_pr_reservation_check (target_core_pr.c) sends a
+# command from the holder's initiator name with another ISID (B's other
+# path) to core_scsi3_pr_seq_non_holder with isid_mismatch, which sets
+# registered_nexus = 0 without looking at that nexus's own registration
+# (LIO keeps "registered" per node ACL and LUN, not per ISID), so under
+# Registrants Only (and All Registrants) a write through any path but the
+# holder's conflicts. Nexuses of other initiator names are looked up
+# properly. gomp's commands are right: REGISTER (ALL_TG_PT 0) on each
+# nexus, RESERVE/PREEMPT type 5, LU scope, through one; SCSI writes carry
+# no key. dm-multipath with open-iscsi (one name, an ISID per session) goes
+# through the same code. Which path a write takes decides whether it
+# passes, so the section's verdicts vary from boot to boot.
 PR_A=iqn.2026-12.dev.gomp:host-a
 PR_B=iqn.2026-12.dev.gomp:host-b
 PR_PREEMPT=preempt
