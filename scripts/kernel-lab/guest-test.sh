@@ -600,6 +600,56 @@ lio_round() {
 	lio_down || g_fail "LIO torn down"
 }
 
+# lio_resize: a LUN that grows under a running attach. LIO's fileio
+# backstore reads a block device's size at every READ CAPACITY (a regular
+# file's is fixed at configuration), so the LUN is a loop device over a
+# 64 MiB file, grown to 96 MiB (truncate, losetup -c); gomp resize reads
+# the capacity through both paths and grows /dev/nbdN; data past the old
+# end is written and read back, data before it is intact.
+LIOR_IQN=iqn.2026-12.dev.gomp:lio-resize
+lio_resize() {
+	local b=$CFS/core/fileio_2/lunr t=$CFS/iscsi/$LIOR_IQN/tpgt_1 loop out
+	modprobe loop && modprobe target_core_file && modprobe iscsi_target_mod || { g_fail "modules for the resize round"; return 1; }
+	truncate -s 64M /tmp/lior.img && loop=$(losetup -f) && losetup $loop /tmp/lior.img || { g_fail "loop device over /tmp/lior.img"; return 1; }
+	mkdir -p $b && echo "fd_dev_name=$loop" >$b/control && echo 1 >$b/enable &&
+		echo 5e1a2c3d-4b5a-4c6d-8e7f-000000000099 >$b/wwn/vpd_unit_serial &&
+		mkdir -p $t/lun/lun_0 && ln -s $b $t/lun/lun_0/lunr &&
+		mkdir $t/np/127.0.0.1:3260 $t/np/127.0.0.2:3260 &&
+		for a in generate_node_acls:1 authentication:0 demo_mode_write_protect:0 cache_dynamic_acls:1; do
+			echo ${a#*:} >$t/attrib/${a%:*} || return 1
+		done && echo 1 >$t/enable || { g_fail "LIO serving $loop"; lio_resize_down $loop; return 1; }
+	G_IQN=$LIOR_IQN
+	gomp_attach --connections 1 || { g_fail "attach to the LUN to grow came up"; G_IQN=; lio_resize_down $loop; return 1; }
+	check "$GOMP_DEV: 64 MiB" [ "$(blockdev --getsize64 $GOMP_DEV)" = $((64 << 20)) ]
+	head -c $((1 << 20)) /dev/urandom >/tmp/lior.a
+	dd if=/tmp/lior.a of=$GOMP_DEV bs=1M seek=63 oflag=direct 2>/dev/null
+	truncate -s 96M /tmp/lior.img && losetup -c $loop
+	out=$(gomp resize "$GOMP_NAME" 2>&1)
+	echo "\$ gomp resize $GOMP_NAME: $out"
+	check "gomp resize: grown to 96 MiB" [ "$out" = "$GOMP_NAME: resized, $((64 << 20)) -> $((96 << 20)) bytes" ]
+	check "$GOMP_DEV: 96 MiB in the kernel" [ "$(blockdev --getsize64 $GOMP_DEV)" = $((96 << 20)) ]
+	head -c $((1 << 20)) /dev/urandom >/tmp/lior.b
+	dd if=/tmp/lior.b of=$GOMP_DEV bs=1M seek=80 oflag=direct 2>/dev/null
+	check "1 MiB past the old end written and read back" \
+		sh -c "dd if=$GOMP_DEV bs=1M skip=80 count=1 iflag=direct 2>/dev/null | cmp -s - /tmp/lior.b"
+	check "the last MiB before the old end intact" \
+		sh -c "dd if=$GOMP_DEV bs=1M skip=63 count=1 iflag=direct 2>/dev/null | cmp -s - /tmp/lior.a"
+	check "gomp detach: exit 0, disconnected" gomp_stop detach
+	G_IQN=
+	lio_resize_down $loop || g_fail "LIO resize LUN torn down"
+}
+
+# lio_resize_down LOOP: lio_resize's configuration removed, in reverse
+lio_resize_down() {
+	local b=$CFS/core/fileio_2/lunr t=$CFS/iscsi/$LIOR_IQN/tpgt_1
+	[ -d $t ] && echo 0 >$t/enable 2>/dev/null
+	rm -f $t/lun/lun_0/lunr
+	rmdir $t/lun/lun_0 $t/np/* $t $CFS/iscsi/$LIOR_IQN $b $CFS/core/fileio_2 2>/dev/null
+	losetup -d $1 2>/dev/null
+	rm -f /tmp/lior.img /tmp/lior.a /tmp/lior.b
+	[ ! -d $CFS/iscsi/$LIOR_IQN ] && [ ! -d $b ]
+}
+
 test_lio() {
 	local klog0 wce
 	klog0=$(dmesg | wc -l)
@@ -608,6 +658,8 @@ test_lio() {
 		echo "-- LIO with emulate_write_cache $wce"
 		lio_round $wce
 	done
+	echo "-- LIO LUN grown: gomp resize"
+	lio_resize
 	if kernel_errors $klog0 >/tmp/kerr.out; then
 		g_fail "kernel log: errors on the nbd device:"
 		sed 's/^/    /' /tmp/kerr.out
