@@ -21,12 +21,13 @@
 #          (failback), each while O_DIRECT writes run (stall measured, no
 #          error); both groups standby with explicit-only ALUA: gomp sends
 #          SET TARGET PORT GROUPS and I/O resumes; data verified, e2fsck
-#   pr     (not in the default list: its last steps fail on LIO 6.1, see
-#          test_pr) persistent reservations on LIO between two hosts (two gomp
+#   pr     persistent reservations on LIO between two hosts (two gomp
 #          attaches with their own initiator names): host A registers
 #          through both paths and reserves Write Exclusive, Registrants
 #          Only; host B's writes fail (RESERVATION CONFLICT) without a path
-#          failing; B preempts and aborts A; A's writes then fail, B's work
+#          failing; B preempts A; A's writes then fail; READ FULL STATUS
+#          lists B's key on both nexuses, one the holder; B writes through
+#          exactly that one (LIO's rule, see test_pr); no path fails
 #   outage every path down (issue: one owner of time on the kernel path):
 #          (A) --no-path-retry queue, ext4 mounted, O_DIRECT write and read
 #          in flight, both portals blackholed for OUTAGE s (default 180,
@@ -852,25 +853,20 @@ test_alua() {
 	[ $G_FAILS = 0 ]
 }
 
-# ---- pr: persistent reservations between two hosts on LIO. Not in the
-# default sections: after host B preempts host A (PREEMPT or PREEMPT AND
-# ABORT, PR_PREEMPT), LIO 6.1 answers host B's own writes with RESERVATION
-# CONFLICT although B holds the Write Exclusive, Registrants Only
-# reservation and READ KEYS lists B's key on both of its nexuses (tgtd lets
-# B write: TestLabReservationFence). LIO does this, not gomp: the
-# reservation is held by the one nexus (initiator name + ISID) that sent
-# PREEMPT; target_scsi3_pr_reservation_check (target_core_pr.c) sends a
-# command from the holder's initiator name with another ISID (B's other
-# path) to core_scsi3_pr_seq_non_holder with isid_mismatch, which sets
-# registered_nexus = 0 without looking at that nexus's own registration
-# (LIO keeps "registered" per node ACL and LUN, not per ISID), so under
-# Registrants Only (and All Registrants) a write through any path but the
-# holder's conflicts. Nexuses of other initiator names are looked up
-# properly. gomp's commands are right: REGISTER (ALL_TG_PT 0) on each
-# nexus, RESERVE/PREEMPT type 5, LU scope, through one; SCSI writes carry
-# no key. dm-multipath with open-iscsi (one name, an ISID per session) goes
-# through the same code. Which path a write takes decides whether it
-# passes, so the section's verdicts vary from boot to boot.
+# ---- pr: persistent reservations between two hosts on LIO. LIO holds a
+# reservation on the one nexus (initiator name + ISID) that took it:
+# target_scsi3_pr_reservation_check (target_core_pr.c) sends a command from
+# the holder's initiator name with another ISID (the host's other path) to
+# core_scsi3_pr_seq_non_holder with isid_mismatch, which treats it as not
+# registered (LIO keeps "registered" per node ACL and LUN, not per ISID),
+# so under Registrants Only (and All Registrants) the holder's writes pass
+# through the holder's path only and conflict through its others; nexuses
+# of other initiator names are judged properly. tgtd lets every registered
+# nexus write (TestLabReservationFence). gomp's commands are right:
+# REGISTER (ALL_TG_PT 0) on each nexus, RESERVE/PREEMPT type 5, LU scope,
+# through one; writes carry no key. dm-multipath with open-iscsi (one name,
+# an ISID per session) goes through the same code. The section checks that
+# behaviour path by path, and shows READ FULL STATUS (tgtd has none).
 PR_A=iqn.2026-12.dev.gomp:host-a
 PR_B=iqn.2026-12.dev.gomp:host-b
 PR_PREEMPT=preempt
@@ -915,12 +911,23 @@ test_pr() {
 	sed 's/^/    /' /tmp/pr-keys.out
 	check "after the preemption only host B's key is registered" sh -c "grep -q 0xb2 /tmp/pr-keys.out && ! grep -q 0xa1 /tmp/pr-keys.out"
 	gomp persist --control-dir /run/gb --in --read-reservation "$GOMP_NAME" 2>&1 | sed 's/^/    /'
-	check "host B writes now" pr_write $b_dev || {
-		cat /tmp/pr-dd.err
-		gomp stats --control-dir /run/gb 2>&1 | grep -iE 'error|conflict|class|retr' | head -n 20
-		gomp status --control-dir /run/gb 2>&1 | tail -n 6
-		grep -iE 'conflict|sense|check condition|status=|error' /tmp/gomp-b.err | tail -n 12
-	}
+	echo "\$ gomp persist --control-dir /run/gb --in --read-full-status $GOMP_NAME"
+	gomp persist --control-dir /run/gb --in --read-full-status "$GOMP_NAME" >/tmp/pr-full.out 2>&1
+	sed 's/^/    /' /tmp/pr-full.out
+	check "READ FULL STATUS: host B's key on both of its nexuses, holding the reservation" \
+		sh -c "[ \$(grep -c 'Key = 0xb2' /tmp/pr-full.out) = 2 ] && grep -q '<< Reservation holder >>' /tmp/pr-full.out"
+	# LIO lets the holder write through the holder's nexus only (above):
+	# through exactly one of B's paths
+	passes=
+	for p in 127.0.0.1 127.0.0.2; do
+		o=127.0.0.2
+		[ $p = 127.0.0.2 ] && o=127.0.0.1
+		gomp path fail --control-dir /run/gb "$GOMP_NAME" $o:3260 >/dev/null
+		pr_write $b_dev && passes="$passes $p"
+		gomp path reinstate --control-dir /run/gb "$GOMP_NAME" $o:3260 >/dev/null
+	done
+	check "host B writes through exactly one path, its holder nexus (LIO):$passes" [ $(echo $passes | wc -w) = 1 ]
+	check "host B's conflicts failed no path" sh -c "gomp status --control-dir /run/gb | grep -c 'active ready' | grep -qx 2"
 	check "host A's write is refused" sh -c "! dd if=/dev/urandom of=$a_dev bs=4k count=1 seek=11 oflag=direct 2>/dev/null"
 	check "host A's paths stay active" sh -c "gomp status | grep -c 'active ready' | grep -qx 2"
 	gomp persist --control-dir /run/gb --out --clear --param-rk=0xb2 "$GOMP_NAME" 2>&1 | sed 's/^/    /'
@@ -1086,7 +1093,7 @@ test_bench() {
 # reply shows up at disconnect ("Unexpected reply"). A one-connection attach
 # first leaves the pool two idle workers for the next 5 minutes, so the
 # default order starts with nbd-ioctl (one connection).
-sections=${*:-nbd-ioctl nbd-netlink lab gomp lio alua outage}
+sections=${*:-nbd-ioctl nbd-netlink lab gomp lio alua pr outage}
 for s in $sections; do
 	case $s in
 	nbd-netlink) section nbd-netlink test_nbd_netlink ;;
