@@ -573,6 +573,9 @@ func (p *iscsiPath) PersistentReserveOut(ctx context.Context, a scsi.PROutAction
 
 // isReservationConflict reports a RESERVATION CONFLICT status.
 func isReservationConflict(err error) bool {
+	if err == nil { // before se, which escapes: no allocation on the I/O path
+		return false
+	}
 	var se *iscsi.SCSIError
 	return errors.As(err, &se) && scsi.Status(se.Status) == scsi.StatusReservationConflict
 }
