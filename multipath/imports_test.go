@@ -15,5 +15,5 @@ import (
 // hostile target sends.
 func TestLayering(t *testing.T) {
 	importcheck.Check(t, importcheck.Rules{Code: []string{"iscsi", "iscsi/scsi", "multipath", "internal/safename"},
-		Tests: []string{"internal/iscsitest", "internal/testlog", "pdu"}})
+		Tests: []string{"internal/iscsitest", "internal/testlog", "internal/tgtdtest", "pdu"}})
 }

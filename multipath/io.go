@@ -178,6 +178,9 @@ func (d *Device) run(ctx context.Context, r *request) (int, error) {
 			act, retries = actFailPath, 0
 		}
 		if act == actReturn {
+			if isReservationConflict(err) {
+				err = d.conflict(ctx, err)
+			}
 			return n, d.ioError(r, err)
 		}
 		last = err

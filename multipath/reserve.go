@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gomp-dev/gomp/iscsi"
@@ -32,9 +34,18 @@ type prPath interface {
 // reservation commands.
 var ErrNoReservationSupport = errors.New("multipath: path does not support persistent reservations")
 
+// ErrReservationConflict: an I/O met RESERVATION CONFLICT. Another
+// host's persistent reservation excludes this host (it holds the
+// reservation, or preempted or cleared this host's key); the error also
+// wraps the *iscsi.SCSIError. No path is failed for it.
+var ErrReservationConflict = errors.New("multipath: reservation conflict: another host's persistent reservation refuses this I/O")
+
 // reservation is a device's key and which paths registered it.
 type reservation struct {
 	op sync.Mutex // serialises reservation commands and re-registrations
+	// conflicted: an I/O met RESERVATION CONFLICT since the key was last
+	// registered (logged and checked once).
+	conflicted atomic.Bool
 
 	mu         sync.Mutex // leaf lock (taken under Device.mu); guards the following
 	key        uint64
@@ -216,12 +227,16 @@ func (d *Device) registerAll(ctx context.Context, paths []*Path, oldKey, newKey 
 		})
 	}
 	wg.Wait()
-	d.log.Info("multipath: reservation key registered", "device", d.name, "key", fmt.Sprintf("0x%x", newKey),
-		"paths", len(paths), "took", time.Since(start))
 	out := make(map[*Path]error, len(paths))
+	failed := 0
 	for i, p := range paths {
 		out[p] = errs[i]
+		if errs[i] != nil {
+			failed++
+		}
 	}
+	d.log.Info("multipath: "+a.String()+" done", "device", d.name, "key", fmt.Sprintf("0x%x", newKey),
+		"paths", len(paths), "failed", failed, "took", time.Since(start))
 	return out
 }
 
@@ -230,8 +245,13 @@ func (d *Device) registerAll(ctx context.Context, paths []*Path, oldKey, newKey 
 // nexuses hold now (--param-rk), ignore uses REGISTER AND IGNORE EXISTING
 // KEY. A key set in multipath.conf must be the one registered; with
 // reservation_key "file" the prkeys file records it. Paths that are down
-// now register when they are reinstated. The error names every path that
-// failed; the paths that succeeded stay registered.
+// now register when they are reinstated.
+//
+// All or nothing, as mpathpersist: when a registration (newKey not 0)
+// fails on some path, the paths that succeeded are rolled back (REGISTER
+// with their new key back to oldKey; 0, unregistered, with ignore) so that
+// the LUN is never left registered through only some of the device's
+// I_T nexuses, and the error names the failed paths.
 func (d *Device) Register(ctx context.Context, oldKey, newKey uint64, ignore, aptpl bool) error {
 	d.pr.op.Lock()
 	defer d.pr.op.Unlock()
@@ -250,24 +270,75 @@ func (d *Device) Register(ctx context.Context, oldKey, newKey uint64, ignore, ap
 	d.pr.mu.Lock()
 	d.pr.aptpl = aptpl
 	d.pr.mu.Unlock()
+	res := d.registerAll(ctx, paths, oldKey, newKey, ignore)
+	var failed, done []*Path
 	var errs []error
-	for p, err := range d.registerAll(ctx, paths, oldKey, newKey, ignore) {
+	for _, p := range paths {
+		if err := res[p]; err != nil {
+			failed = append(failed, p)
+			errs = append(errs, fmt.Errorf("path %s: %w", p.portal, err))
+		} else {
+			done = append(done, p)
+		}
+	}
+	switch {
+	case len(failed) == 0:
+		d.keyRegistered(newKey, aptpl)
+		return nil
+	case newKey != 0:
+		undo := "nothing to roll back"
+		if err := d.rollback(ctx, done, newKey, oldKey, ignore); err != nil {
+			errs = append(errs, err)
+			undo = "rollback incomplete"
+		} else if len(done) > 0 {
+			undo = "rolled back through " + portals(done)
+		}
+		return fmt.Errorf("multipath %s: register key 0x%x failed through %s (%s): %w",
+			d.name, newKey, portals(failed), undo, errors.Join(errs...))
+	case len(done) > 0:
+		d.keyRegistered(newKey, aptpl) // unregistered through some paths: the key is no longer in use
+	}
+	return fmt.Errorf("multipath %s: register: %w", d.name, errors.Join(errs...))
+}
+
+// rollback undoes a partial registration of key on paths: back to oldKey
+// (0, unregistered, after REGISTER AND IGNORE EXISTING KEY, whose old key
+// is unknown). It returns nil when every path was rolled
+// back, and names the paths it could not roll back otherwise. pr.op held.
+func (d *Device) rollback(ctx context.Context, paths []*Path, key, oldKey uint64, ignore bool) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	if ignore {
+		oldKey = 0
+	}
+	d.log.Warn("multipath: registration failed on some paths; rolling back the others",
+		"device", d.name, "key", fmt.Sprintf("0x%x", key), "paths", portals(paths))
+	var errs []error
+	for p, err := range d.registerAll(ctx, paths, key, oldKey, false) {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("path %s: %w", p.portal, err))
 		}
 	}
-	if len(errs) == len(paths) {
-		return fmt.Errorf("multipath %s: register: %w", d.name, errors.Join(errs...))
-	}
-	d.keyRegistered(newKey, aptpl)
 	if len(errs) > 0 {
-		return fmt.Errorf("multipath %s: register: %w", d.name, errors.Join(errs...))
+		return fmt.Errorf("rollback left key 0x%x registered: %w", key, errors.Join(errs...))
 	}
+	d.log.Info("multipath: registration rolled back", "device", d.name, "paths", portals(paths))
 	return nil
+}
+
+// portals names paths for messages: "a, b".
+func portals(paths []*Path) string {
+	s := make([]string, len(paths))
+	for i, p := range paths {
+		s[i] = p.portal
+	}
+	return strings.Join(s, ", ")
 }
 
 // keyRegistered records a registered (or, 0, unregistered) key. pr.op held.
 func (d *Device) keyRegistered(key uint64, aptpl bool) {
+	d.pr.conflicted.Store(false)
 	d.pr.mu.Lock()
 	file := d.pr.source == "file" || d.set.ReservationKey == ReservationKeyFile
 	d.pr.key, d.pr.aptpl, d.pr.active = key, aptpl, key != 0
@@ -298,10 +369,14 @@ func (d *Device) onePath(ctx context.Context, what string, fn func(pp prPath) er
 			err = fn(pp)
 		}
 		if err == nil || classify(ctx, err) != actFailPath {
-			if err != nil {
-				return fmt.Errorf("multipath %s: %s through %s: %w", d.name, what, p.portal, err)
+			switch {
+			case err == nil:
+				return nil
+			case refusedCDB(err):
+				return fmt.Errorf("multipath %s: the target does not support %s (%w; through %s: %w)",
+					d.name, what, errors.ErrUnsupported, p.portal, err)
 			}
-			return nil
+			return fmt.Errorf("multipath %s: %s through %s: %w", d.name, what, p.portal, err)
 		}
 		errs = append(errs, fmt.Errorf("path %s: %w", p.portal, err))
 	}
@@ -311,8 +386,21 @@ func (d *Device) onePath(ctx context.Context, what string, fn func(pp prPath) er
 	return fmt.Errorf("multipath %s: %s: %w", d.name, what, errors.Join(errs...))
 }
 
+// refusedCDB reports ILLEGAL REQUEST, INVALID COMMAND OPERATION CODE or
+// INVALID FIELD IN CDB: the target does not implement the service action
+// (tgtd has no READ FULL STATUS nor PREEMPT AND ABORT) or the type.
+func refusedCDB(err error) bool {
+	var se *iscsi.SCSIError
+	if !errors.As(err, &se) || !se.HasSense || se.Sense.Key != scsi.KeyIllegalRequest {
+		return false
+	}
+	c := se.Sense.Code()
+	return c == scsi.ASInvalidOpcode || c == scsi.ASInvalidFieldInCDB
+}
+
 // PersistentReserveIn runs PERSISTENT RESERVE IN through one usable path
-// and returns its parameter data (see iscsi.LUN.PersistentReserveIn).
+// and returns its parameter data (see iscsi.LUN.PersistentReserveIn). A
+// service action the target does not implement is errors.ErrUnsupported.
 func (d *Device) PersistentReserveIn(ctx context.Context, a scsi.PRInAction) ([]byte, error) {
 	var b []byte
 	err := d.onePath(ctx, a.String(), func(pp prPath) (err error) {
@@ -344,8 +432,8 @@ func (d *Device) ReadReservation(ctx context.Context) (scsi.Reservation, error) 
 // mpathpersist does: REGISTER and REGISTER AND IGNORE EXISTING KEY through
 // every path (Register); RELEASE through every path; RESERVE, PREEMPT,
 // PREEMPT AND ABORT and CLEAR through one. RESERVE and RELEASE are
-// checked with READ RESERVATION afterwards. p.Key is the device's key
-// when zero.
+// checked with READ RESERVATION afterwards. A service action or type
+// the target does not implement is errors.ErrUnsupported.
 func (d *Device) PersistentReserveOut(ctx context.Context, a scsi.PROutAction, t scsi.PRType, p scsi.PROutParameters) error {
 	switch a {
 	case scsi.PROutRegister, scsi.PROutRegisterIgnore:
@@ -355,7 +443,11 @@ func (d *Device) PersistentReserveOut(ctx context.Context, a scsi.PROutAction, t
 	}
 	d.pr.op.Lock()
 	defer d.pr.op.Unlock()
-	err := d.onePath(ctx, a.String(), func(pp prPath) error { return pp.PersistentReserveOut(ctx, a, t, p) })
+	what := a.String()
+	if a != scsi.PROutClear {
+		what = fmt.Sprintf("%v of type %v", a, t)
+	}
+	err := d.onePath(ctx, what, func(pp prPath) error { return pp.PersistentReserveOut(ctx, a, t, p) })
 	if err != nil {
 		return err
 	}
@@ -481,6 +573,45 @@ func (p *iscsiPath) PersistentReserveOut(ctx context.Context, a scsi.PROutAction
 
 // isReservationConflict reports a RESERVATION CONFLICT status.
 func isReservationConflict(err error) bool {
+	if err == nil { // before se, which escapes: no allocation on the I/O path
+		return false
+	}
 	var se *iscsi.SCSIError
 	return errors.As(err, &se) && scsi.Status(se.Status) == scsi.StatusReservationConflict
+}
+
+// conflict wraps an I/O's RESERVATION CONFLICT in ErrReservationConflict.
+// The first since the key was registered is logged with what READ KEYS
+// says, and when the device's key is gone (another host preempted or
+// cleared it) the device records that it is no longer registered, as a
+// reinstated path would find out.
+func (d *Device) conflict(ctx context.Context, err error) error {
+	if d.pr.conflicted.CompareAndSwap(false, true) {
+		d.checkFenced(ctx, err)
+	}
+	return fmt.Errorf("%w: %w", ErrReservationConflict, err)
+}
+
+func (d *Device) checkFenced(ctx context.Context, cause error) {
+	d.pr.mu.Lock()
+	key, active := d.pr.key, d.pr.active
+	d.pr.mu.Unlock()
+	keys, err := d.ReadKeys(ctx)
+	switch {
+	case err != nil:
+		d.log.Warn("multipath: I/O refused: RESERVATION CONFLICT (another host's reservation); no path is failed",
+			"device", d.name, "err", cause, "read_keys", err)
+	case active && !slices.Contains(keys.Keys, key):
+		d.pr.op.Lock()
+		d.pr.mu.Lock()
+		d.pr.active = false
+		clear(d.pr.registered)
+		d.pr.mu.Unlock()
+		d.pr.op.Unlock()
+		d.log.Warn("multipath: I/O refused: RESERVATION CONFLICT: this host's reservation key was preempted or cleared by another host (fenced); no path is failed",
+			"device", d.name, "key", fmt.Sprintf("0x%x", key), "registered_keys", len(keys.Keys))
+	default:
+		d.log.Warn("multipath: I/O refused: RESERVATION CONFLICT: another host holds a reservation that excludes this host; no path is failed",
+			"device", d.name, "key", fmt.Sprintf("0x%x", key), "registered", active)
+	}
 }

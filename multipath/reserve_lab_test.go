@@ -3,6 +3,7 @@ package multipath
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -16,11 +17,18 @@ import (
 // prTgtd starts a tgtd of the test's own (internal/tgtdtest) on
 // 127.88.0.1 and .2, with target tid 1 open to every initiator and a
 // 16 MiB LUN 1.
-func prTgtd(t *testing.T) (target string, portals []string) {
+func prTgtd(t *testing.T) (target string, portals []string) { return prTgtdN(t, 2) }
+
+// prTgtdN is prTgtd with n portals, 127.88.0.1 to .n.
+func prTgtdN(t *testing.T, n int) (target string, portals []string) {
 	if os.Getenv("GOMP_LAB") != "1" || os.Geteuid() != 0 {
 		t.Skip("needs GOMP_LAB=1 and root (tgtd)")
 	}
-	d := tgtdtest.Start(t, tgtdtest.Options{Hosts: []string{"127.88.0.1", "127.88.0.2"}})
+	var hosts []string
+	for i := range n {
+		hosts = append(hosts, fmt.Sprintf("127.88.0.%d", i+1))
+	}
+	d := tgtdtest.Start(t, tgtdtest.Options{Hosts: hosts})
 	target = "iqn.2026-11.dev.gomp:pr"
 	d.NewTarget(1, target)
 	d.AddLUN(1, 1, 16<<20)
@@ -112,4 +120,39 @@ func TestLabReservationFence(t *testing.T) {
 	r, err := b.ReadReservation(ctx)
 	require.NoError(t, err)
 	require.Equal(t, uint64(0xb2), r.Key)
+}
+
+// TestLabRegisterParallel: REGISTER through 4 paths in parallel (Register)
+// against one path after another, as the classic stack did, on tgtd over
+// loopback; the times are logged (README). Each round registers and
+// unregisters.
+func TestLabRegisterParallel(t *testing.T) {
+	target, portals := prTgtdN(t, 4)
+	ctx := context.Background()
+	d := prHost(t, target, "iqn.2026-11.dev.gomp:host-time", portals, Settings{})
+	require.Len(t, d.usablePaths(), 4)
+	const rounds = 20
+	var par, seq time.Duration
+	for range rounds {
+		start := time.Now()
+		require.NoError(t, d.Register(ctx, 0, 0xc1, false, false))
+		par += time.Since(start)
+		require.NoError(t, d.Register(ctx, 0xc1, 0, false, false))
+
+		start = time.Now()
+		d.pr.op.Lock()
+		for _, p := range d.usablePaths() {
+			for _, err := range d.registerAll(ctx, []*Path{p}, 0, 0xc1, false) {
+				require.NoError(t, err)
+			}
+		}
+		d.pr.op.Unlock()
+		seq += time.Since(start)
+		keys, err := d.ReadKeys(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []uint64{0xc1, 0xc1, 0xc1, 0xc1}, keys.Keys)
+		require.NoError(t, d.Register(ctx, 0xc1, 0, false, false))
+	}
+	t.Logf("REGISTER through 4 paths, mean of %d: in parallel %v, one after another %v",
+		rounds, (par / rounds).Round(time.Microsecond), (seq / rounds).Round(time.Microsecond))
 }

@@ -2,6 +2,8 @@ package multipath
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,6 +37,10 @@ type prFake struct {
 	*fakePath
 	lun   *prLUN
 	nexus string
+	// Guarded by lun.mu: refuse fails this nexus's REGISTERs with that
+	// error; lose applies them, then loses the answer with the connection.
+	refuse error
+	lose   bool
 }
 
 func (f *prFake) PersistentReserveIn(ctx context.Context, a scsi.PRInAction) ([]byte, error) {
@@ -71,7 +77,7 @@ func mapKeys(m map[string]uint64) func(func(string) bool) {
 	}
 }
 
-func (f *prFake) PersistentReserveOut(ctx context.Context, a scsi.PROutAction, t scsi.PRType, p scsi.PROutParameters) error {
+func (f *prFake) PersistentReserveOut(ctx context.Context, a scsi.PROutAction, t scsi.PRType, p scsi.PROutParameters) (err error) {
 	if err := f.TUR(ctx); err != nil {
 		return err
 	}
@@ -79,6 +85,14 @@ func (f *prFake) PersistentReserveOut(ctx context.Context, a scsi.PROutAction, t
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	mine, registered := l.regs[f.nexus]
+	isReg := a == scsi.PROutRegister || a == scsi.PROutRegisterIgnore
+	if isReg && f.refuse != nil {
+		return f.refuse
+	}
+	if isReg && f.lose {
+		defer f.set(func(f *fakePath) { f.down = true })
+		defer func() { err = errFakeConn }()
+	}
 	if a != scsi.PROutRegisterIgnore && (registered && mine != p.Key || !registered && a != scsi.PROutRegister) {
 		return errConflict
 	}
@@ -271,6 +285,9 @@ func TestReservationReinstatedPathRegisteredFirst(t *testing.T) {
 			scsi.PROutParameters{Key: 0xb, ServiceActionKey: 0xa}))
 		_, err := d.WriteAtContext(ctx, make([]byte, 512), 0, false)
 		require.ErrorIs(t, err, error(errConflict))
+		require.ErrorIs(t, err, ErrReservationConflict)
+		require.False(t, d.Reservation().Registered, "the first conflict found the key gone")
+		require.Equal(t, map[string]bool{"a1": false, "a2": false}, registeredPaths(d))
 		d.failPath(d.paths[0], errFakeConn)
 		time.Sleep(2 * time.Second)
 		require.Equal(t, []string{"a1", "a2"}, activePortals(d))
@@ -330,5 +347,94 @@ func TestPRKeysFile(t *testing.T) {
 		k, _, ok, _ = readPRKey(path, "3600other")
 		require.True(t, ok)
 		require.Equal(t, uint64(0x77), k)
+	})
+}
+
+// TestReservationRegisterRollback: when REGISTER fails through some paths
+// (the target refuses it on one nexus, or a connection dies), the paths
+// that registered are rolled back, as mpathpersist does, so the LUN is
+// never left registered through only some of the device's nexuses; the
+// error names the failed paths and the device's key is not registered.
+func TestReservationRegisterRollback(t *testing.T) {
+	illegal := senseErr(scsi.KeyIllegalRequest, 0x26, 0) // INVALID FIELD IN PARAMETER LIST
+	none := map[string]bool{"a1": false, "a2": false, "a3": false}
+	tests := []struct {
+		name    string
+		break_  func(f *prFake)
+		first   uint64 // registered by the device before
+		before  map[string]uint64
+		ignore  bool
+		want    []uint64        // READ KEYS after
+		wantReg map[string]bool // status: registered
+	}{
+		{name: "refused", break_: func(f *prFake) { f.refuse = illegal }, wantReg: none},
+		{name: "conflict", break_: func(f *prFake) { f.refuse = errConflict }, wantReg: none},
+		{name: "connection down", break_: func(f *prFake) { f.set(func(f *fakePath) { f.down = true }) }, wantReg: none},
+		// The REGISTER reached the target, the answer did not: that nexus
+		// keeps the key (no path left to undo it through), the others are
+		// rolled back.
+		{name: "answer lost", break_: func(f *prFake) { f.lose = true }, want: []uint64{0xb}, wantReg: none},
+		// A key change is rolled back to the old key; the checker registers
+		// the old key again through a2 (its state is unknown).
+		{name: "key change", break_: func(f *prFake) { f.refuse = illegal }, first: 0xa,
+			want: []uint64{0xa, 0xa, 0xa}, wantReg: map[string]bool{"a1": true, "a2": false, "a3": true}},
+		{name: "ignore existing key", break_: func(f *prFake) { f.refuse = illegal }, ignore: true,
+			before: map[string]uint64{"a1": 0xa, "a3": 0xa}, wantReg: none},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				lun, disk := newPRLUN(), newFakeDisk()
+				maps.Copy(lun.regs, tt.before)
+				fakes := prFakes(lun, disk, "a1", "a2", "a3")
+				d := openPR(t, testConfig(Settings{}), fakes...)
+				defer closeDev(t, d)
+				ctx := context.Background()
+				if tt.first != 0 {
+					require.NoError(t, d.Register(ctx, 0, tt.first, false, false))
+				}
+				lun.mu.Lock()
+				tt.break_(fakes[1])
+				lun.mu.Unlock()
+
+				err := d.Register(ctx, tt.first, 0xb, tt.ignore, false)
+				require.ErrorContains(t, err, "register key 0xb failed through a2 (rolled back through a1, a3)")
+				keys, err := d.ReadKeys(ctx)
+				require.NoError(t, err)
+				require.Equal(t, tt.want, keys.Keys)
+				require.Equal(t, tt.wantReg, registeredPaths(d))
+				require.Equal(t, tt.first != 0, d.Reservation().Registered)
+			})
+		})
+	}
+}
+
+// TestReservationRollbackIncomplete: a path that registered and then
+// cannot be rolled back is named too.
+func TestReservationRollbackIncomplete(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lun, disk := newPRLUN(), newFakeDisk()
+		fakes := prFakes(lun, disk, "a1", "a2")
+		d := openPR(t, testConfig(Settings{}), fakes...)
+		defer closeDev(t, d)
+		fakes[1].refuse = errConflict
+		fakes[0].lose = true // registers, then its connection dies: no rollback through it
+		err := d.Register(context.Background(), 0, 0xb, false, false)
+		require.ErrorContains(t, err, "register key 0xb failed through a1, a2 (nothing to roll back)")
+		require.False(t, d.Reservation().Registered)
+	})
+}
+
+// TestReservationUnsupportedAction: a service action the target does not
+// implement (ILLEGAL REQUEST, INVALID FIELD IN CDB) says so.
+func TestReservationUnsupportedAction(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lun, disk := newPRLUN(), newFakeDisk()
+		d := openPR(t, testConfig(Settings{}), prFakes(lun, disk, "a1", "a2")...)
+		defer closeDev(t, d)
+		_, err := d.PersistentReserveIn(context.Background(), scsi.PRInReadFullStatus)
+		require.ErrorIs(t, err, errors.ErrUnsupported)
+		require.ErrorContains(t, err, "multipath "+d.Name()+": the target does not support READ FULL STATUS (")
+		require.Len(t, activePortals(d), 2, "no path failed")
 	})
 }

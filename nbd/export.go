@@ -130,7 +130,15 @@ func (e *exportState) aligned(off uint64, length uint32) bool {
 	return m <= 1 || (off%m == 0 && uint64(length)%m == 0)
 }
 
-// inRange reports whether [off, off+length) lies inside the export.
+// inRange reports whether [off, off+length) lies inside the export. A
+// range past the size the client was told is checked again against the
+// backend's size now: a device that grew since the handshake (a LUN
+// resized, the kernel told the new size) serves its new blocks on the
+// connections it already has.
 func (e *exportState) inRange(off uint64, length uint32) bool {
-	return off <= e.size && uint64(length) <= e.size-off
+	if off <= e.size && uint64(length) <= e.size-off {
+		return true
+	}
+	size := uint64(max(e.b.Size(), 0))
+	return off <= size && uint64(length) <= size-off
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -546,4 +547,47 @@ func TestInlinePipelined(t *testing.T) {
 	require.Equal(t, SimpleReply{Cookie: 4}, r)
 	require.Equal(t, big, b)
 	rc.disc()
+}
+
+// growBackend is a MemoryBackend that reports a larger size once grown,
+// as a resized LUN does.
+type growBackend struct {
+	*MemoryBackend
+	grown atomic.Bool
+}
+
+func (g *growBackend) Size() int64 {
+	if g.grown.Load() {
+		return g.MemoryBackend.Size()
+	}
+	return g.MemoryBackend.Size() / 2
+}
+
+// TestGrownExportServesNewBlocks: a backend that grew after the handshake
+// serves its new blocks on the connection it already has (the kernel's,
+// told the new size by a resize), and a range past the new end is still
+// refused.
+func TestGrownExportServesNewBlocks(t *testing.T) {
+	const size = 1 << 20
+	b := &growBackend{MemoryBackend: NewMemory(size)}
+	rc := dialRaw(t, startServer(t, &Server{Backend: b}))
+	got, _ := rc.goExport("", false)
+	require.EqualValues(t, size/2, got)
+
+	data := pattern(4096, 9)
+	rc.request(Request{Type: CmdWrite, Cookie: 1, Offset: size * 3 / 4, Length: 4096}, data)
+	r, _ := rc.simple(0)
+	require.Equal(t, ErrnoNoSpace, r.Errno, "past the end before growing")
+
+	b.grown.Store(true)
+	rc.request(Request{Type: CmdWrite, Cookie: 2, Offset: size * 3 / 4, Length: 4096}, data)
+	r, _ = rc.simple(0)
+	require.Zero(t, r.Errno, "inside the grown export")
+	rc.request(Request{Type: CmdRead, Cookie: 3, Offset: size * 3 / 4, Length: 4096}, nil)
+	r, got2 := rc.simple(4096)
+	require.Zero(t, r.Errno)
+	require.Equal(t, data, got2)
+	rc.request(Request{Type: CmdRead, Cookie: 4, Offset: size, Length: 4096}, nil)
+	r, _ = rc.simple(0)
+	require.Equal(t, ErrnoInvalid, r.Errno, "past the grown end")
 }

@@ -294,7 +294,11 @@ cmd_up() {
 		die "a tgtd not started by this script answers on control port $CTL; stop it, or set GOMP_LAB_CTL to another control port"
 	fi
 	local busy
-	busy=$(ss -Hltnp "( sport = :$PORT )" 2>/dev/null) || true
+	# Only a listener on the lab's addresses, or on every address, is in
+	# the way: tests' own tgtds listen on other loopback addresses.
+	busy=$(ss -Hltnp "( sport = :$PORT )" 2>/dev/null |
+		awk -v a="$ADDR1:$PORT" -v b="$ADDR2:$PORT" -v p=":$PORT" \
+			'$4 == a || $4 == b || $4 == "0.0.0.0" p || $4 == "*" p || $4 == "[::]" p') || true
 	if [[ -n $busy ]]; then
 		die "TCP port $PORT is already in use (another tgtd?), so the lab cannot listen on it:
 $busy
@@ -355,7 +359,7 @@ Stop that process, or set GOMP_LAB_PORT to another port."
 	# tgtd falls back to 0.0.0.0:3260 and [::]:3260 if its portal fails to bind.
 	check_listeners() {
 		local got want a
-		got=$(listeners | sort)
+		got=$(listeners | awk -v p="pid=$pid" '$2 == p' | sort) # tests' own tgtds listen beside it
 		want=$(for a in "$@"; do printf '%s pid=%s\n' "$a" "$pid"; done | sort)
 		[[ $got == "$want" ]] || die "tgtd pid $pid listens on
 ${got:-(nothing)}

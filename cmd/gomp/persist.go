@@ -167,6 +167,11 @@ func runPersist(cmd *cobra.Command, g *globalOpts, o *persistOpts, args []string
 	if needType && !t.Valid() {
 		return usagef("--%s needs --prout-type 1, 3, 5, 6, 7 or 8", strings.ToLower(strings.ReplaceAll(a.String(), " ", "-")))
 	}
+	if needType && a != scsi.PROutRelease && (t == scsi.PRWriteExclusive || t == scsi.PRExclusiveAccess) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "gomp: note: a %v reservation is held by one I_T nexus, one path: "+
+			"only the I_T nexus that holds it may write, the device's other paths get RESERVATION CONFLICT; "+
+			"a multipath host uses registrants only (5, 6) or all registrants (7, 8)\n", t)
+	}
 	return dev.PersistentReserveOut(ctx, a, t, scsi.PROutParameters{Key: rk, ServiceActionKey: sark, APTPL: o.aptpl})
 }
 
