@@ -752,10 +752,45 @@ alua_down() {
 
 # alua_state N: group N's access state as LIO names it; alua_set N STATE
 # [TRANS]: set it (0 active/optimized, 1 active/non-optimized, 2 standby,
-# 3 unavailable), through TRANS seconds of transitioning
+# 3 unavailable), through TRANS seconds of transitioning. On 6.1 LIO only
+# reports implicit_trans_secs; trans_delay_msecs is the real window: the
+# group answers 02/04/0A (transitioning) while the configfs write sleeps.
+# Group N's port is 127.0.0.N; what gomp shows for its path during the
+# window is printed, and a path in use before must never be failed.
 alua_state() { cat $ALUA_B/alua/g$1/alua_access_state; }
 alua_set() {
-	echo ${3:-0} >$ALUA_B/alua/g$1/implicit_trans_secs && echo $2 >$ALUA_B/alua/g$1/alua_access_state
+	local g=$ALUA_B/alua/g$1 t=${3:-0} w seen before
+	echo $t >$g/implicit_trans_secs && echo $((t * 1000)) >$g/trans_delay_msecs || return 1
+	before=$(path_word 127.0.0.$1)
+	if [ $t = 0 ]; then
+		echo $2 >$g/alua_access_state
+		return
+	fi
+	(
+		echo $2 >$g/alua_access_state
+		echo $? >/tmp/alua-set.rc
+	) &
+	w=$!
+	: >/tmp/alua-trans.seen
+	while alive $w; do
+		path_word 127.0.0.$1 >>/tmp/alua-trans.seen
+		sleep 0.2
+	done
+	wait $w
+	echo 0 >$g/trans_delay_msecs
+	seen=$(sort -u /tmp/alua-trans.seen | tr '\n' ' ')
+	echo "during ${t}s of transitioning gomp showed the path to 127.0.0.$1 ($before before) as: $seen"
+	[ "$before" = failed ] ||
+		check "group $1 transitioning: its path never failed" sh -c "! grep -qE 'failed|faulty' /tmp/alua-trans.seen"
+	[ "$(cat /tmp/alua-set.rc)" = 0 ]
+}
+
+# path_word IP: the path's one-word state in gomp status (active, ghost,
+# pending, failed, …)
+path_word() {
+	gomp status --json "$GOMP_NAME" 2>/dev/null | awk -v ip="\"$1" '
+		/"portal":/ { p = (index($2, ip ":") == 1 || index($2, ip "\"") == 1) }
+		p && /"state":/ { gsub(/[",]/, "", $2); print $2; exit }'
 }
 
 # probe_start: a loop of 64 KiB O_DIRECT writes on the mounted file system,
