@@ -236,7 +236,7 @@ func (a *Attachment) Stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var errs []error
-	if a.mounted != "" {
+	if a.mounted != "" && kernel.Mounted(a.exports.NBD, a.mounted) { // unmounted by hand: nothing to undo
 		errs = append(errs, kernel.Unmount(a.mounted))
 	}
 	if a.kernel != nil {
