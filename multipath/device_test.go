@@ -694,3 +694,26 @@ func TestNormalizePortals(t *testing.T) {
 	_, err := Open(context.Background(), Config{Target: "iqn.x", Portals: []string{"10.0.0.1", "10.0.0.1:3260"}})
 	require.ErrorContains(t, err, "listed twice")
 }
+
+// TestIOOnTransitioningPathShownPending: an I/O that meets an ALUA
+// transition (NOT READY 04/0A) goes to the other path, and the path is
+// shown pending, not failed, and not counted for damping, while the
+// checker keeps finding it transitioning.
+func TestIOOnTransitioningPathShownPending(t *testing.T) {
+	disk := newFakeDisk()
+	p0, p1 := newFake(disk), newFake(disk)
+	cfg := testConfig(Settings{PathSelector: "round-robin"})
+	d := openFakes(t, cfg, p0, p1)
+	defer closeDev(t, d)
+	transitioning := senseErr(scsi.KeyNotReady, 0x04, 0x0A)
+	p0.set(func(f *fakePath) { f.ioErr, f.turErr = transitioning, transitioning })
+	buf := make([]byte, 4096)
+	for range 4 { // round robin: one of them meets p0
+		_, err := d.ReadAtContext(context.Background(), buf, 0)
+		require.NoError(t, err)
+	}
+	require.Equal(t, []string{"pending", "active"}, pathStates(d))
+	p0st := d.Status().Groups[0].Paths[0]
+	require.Equal(t, "failed", p0st.DMState, "out of use for I/O")
+	require.Zero(t, p0st.Failures, "a transition is not counted for damping")
+}

@@ -50,9 +50,9 @@
 // scsi_dh_alua do: active/optimized and active/non-optimized are ready;
 // standby (NOT READY 04/0B) is a ghost; unavailable and offline (04/0C,
 // 04/12) fail the path, which the checker keeps polling; transitioning
-// (04/0A) is pending: the checker shows it as such and retries, and I/O
-// that meets it moves to another group at once rather than waiting out
-// the transition. On a LUN with explicit ALUA (INQUIRY TPGS) ghost paths
+// (04/0A) is pending: I/O that meets it moves to another path at once
+// rather than waiting out the transition, the path is shown pending (not
+// failed, and not counted by the damping), and the checker retries it. On a LUN with explicit ALUA (INQUIRY TPGS) ghost paths
 // never carry I/O: when the group I/O should go to has only standby
 // paths, the device sends SET TARGET PORT GROUPS to make its target port
 // group active/optimized (as scsi_dh_alua activates a standby group on a

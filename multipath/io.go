@@ -246,13 +246,25 @@ func (d *Device) noPathError(r *request, err, last error) error {
 
 // failPath takes a path out of use after an I/O met a path error.
 func (d *Device) failPath(p *Path, cause error) {
+	state, msg, counted := failState(cause)
 	d.mu.Lock()
 	if p.active && !d.closing {
-		d.failLocked(p, PathDown, cause, "I/O error", true)
+		d.failLocked(p, state, cause, msg, counted)
 		d.updateLocked(trigFail, p)
 	}
 	d.mu.Unlock()
 	p.kickChecker()
+}
+
+// failState is the state a path takes out of use after an I/O met cause on
+// it: pending for an ALUA transition (NOT READY 04/0A), shown as such and
+// not counted as a failure, as multipath-tools treats a transitioning
+// path; down for anything else.
+func failState(cause error) (state PathState, msg string, counted bool) {
+	if s, _ := turState(cause); s == PathPending {
+		return PathPending, "ALUA state transition", false
+	}
+	return PathDown, "I/O error", true
 }
 
 // failLocked marks a path failed. counted failures feed damping.
