@@ -32,14 +32,26 @@ func (p *pingPong) roundTrip(t testing.TB) {
 	}
 }
 
+// blockingMemory is the memory backend taken for one that may block (not
+// an Inliner): its requests go reader → worker → writer.
+type blockingMemory struct{ *MemoryBackend }
+
+func (blockingMemory) Inline() bool { return false }
+
 // TestAllocsPerRequest proves the steady state allocates nothing per request
-// on either side of the server: reader, worker, writer, pool and backend.
+// on either side of the server: reader, worker, writer, pool and backend,
+// for an Inliner backend (requests executed by the reader) and for one that
+// is not (requests executed by workers, as multipath's).
 func TestAllocsPerRequest(t *testing.T) {
 	if raceEnabled {
 		t.Skip("sync.Pool drops items at random under the race detector")
 	}
-	m := NewMemory(1 << 20)
-	path := startServer(t, &Server{Backend: m})
+	t.Run("inline", func(t *testing.T) { testAllocsPerRequest(t, NewMemory(1<<20)) })
+	t.Run("workers", func(t *testing.T) { testAllocsPerRequest(t, blockingMemory{NewMemory(1 << 20)}) })
+}
+
+func testAllocsPerRequest(t *testing.T, b Backend) {
+	path := startServer(t, &Server{Backend: b})
 	data := pattern(4096, 1)
 	cases := map[string]*pingPong{
 		"read simple":     newPingPong(t, path, false, Request{Type: CmdRead, Cookie: 1, Length: 4096}, nil, SimpleReplyLen+4096),
