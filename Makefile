@@ -12,7 +12,7 @@
 #                    install the Debian packages a target needs (scripts/deps.sh)
 #   make lab-up | lab-down | lab-status
 #   make fuzz        every Fuzz* target for FUZZTIME (default 60s) each
-#   make fuzz-smoke  the same for FUZZ_SMOKE_TIME (default 10s) each
+#   make fuzz-smoke  the same for FUZZ_SMOKE_TIME (default 5s) each
 #   make bench       benchmarks with -benchmem
 #   make bench-iscsi gomp's iSCSI session vs libiscsi on the lab LUN
 #   make bench-nbd   gomp's NBD server vs nbdkit, then bench-stack
@@ -33,7 +33,7 @@ SHELL := /bin/bash
 GO ?= go
 GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
 FUZZTIME ?= 60s
-FUZZ_SMOKE_TIME ?= 10s
+FUZZ_SMOKE_TIME ?= 5s
 BENCHTIME ?= 5
 TEST_TIMEOUT ?= 10m
 TESTFLAGS ?=
