@@ -57,6 +57,9 @@ b_workload() {
 # b_busy: jiffies every CPU spent busy so far (the "cpu" line of /proc/stat)
 b_busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 
+# b_ctxt: context switches of the whole guest so far (/proc/stat ctxt)
+b_ctxt() { awk '$1 == "ctxt" { print $2; exit }' /proc/stat; }
+
 # b_proc PID: user + system jiffies of process PID so far (0 without one)
 b_proc() { [ -n "$1" ] && awk '{ print $14 + $15 }' /proc/$1/stat 2>/dev/null || echo 0; }
 
@@ -72,21 +75,22 @@ b_pid() {
 
 # b_run ROUND DEV NAME WORKLOAD: one fio run; appends its BENCH-RESULT line.
 b_run() {
-	local j0 j1 p0 p1 pid out
+	local j0 j1 p0 p1 c0 c1 pid out
 	b_workload "$4" || { echo "unknown workload $4"; return 1; }
 	pid=$(b_pid $3)
-	j0=$(b_busy) p0=$(b_proc $pid)
+	j0=$(b_busy) p0=$(b_proc $pid) c0=$(b_ctxt)
 	# terse v3: field 6/7/8 read io KiB, bw KiB/s, iops; 47/48/49 write
 	out=$($B_FIO --name=b --filename="$2" --ioengine=libaio --direct=1 --rw=$W_RW --bs=$W_BS \
 		--iodepth=$W_QD --runtime="$B_TIME" --time_based --randrepeat=0 --norandommap \
 		--thread --output-format=terse --terse-version=3 2>/tmp/fio.err)
-	j1=$(b_busy) p1=$(b_proc $pid)
+	j1=$(b_busy) p1=$(b_proc $pid) c1=$(b_ctxt)
 	# rates over fio's own runtime; CPU over the whole fio process
-	echo "$out" | awk -F';' -v r="$1" -v d="$3" -v w="$4" -v bs="$W_BS" -v j=$((j1 - j0)) \
+	echo "$out" | awk -F';' -v r="$1" -v d="$3" -v w="$4" -v bs="$W_BS" -v j=$((j1 - j0)) -v c=$((c1 - c0)) \
 		-v p=$((p1 - p0)) '
 		NF > 50 {
 			kib = $6 + $47; ios = kib / (bs == "1m" ? 1024 : 4); ms = $9 > $50 ? $9 : $50
 			printf "BENCH-RESULT %s %s %s %d %d %d %.3f %d\n", r, d, w, kib * 1024, ios, j, ms / 1000, p
+			if (ios > 0) printf "%s %s %s %.2f\n", r, d, w, c / ios >"/tmp/bench.ctxt"
 			found = 1
 		}
 		END { if (!found) exit 1 }' >>$B_RES || {
@@ -301,6 +305,37 @@ b_report() {
 	}' $B_RES
 }
 
+# b_ctxt_report: the guest's context switches per I/O (fio, the kernel,
+# tgtd and the serving process together), median of the rounds, per
+# workload and device: how many thread switches each path costs an I/O,
+# which the emulator makes dear.
+b_ctxt_report() {
+	awk -v devs="$B_DEVS" -v wls="$B_WLS" '
+		{ v[$2, $3] = v[$2, $3] " " $4 }
+		function median(s,    a, n, i, j, t) {
+			n = split(s, a, " ")
+			for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+			return n ? (n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2) : -1
+		}
+		END {
+			nd = split(devs, D, " "); nw = split(wls, W, " ")
+			print "BENCH|"
+			printf "BENCH| guest context switches per I/O |"
+			for (i = 1; i <= nd; i++) printf " %s |", D[i]
+			print ""
+			printf "BENCH|---|"; for (i = 1; i <= nd; i++) printf "---|"; print ""
+			for (k = 1; k <= nw; k++) {
+				printf "BENCH| %s |", W[k]
+				for (i = 1; i <= nd; i++) {
+					m = median(v[D[i], W[k]])
+					if (m < 0) printf " - |"
+					else printf " %.1f |", m
+				}
+				print ""
+			}
+		}' /tmp/bench.ctxt
+}
+
 # b_device NAME: the block device of NAME
 b_device() {
 	case $1 in
@@ -406,6 +441,7 @@ bench_main() {
 	B_BASEARGS=$(b_arg baseargs)
 	[ -x $B_FIO ] || { echo "no fio in the guest"; return 1; }
 	: >$B_RES
+	: >/tmp/bench.ctxt
 	echo "rounds $B_ROUNDS, ${B_TIME}s per run, workloads: $B_WLS; devices: $B_DEVS"
 	# a clock source without a vDSO read (hpet, acpi_pm: TCG often finds the
 	# TSC unstable) makes every clock read of a userspace server a trap
@@ -444,6 +480,7 @@ bench_main() {
 		r=$((r + 1))
 	done
 	b_report
+	b_ctxt_report
 	if [ -n "$NBD_PID" ]; then
 		echo "gomp status:"
 		gomp status nbd 2>&1 | sed 's/^/    /'
