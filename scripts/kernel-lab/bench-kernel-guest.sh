@@ -90,7 +90,7 @@ b_run() {
 		NF > 50 {
 			kib = $6 + $47; ios = kib / (bs == "1m" ? 1024 : 4); ms = $9 > $50 ? $9 : $50
 			printf "BENCH-RESULT %s %s %s %d %d %d %.3f %d\n", r, d, w, kib * 1024, ios, j, ms / 1000, p
-			if (ios > 0) printf "%s %s %s %.2f\n", r, d, w, c / ios >"/tmp/bench.ctxt"
+			if (ios > 0) printf "%s %s %s %.2f\n", r, d, w, c / ios >>"/tmp/bench.ctxt"
 			found = 1
 		}
 		END { if (!found) exit 1 }' >>$B_RES || {
