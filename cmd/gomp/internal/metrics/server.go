@@ -61,6 +61,12 @@ type Server struct {
 	path string // unix socket to remove at close
 }
 
+// ValidListen reports whether spec is a listen address Serve takes:
+// tcp:HOST:PORT or unix:PATH.
+func ValidListen(spec string) bool {
+	return strings.HasPrefix(spec, "unix:") || strings.HasPrefix(spec, "tcp:")
+}
+
 // Serve serves the Prometheus metrics of devs (and of the Go
 // runtime and the process) on spec, tcp:HOST:PORT or unix:PATH (mode
 // 0600). An empty spec serves nothing and returns nil.
@@ -68,7 +74,7 @@ func Serve(spec string, devs *Devices, log *slog.Logger) (*Server, error) {
 	if spec == "" {
 		return nil, nil
 	}
-	if !strings.HasPrefix(spec, "unix:") && !strings.HasPrefix(spec, "tcp:") {
+	if !ValidListen(spec) {
 		return nil, fmt.Errorf("metrics: listen %q: want tcp:HOST:PORT or unix:PATH", spec)
 	}
 	ms := &Server{}
