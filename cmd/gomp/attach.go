@@ -275,8 +275,7 @@ func runAttach(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
 	}
 	var names, readies []string
 	for _, a := range atts {
-		name, where := safename.Text(a.Device().Name()), safename.Text(a.Ready())
-		fmt.Fprintf(cmd.OutOrStdout(), "ready: %s %s\n", name, where)
+		name, where := readyLine(cmd.OutOrStdout(), a, "")
 		names = append(names, name)
 		readies = append(readies, name+" "+where)
 	}
@@ -289,7 +288,14 @@ func runAttach(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
 // printReady prints the ready line of a device a rescan attached and
 // tells systemd (STATUS) about it, as for the devices of the start.
 func printReady(w io.Writer, log *slog.Logger, a *attach.Attachment, suffix string) {
-	name, where := safename.Text(a.Device().Name()), safename.Text(a.Ready())
-	fmt.Fprintf(w, "ready: %s %s%s\n", name, where, suffix)
+	name, where := readyLine(w, a, suffix)
 	notify(log, "STATUS=attached "+name+" "+where+suffix+" (rescan)")
+}
+
+// readyLine prints "ready: NAME WHERE" and suffix for a, both escaped
+// (they come from the target), and returns them.
+func readyLine(w io.Writer, a *attach.Attachment, suffix string) (name, where string) {
+	name, where = safename.Text(a.Device().Name()), safename.Text(a.Ready())
+	fmt.Fprintf(w, "ready: %s %s%s\n", name, where, suffix)
+	return name, where
 }

@@ -151,7 +151,7 @@ func runAttachAll(cmd *cobra.Command, g *globalOpts, o *attachOpts) error {
 			ready := func(a *attach.Attachment) { printReady(cmd.OutOrStdout(), log, a, " (node "+rec.Name+")") }
 			if as, err = startAttachments(ctx, g, ro, ready); err == nil {
 				for _, a := range as {
-					fmt.Fprintf(cmd.OutOrStdout(), "ready: %s %s (node %s)\n", a.Device().Name(), a.Ready(), rec.Name)
+					readyLine(cmd.OutOrStdout(), a, " (node "+rec.Name+")")
 				}
 				atts = append(atts, as...)
 				attached++
