@@ -532,38 +532,54 @@ test_gomp() {
 LIO_IQN=iqn.2026-12.dev.gomp:lio
 CFS=/sys/kernel/config/target
 
-# lio_up WCE: LIO serving a 128 MiB file with emulate_write_cache WCE. The
-# unit serial is what targetcli sets (a UUID): without it LIO reports no
-# NAA designator, so no WWID.
-lio_up() {
-	local b=$CFS/core/fileio_0/lun0 t=$CFS/iscsi/$LIO_IQN/tpgt_1
+# lio_export B IQN CONTROL SERIAL [WCE]: LIO serving the fileio backstore
+# B (made from CONTROL, fd_dev_name=…; emulate_write_cache WCE when given)
+# as LUN 0 of IQN's TPG 1 on both portals, demo-mode ACLs. The unit serial
+# is what targetcli sets (a UUID): without it LIO reports no NAA
+# designator, so no WWID.
+lio_export() {
+	local b=$1 t=$CFS/iscsi/$2/tpgt_1
 	modprobe target_core_file && modprobe iscsi_target_mod || return 1
 	grep -q ' /sys/kernel/config ' /proc/mounts || mount -t configfs configfs /sys/kernel/config || return 1
-	truncate -s 128M /tmp/lio0.img
 	mkdir -p $b &&
-		echo "fd_dev_name=/tmp/lio0.img,fd_dev_size=$((128 << 20))" >$b/control &&
-		echo "$1" >$b/attrib/emulate_write_cache &&
+		echo "$3" >$b/control &&
+		{ [ -z "$5" ] || echo "$5" >$b/attrib/emulate_write_cache; } &&
 		echo 1 >$b/enable &&
-		echo 5e1a2c3d-4b5a-4c6d-8e7f-$(printf %012d "$1") >$b/wwn/vpd_unit_serial &&
+		echo "$4" >$b/wwn/vpd_unit_serial &&
 		mkdir -p $t/lun/lun_0 &&
-		ln -s $b $t/lun/lun_0/lun0 &&
+		ln -s $b $t/lun/lun_0/${b##*/} &&
 		mkdir $t/np/127.0.0.1:3260 $t/np/127.0.0.2:3260 &&
 		for a in generate_node_acls:1 authentication:0 demo_mode_write_protect:0 cache_dynamic_acls:1; do
 			echo ${a#*:} >$t/attrib/${a%:*} || return 1
 		done &&
-		echo 1 >$t/enable || return 1
+		echo 1 >$t/enable
+}
+
+# lio_unexport B IQN: lio_export undone, in reverse order
+lio_unexport() {
+	local b=$1 t=$CFS/iscsi/$2/tpgt_1
+	[ -d $t ] && echo 0 >$t/enable 2>/dev/null
+	rm -f $t/lun/lun_0/${b##*/}
+	rmdir $t/lun/lun_0 $t/np/* $t $CFS/iscsi/$2 $b ${b%/*} 2>/dev/null
+	[ ! -d $CFS/iscsi/$2 ] && [ ! -d $b ]
+}
+
+# lio_up WCE: LIO serving a 128 MiB file with emulate_write_cache WCE
+lio_up() {
+	local b=$CFS/core/fileio_0/lun0
+	truncate -s 128M /tmp/lio0.img
+	lio_export $b $LIO_IQN "fd_dev_name=/tmp/lio0.img,fd_dev_size=$((128 << 20))" \
+		5e1a2c3d-4b5a-4c6d-8e7f-$(printf %012d "$1") "$1" || return 1
 	echo "LIO: $LIO_IQN on 127.0.0.1:3260 and 127.0.0.2:3260, fileio LUN 0 (128 MiB)," \
 		"emulate_write_cache=$(cat $b/attrib/emulate_write_cache) emulate_fua_write=$(cat $b/attrib/emulate_fua_write)"
 }
 
 # lio_down: tears LIO's configuration down in reverse order
 lio_down() {
-	local b=$CFS/core/fileio_0/lun0 t=$CFS/iscsi/$LIO_IQN/tpgt_1
-	[ -d $t ] && echo 0 >$t/enable 2>/dev/null
-	rm -f $t/lun/lun_0/lun0
-	rmdir $t/lun/lun_0 $t/np/* $t $CFS/iscsi/$LIO_IQN $b $CFS/core/fileio_0 2>/dev/null
+	lio_unexport $CFS/core/fileio_0/lun0 $LIO_IQN
+	local rc=$?
 	rm -f /tmp/lio0.img
-	[ ! -d $CFS/iscsi/$LIO_IQN ] && [ ! -d $b ]
+	return $rc
 }
 
 # nbd_queue NAME: /sys/block/nbdN/queue/NAME of the attached device
@@ -621,16 +637,11 @@ lio_round() {
 # end is written and read back, data before it is intact.
 LIOR_IQN=iqn.2026-12.dev.gomp:lio-resize
 lio_resize() {
-	local b=$CFS/core/fileio_2/lunr t=$CFS/iscsi/$LIOR_IQN/tpgt_1 loop out
-	modprobe loop && modprobe target_core_file && modprobe iscsi_target_mod || { g_fail "modules for the resize round"; return 1; }
+	local b=$CFS/core/fileio_2/lunr loop out
+	modprobe loop || { g_fail "modules for the resize round"; return 1; }
 	truncate -s 64M /tmp/lior.img && loop=$(losetup -f) && losetup $loop /tmp/lior.img || { g_fail "loop device over /tmp/lior.img"; return 1; }
-	mkdir -p $b && echo "fd_dev_name=$loop" >$b/control && echo 1 >$b/enable &&
-		echo 5e1a2c3d-4b5a-4c6d-8e7f-000000000099 >$b/wwn/vpd_unit_serial &&
-		mkdir -p $t/lun/lun_0 && ln -s $b $t/lun/lun_0/lunr &&
-		mkdir $t/np/127.0.0.1:3260 $t/np/127.0.0.2:3260 &&
-		for a in generate_node_acls:1 authentication:0 demo_mode_write_protect:0 cache_dynamic_acls:1; do
-			echo ${a#*:} >$t/attrib/${a%:*} || return 1
-		done && echo 1 >$t/enable || { g_fail "LIO serving $loop"; lio_resize_down $loop; return 1; }
+	lio_export $b $LIOR_IQN "fd_dev_name=$loop" 5e1a2c3d-4b5a-4c6d-8e7f-000000000099 ||
+		{ g_fail "LIO serving $loop"; lio_resize_down $loop; return 1; }
 	G_IQN=$LIOR_IQN
 	gomp_attach --connections 1 || { g_fail "attach to the LUN to grow came up"; G_IQN=; lio_resize_down $loop; return 1; }
 	check "$GOMP_DEV: 64 MiB" [ "$(blockdev --getsize64 $GOMP_DEV)" = $((64 << 20)) ]
@@ -654,13 +665,11 @@ lio_resize() {
 
 # lio_resize_down LOOP: lio_resize's configuration removed, in reverse
 lio_resize_down() {
-	local b=$CFS/core/fileio_2/lunr t=$CFS/iscsi/$LIOR_IQN/tpgt_1
-	[ -d $t ] && echo 0 >$t/enable 2>/dev/null
-	rm -f $t/lun/lun_0/lunr
-	rmdir $t/lun/lun_0 $t/np/* $t $CFS/iscsi/$LIOR_IQN $b $CFS/core/fileio_2 2>/dev/null
+	lio_unexport $CFS/core/fileio_2/lunr $LIOR_IQN
+	local rc=$?
 	losetup -d $1 2>/dev/null
 	rm -f /tmp/lior.img /tmp/lior.a /tmp/lior.b
-	[ ! -d $CFS/iscsi/$LIOR_IQN ] && [ ! -d $b ]
+	return $rc
 }
 
 test_lio() {
