@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -218,7 +219,9 @@ func (f *fakePath) ReportTargetPortGroups(context.Context) (scsi.TargetPortGroup
 	if f.down {
 		return scsi.TargetPortGroups{}, errFakeConn
 	}
-	return f.tpgs, nil
+	t := f.tpgs // a copy, as a target's answer is: setALUAState changes f.tpgs later
+	t.Groups = slices.Clone(t.Groups)
+	return t, nil
 }
 
 func (f *fakePath) Stale() bool {
