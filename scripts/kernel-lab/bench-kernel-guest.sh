@@ -18,6 +18,10 @@
 #        behind it: what the kernel's nbd driver and the socketpair cost alone
 #   nbd128  (when asked for) a second gomp attach whose
 #        queue/max_sectors_kb is put back to the nbd driver's 128 KiB
+#   qnbd (when asked for) another userspace initiator behind the same nbd
+#        driver: qemu-nbd --connect with libiscsi (iscsi://127.0.0.1, one
+#        path, no multipath), max_sectors_kb raised to gomp's 1280 KiB:
+#        what any iSCSI initiator in userspace exported through NBD costs
 # Every workload runs on the three devices one after the other, in an order
 # that rotates each round; rounds repeat the whole set. fio, libaio,
 # O_DIRECT, time_based. Guest CPU (every CPU busy in /proc/stat: user, nice,
@@ -70,6 +74,7 @@ b_pid() {
 	base) echo "$BASE_PID" ;;
 	nbd128) echo "$N128_PID" ;;
 	mem) echo "$MEM_PID" ;;
+	qnbd) echo "$QNBD_PID" ;;
 	esac
 }
 
@@ -266,6 +271,7 @@ b_report() {
 		hasdm = (" " devs " ") ~ / dm /; hassd = (" " devs " ") ~ / sd /; hasnbd = (" " devs " ") ~ / nbd /
 		has128 = hasnbd && (" " devs " ") ~ / nbd128 /; hasbase = hasnbd && (" " devs " ") ~ / base /
 		hasmem = hasdm && (" " devs " ") ~ / mem /
+		hasq = (" " devs " ") ~ / qnbd /; hasqsd = hasq && hassd; hasnq = hasq && hasnbd
 		printf "BENCH| workload |"
 		for (i = 1; i <= nd; i++) printf " %s |", (D[i] == "nbd" ? "gomp /dev/nbdN" : D[i] == "dm" ? "dm-multipath" : D[i] == "sd" ? "one /dev/sdX" : D[i])
 		if (hasnbd && hasdm) printf " nbd/dm |"
@@ -274,6 +280,8 @@ b_report() {
 		if (hasbase) printf " nbd/base |"
 		if (has128) printf " nbd/nbd128 |"
 		if (hasmem) printf " mem/dm |"
+		if (hasqsd) printf " qnbd/sd |"
+		if (hasnq) printf " nbd/qnbd |"
 		printf " guest CPU µs per MB or per I/O, "
 		for (i = 1; i <= nd; i++) printf "%s%s", (i > 1 ? " / " : ""), D[i]
 		np = 0
@@ -283,7 +291,7 @@ b_report() {
 			for (i = 1; i <= np; i++) printf "%s%s", (i > 1 ? " / " : ""), P[i]
 		}
 		print " |"
-		printf "BENCH|---|"; for (i = 1; i <= nd + hasnbd * hasdm + hasnbd * hassd + hasdm * hassd + hasbase + has128 + hasmem + 1 + (np > 0); i++) printf "---|"; print ""
+		printf "BENCH|---|"; for (i = 1; i <= nd + hasnbd * hasdm + hasnbd * hassd + hasdm * hassd + hasbase + has128 + hasmem + hasqsd + hasnq + 1 + (np > 0); i++) printf "---|"; print ""
 		for (k = 1; k <= nw; k++) {
 			w = W[k]
 			printf "BENCH| %s |", w
@@ -294,6 +302,8 @@ b_report() {
 			if (hasbase) printf " %s |", ratio(w, "nbd", "base")
 			if (has128) printf " %s |", ratio(w, "nbd", "nbd128")
 			if (hasmem) printf " %s |", ratio(w, "mem", "dm")
+			if (hasqsd) printf " %s |", ratio(w, "qnbd", "sd")
+			if (hasnq) printf " %s |", ratio(w, "nbd", "qnbd")
 			printf " "
 			for (i = 1; i <= nd; i++) printf "%s%s", (i > 1 ? " / " : ""), showcpu(w, D[i], "cpu")
 			if (np) {
@@ -343,6 +353,7 @@ b_device() {
 	base) echo "$BASE_DEV" ;;
 	nbd128) echo "$N128_DEV" ;;
 	mem) echo "$MEM_DEV" ;;
+	qnbd) echo "$QNBD_DEV" ;;
 	dm) echo "$DM_DEV" ;;
 	sd) echo "/dev/$SD1" ;;
 	esac
@@ -390,8 +401,40 @@ bench_cleanup() {
 	b_detach BASE
 	b_detach N128
 	b_detach MEM
+	b_detach QNBD
 	classic_down
 	lab_down
+}
+
+# b_free_nbd: the first /dev/nbdN with nothing connected
+b_free_nbd() {
+	local b
+	for b in /sys/block/nbd*; do
+		[ -e $b/pid ] || [ "$(cat $b/size)" != 0 ] || { echo /dev/${b##*/}; return 0; }
+	done
+	return 1
+}
+
+# b_qnbd_up: qemu-nbd (libiscsi) on a free /dev/nbdN, in the foreground
+# (-v: no daemon, so the process is ours to measure and stop)
+b_qnbd_up() {
+	local i=0
+	QNBD_DEV=$(b_free_nbd) || { echo "qnbd: no free /dev/nbdN"; return 1; }
+	mkdir -p /var/lock # qemu-nbd -c binds a socket there
+	echo "\$ qemu-nbd -v --cache=none -f raw -c $QNBD_DEV iscsi://127.0.0.1/$LAB_IQN/1"
+	# qemu looks for block-iscsi.so beside its binary's ../lib, not where
+	# the overlay puts it (its path on the host)
+	QEMU_MODULE_DIR=/usr/lib/x86_64-linux-gnu/qemu \
+		qemu-nbd -v --cache=none -f raw -c $QNBD_DEV "iscsi://127.0.0.1/$LAB_IQN/1" \
+		</dev/null >/tmp/QNBD.out 2>&1 &
+	QNBD_PID=$!
+	until [ -e /sys/block/${QNBD_DEV#/dev/}/pid ]; do
+		alive $QNBD_PID && [ $i -lt 300 ] || { echo "qemu-nbd:"; cat /tmp/QNBD.out; return 1; }
+		sleep 0.1
+		i=$((i + 1))
+	done
+	echo 1280 >/sys/block/${QNBD_DEV#/dev/}/queue/max_sectors_kb
+	echo "qemu-nbd (libiscsi) on $QNBD_DEV"
 }
 
 # b_gomp_up: the gomp devices asked for
@@ -452,6 +495,7 @@ bench_main() {
 	dd if=/dev/urandom of=/tmp/lun1.img bs=1M count=256 conv=notrunc 2>/dev/null
 	case " $B_DEVS " in *" dm "* | *" sd "*) classic_up || { bench_cleanup; return 1; } ;; esac
 	b_gomp_up || { bench_cleanup; return 1; }
+	case " $B_DEVS " in *" qnbd "*) b_qnbd_up || { bench_cleanup; return 1; } ;; esac
 	for d in $B_DEVS; do echo "$d: $(b_device $d): $(b_queue "$(b_device $d)")"; done
 	n=0
 	for d in $B_DEVS; do n=$((n + 1)); done

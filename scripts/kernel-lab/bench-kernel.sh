@@ -9,7 +9,8 @@
 #     multipathd, /lib/multipath plugins), fetched with `apt-get download`
 #     and extracted with dpkg-deb into the cache dir like the kernel, with
 #     their libraries (from the extraction, else the host's);
-#   - fio and dmsetup from the host (installed when missing);
+#   - fio, dmsetup and qemu-nbd with qemu's libiscsi driver (device qnbd)
+#     from the host (installed when missing);
 #   - the modules iscsi_tcp (libiscsi, libiscsi_tcp, scsi_transport_iscsi),
 #     sd_mod, dm_multipath (dm_mod), dm_round_robin, dm_service_time;
 #   - bench-kernel-guest.sh, run by guest-test.sh's bench section.
@@ -23,8 +24,9 @@
 # before and after a change in one boot) with BENCH_BASEARGS (more attach
 # arguments for it alone), BENCH_TSC=0 (keep the guest's HPET clock source
 # rather than the TSC), BENCH_DEVICES may add "mem" (an in-memory export
-# on /dev/nbdN, kernelbench/ beside this script: NBD's own cost) and
-# "nbd128", plus run.sh's KLAB_* (KLAB_CACHE, KLAB_KEEP, KLAB_APPEND, ...).
+# on /dev/nbdN, kernelbench/ beside this script: NBD's own cost),
+# "qnbd" (qemu-nbd with libiscsi on /dev/nbdN: another userspace initiator
+# behind the same driver) and "nbd128", plus run.sh's KLAB_* (KLAB_CACHE, KLAB_KEEP, KLAB_APPEND, ...).
 # The serial console goes to bin/bench-kernel.log; the tables are printed at
 # the end.
 set -euo pipefail
@@ -38,6 +40,8 @@ export PATH=$PATH:/usr/local/go/bin:/usr/sbin:/sbin
 
 CLASSIC_DEBS=(open-iscsi libopeniscsiusr libisns0 multipath-tools liburcu8)
 CLASSIC_BINS=(sbin/iscsid sbin/iscsiadm sbin/multipath sbin/multipathd)
+# qemu's libiscsi block driver, loaded by qemu-nbd for iscsi:// (device qnbd)
+QEMU_ISCSI=/usr/lib/x86_64-linux-gnu/qemu/block-iscsi.so
 
 log() { printf '[bench-kernel] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 2; }
@@ -46,6 +50,8 @@ host_tools() {
 	local missing=()
 	command -v fio >/dev/null || missing+=(fio)
 	command -v dmsetup >/dev/null || missing+=(dmsetup)
+	command -v qemu-nbd >/dev/null || missing+=(qemu-utils)
+	[ -e "$QEMU_ISCSI" ] || missing+=(qemu-block-extra)
 	((${#missing[@]})) || return 0
 	[ "$(id -u)" = 0 ] || die "missing host packages: ${missing[*]}"
 	log "installing ${missing[*]}"
@@ -101,6 +107,8 @@ build_overlay() {
 	mkdir -p "$OVL/etc"
 	for b in "${CLASSIC_BINS[@]}"; do copy_bin "$CX/$b" "usr/local/sbin/$(basename "$b")"; done
 	for f in "$CX"/lib/multipath/*.so; do copy_bin "$f" "lib/multipath/$(basename "$f")"; done
+	copy_bin "$(command -v qemu-nbd)" usr/local/sbin/qemu-nbd
+	copy_bin "$QEMU_ISCSI" "${QEMU_ISCSI#/}"
 	printf 'root:x:0:0:root:/root:/bin/sh\n' >"$OVL/etc/passwd"
 	printf 'root:x:0:\n' >"$OVL/etc/group"
 	install -m644 "$HERE/bench-kernel-guest.sh" "$OVL/bench-kernel-guest.sh"
@@ -147,7 +155,7 @@ main() {
 	# 2 GiB: the LUN (tmpfs) and the in-memory export each take 256 MiB
 	KLAB_MEM=${KLAB_MEM:-2G} KLAB_CONF_EXTRA="$WORK/guest-extra.conf" KLAB_OVERLAY="$OVL" KLAB_GUEST_ARGS=bench \
 		KLAB_APPEND="$append" bash "$HERE/run.sh" >"$out" 2>&1 || rc=$?
-	grep -a 'kernel-lab\] \|\[bench\] \(rounds\|nbd:\|base:\|nbd128:\|mem:\|kernelbench\|clocksource\|dm:\|sd:\|round\|open-iscsi\|dm-multipath\|ready\)' "$out" |
+	grep -a 'kernel-lab\] \|\[bench\] \(rounds\|nbd:\|base:\|nbd128:\|mem:\|qnbd:\|qemu-nbd\|kernelbench\|clocksource\|dm:\|sd:\|round\|open-iscsi\|dm-multipath\|ready\)' "$out" |
 		grep -av BENCH || true
 	echo
 	grep -a '\[bench\] BENCH|' "$out" | sed 's/.*BENCH|/|/' || true
