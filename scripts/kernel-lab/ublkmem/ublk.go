@@ -261,7 +261,6 @@ func (c *control) delDev(devID uint32) error {
 
 // ensureNode waits up to wait for the device node at path (devtmpfs makes
 // it) and otherwise creates it with mknod from the "major:minor" in sysDev.
-// It reports whether it made the node.
 func ensureNode(path, sysDev string, kind uint32, wait time.Duration) error {
 	_, err := ensureNodeMade(path, sysDev, kind, wait)
 	return err
@@ -282,8 +281,10 @@ func ensureNodeMade(path, sysDev string, kind uint32, wait time.Duration) (bool,
 		time.Sleep(20 * time.Millisecond)
 	}
 	b, err := os.ReadFile(sysDev)
-	if err != nil {
-		return false, fmt.Errorf("no %s and %w", path, err)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, fmt.Errorf("%s: no such device node, and no %s to make it from", path, sysDev)
+	} else if err != nil {
+		return false, fmt.Errorf("%s: no such device node, and %w", path, err)
 	}
 	majStr, minStr, ok := strings.Cut(strings.TrimSpace(string(b)), ":")
 	maj, err1 := strconv.ParseUint(majStr, 10, 32)
