@@ -1,0 +1,226 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// store is the disk: anonymous memory outside Go's heap, shared by the
+// queues (the block layer orders overlapping requests, as for any disk).
+type store struct {
+	mem []byte
+}
+
+// newStore maps size bytes of zeroed memory.
+func newStore(size int64) (*store, error) {
+	mem, err := unix.Mmap(-1, 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	if err != nil {
+		return nil, fmt.Errorf("memory of %d bytes: %w", size, err)
+	}
+	return &store{mem: mem}, nil
+}
+
+// close unmaps the memory.
+func (s *store) close() {
+	if s.mem != nil {
+		_ = unix.Munmap(s.mem)
+		s.mem = nil
+	}
+}
+
+// serve carries out the request d with the tag's data buffer buf and
+// returns the result to commit: bytes done for READ and WRITE, 0 for the
+// others, or a negative errno.
+func (s *store) serve(d ioDesc, buf []byte) int32 {
+	size := uint64(len(s.mem))
+	if d.startSector > size>>sectorShift {
+		return -int32(unix.EIO)
+	}
+	off := d.startSector << sectorShift
+	n := uint64(d.nrSectors) << sectorShift
+	if n > size-off {
+		return -int32(unix.EIO)
+	}
+	switch d.opFlags & 0xff {
+	case ublkIOOpRead:
+		if n > uint64(len(buf)) {
+			return -int32(unix.EIO)
+		}
+		copy(buf[:n], s.mem[off:off+n])
+		return int32(n)
+	case ublkIOOpWrite:
+		if n > uint64(len(buf)) {
+			return -int32(unix.EIO)
+		}
+		copy(s.mem[off:off+n], buf[:n])
+		return int32(n)
+	case ublkIOOpFlush:
+		return 0
+	case ublkIOOpDiscard, ublkIOOpWriteZeroes:
+		clear(s.mem[off : off+n])
+		return 0
+	default:
+		return -int32(unix.EOPNOTSUPP)
+	}
+}
+
+// queue is one hardware queue: its io_uring, the read-only descriptor
+// array the kernel fills, and one data buffer of maxIO bytes per tag.
+type queue struct {
+	id    uint16
+	depth int
+	maxIO int
+	cdev  int // /dev/ublkcN, shared by the queues
+	ring  *ring
+	descs []byte
+	bufs  []byte
+	store *store
+}
+
+// descArea is the page-rounded size of a descriptor array of depth tags.
+func descArea(depth int) int {
+	page := os.Getpagesize()
+	return (depth*ublkDescSize + page - 1) / page * page
+}
+
+// newQueue maps queue id's descriptors from cdev and sets up its ring and
+// buffers.
+func newQueue(id uint16, depth, maxIO, cdev int, st *store) (*queue, error) {
+	q := &queue{id: id, depth: depth, maxIO: maxIO, cdev: cdev, store: st}
+	var err error
+	off := int64(ublkCmdBufOffset + int(id)*descArea(ublkMaxQueueDepth))
+	if q.descs, err = unix.Mmap(cdev, off, descArea(depth), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE); err != nil {
+		return nil, fmt.Errorf("queue %d: mmap io descriptors: %w", id, err)
+	}
+	if q.bufs, err = unix.Mmap(-1, 0, depth*maxIO, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE); err != nil {
+		q.close()
+		return nil, fmt.Errorf("queue %d: data buffers: %w", id, err)
+	}
+	if q.ring, err = newRing(uint32(depth)); err != nil {
+		q.close()
+		return nil, fmt.Errorf("queue %d: %w", id, err)
+	}
+	return q, nil
+}
+
+// close releases the ring, buffers and descriptor mapping.
+func (q *queue) close() {
+	if q.ring != nil {
+		q.ring.close()
+		q.ring = nil
+	}
+	if q.bufs != nil {
+		_ = unix.Munmap(q.bufs)
+		q.bufs = nil
+	}
+	if q.descs != nil {
+		_ = unix.Munmap(q.descs)
+		q.descs = nil
+	}
+}
+
+// buf is tag's data buffer.
+func (q *queue) buf(tag uint16) []byte {
+	return q.bufs[int(tag)*q.maxIO : (int(tag)+1)*q.maxIO]
+}
+
+// desc is a copy of tag's current descriptor.
+func (q *queue) desc(tag uint16) ioDesc {
+	return *(*ioDesc)(unsafe.Pointer(&q.descs[int(tag)*ublkDescSize]))
+}
+
+// prep queues io command op for tag, with result for a commit.
+func (q *queue) prep(op uint32, tag uint16, result int32) error {
+	s, err := q.ring.getSQE()
+	if err != nil {
+		return fmt.Errorf("queue %d tag %d: %w", q.id, tag, err)
+	}
+	s.opcode = ioringOpURingCmd
+	s.fd = int32(q.cdev)
+	s.cmdOp = iowr(op, ioCmdSize)
+	s.userData = uint64(tag) | uint64(op)<<16
+	cmd := (*ioCmd)(unsafe.Pointer(&s.cmd[0]))
+	cmd.qID = q.id
+	cmd.tag = tag
+	cmd.result = result
+	cmd.addr = uint64(uintptr(unsafe.Pointer(&q.buf(tag)[0])))
+	return nil
+}
+
+// run serves the queue on a thread of its own until the kernel aborts
+// every tag (STOP_DEV) or something fails; fetched gets nil once all tags
+// are fetched (or the error that kept them from it). The thread is never
+// unlocked, so it ends with the goroutine: the kernel ties the queue to
+// the task that fetched, and a thread that leaves cancels its commands.
+func (q *queue) run(fetched chan<- error) error {
+	runtime.LockOSThread()
+	if err := q.fetchAll(); err != nil {
+		fetched <- err
+		return err
+	}
+	fetched <- nil
+	aborted := 0
+	for aborted < q.depth {
+		if err := q.ring.enter(1); err != nil {
+			return fmt.Errorf("queue %d: %w", q.id, err)
+		}
+		var failed error
+		q.ring.reap(func(c cqe) {
+			if failed != nil {
+				return
+			}
+			tag, op := uint16(c.userData), uint32(c.userData>>16)
+			switch c.res {
+			case ublkIOResOK:
+				failed = q.prep(ublkIOCommitAndFetch, tag, q.store.serve(q.desc(tag), q.buf(tag)))
+			case ublkIOResAbort:
+				aborted++
+			default:
+				failed = q.cmdError(op, tag, c.res)
+			}
+		})
+		if failed != nil {
+			return failed
+		}
+	}
+	return nil
+}
+
+// fetchAll submits FETCH_REQ for every tag and checks that the kernel
+// took them: a refused fetch completes at once, an accepted one only when
+// a request comes, which cannot happen before START_DEV.
+func (q *queue) fetchAll() error {
+	for tag := 0; tag < q.depth; tag++ {
+		if err := q.prep(ublkIOFetchReq, uint16(tag), 0); err != nil {
+			return err
+		}
+	}
+	if err := q.ring.enter(0); err != nil {
+		return fmt.Errorf("queue %d: FETCH_REQ: %w", q.id, err)
+	}
+	var err error
+	q.ring.reap(func(c cqe) {
+		if err == nil {
+			err = q.cmdError(uint32(c.userData>>16), uint16(c.userData), c.res)
+		}
+	})
+	return err
+}
+
+// cmdError describes an io command the kernel answered with res.
+func (q *queue) cmdError(op uint32, tag uint16, res int32) error {
+	name := "FETCH_REQ"
+	if op == ublkIOCommitAndFetch {
+		name = "COMMIT_AND_FETCH_REQ"
+	}
+	if res < 0 {
+		return fmt.Errorf("ublk: queue %d tag %d: %s: %w", q.id, tag, name, unix.Errno(-res))
+	}
+	return fmt.Errorf("ublk: queue %d tag %d: %s: unexpected result %d", q.id, tag, name, res)
+}
