@@ -18,6 +18,11 @@
 #        behind it: what the kernel's nbd driver and the socketpair cost alone
 #   nbd128  (when asked for) a second gomp attach whose
 #        queue/max_sectors_kb is put back to the nbd driver's 128 KiB
+#   ublk (when asked for; Linux >= 6.0, the 6.12 guest: KLAB_KPKG) ublkmem
+#        (scripts/kernel-lab/ublkmem): an in-memory disk on /dev/ublkbN, the
+#        ublk driver's own cost, to set beside mem's
+#   ublkgomp (likewise) ublkmem -target: gomp's multipath device over both
+#        portals exported through ublk rather than NBD
 #   qnbd (when asked for) another userspace initiator behind the same nbd
 #        driver: qemu-nbd --connect with libiscsi (iscsi://127.0.0.1, one
 #        path, no multipath), max_sectors_kb raised to gomp's 1280 KiB:
@@ -75,6 +80,8 @@ b_pid() {
 	nbd128) echo "$N128_PID" ;;
 	mem) echo "$MEM_PID" ;;
 	qnbd) echo "$QNBD_PID" ;;
+	ublk) echo "$UBLK_PID" ;;
+	ublkgomp) echo "$UGOMP_PID" ;;
 	esac
 }
 
@@ -272,6 +279,8 @@ b_report() {
 		has128 = hasnbd && (" " devs " ") ~ / nbd128 /; hasbase = hasnbd && (" " devs " ") ~ / base /
 		hasmem = hasdm && (" " devs " ") ~ / mem /
 		hasq = (" " devs " ") ~ / qnbd /; hasqsd = hasq && hassd; hasnq = hasq && hasnbd
+		hasum = (" " devs " ") ~ / ublk / && (" " devs " ") ~ / mem /
+		hasug = (" " devs " ") ~ / ublkgomp /; hasugn = hasug && hasnbd; hasugd = hasug && hasdm
 		printf "BENCH| workload |"
 		for (i = 1; i <= nd; i++) printf " %s |", (D[i] == "nbd" ? "gomp /dev/nbdN" : D[i] == "dm" ? "dm-multipath" : D[i] == "sd" ? "one /dev/sdX" : D[i])
 		if (hasnbd && hasdm) printf " nbd/dm |"
@@ -282,6 +291,9 @@ b_report() {
 		if (hasmem) printf " mem/dm |"
 		if (hasqsd) printf " qnbd/sd |"
 		if (hasnq) printf " nbd/qnbd |"
+		if (hasum) printf " ublk/mem |"
+		if (hasugn) printf " ublkgomp/nbd |"
+		if (hasugd) printf " ublkgomp/dm |"
 		printf " guest CPU µs per MB or per I/O, "
 		for (i = 1; i <= nd; i++) printf "%s%s", (i > 1 ? " / " : ""), D[i]
 		np = 0
@@ -291,7 +303,7 @@ b_report() {
 			for (i = 1; i <= np; i++) printf "%s%s", (i > 1 ? " / " : ""), P[i]
 		}
 		print " |"
-		printf "BENCH|---|"; for (i = 1; i <= nd + hasnbd * hasdm + hasnbd * hassd + hasdm * hassd + hasbase + has128 + hasmem + hasqsd + hasnq + 1 + (np > 0); i++) printf "---|"; print ""
+		printf "BENCH|---|"; for (i = 1; i <= nd + hasnbd * hasdm + hasnbd * hassd + hasdm * hassd + hasbase + has128 + hasmem + hasqsd + hasnq + hasum + hasugn + hasugd + 1 + (np > 0); i++) printf "---|"; print ""
 		for (k = 1; k <= nw; k++) {
 			w = W[k]
 			printf "BENCH| %s |", w
@@ -304,6 +316,9 @@ b_report() {
 			if (hasmem) printf " %s |", ratio(w, "mem", "dm")
 			if (hasqsd) printf " %s |", ratio(w, "qnbd", "sd")
 			if (hasnq) printf " %s |", ratio(w, "nbd", "qnbd")
+			if (hasum) printf " %s |", ratio(w, "ublk", "mem")
+			if (hasugn) printf " %s |", ratio(w, "ublkgomp", "nbd")
+			if (hasugd) printf " %s |", ratio(w, "ublkgomp", "dm")
 			printf " "
 			for (i = 1; i <= nd; i++) printf "%s%s", (i > 1 ? " / " : ""), showcpu(w, D[i], "cpu")
 			if (np) {
@@ -354,6 +369,8 @@ b_device() {
 	nbd128) echo "$N128_DEV" ;;
 	mem) echo "$MEM_DEV" ;;
 	qnbd) echo "$QNBD_DEV" ;;
+	ublk) echo "$UBLK_DEV" ;;
+	ublkgomp) echo "$UGOMP_DEV" ;;
 	dm) echo "$DM_DEV" ;;
 	sd) echo "/dev/$SD1" ;;
 	esac
@@ -402,6 +419,8 @@ bench_cleanup() {
 	b_detach N128
 	b_detach MEM
 	b_detach QNBD
+	b_detach UBLK
+	b_detach UGOMP
 	classic_down
 	lab_down
 }
@@ -437,6 +456,37 @@ b_qnbd_up() {
 	echo "qemu-nbd (libiscsi) on $QNBD_DEV"
 }
 
+# b_start VAR CMD ARGS...: CMD in the background until its line
+# "ready: NAME /dev/X" (30 s at most); sets ${VAR}_PID and ${VAR}_DEV.
+b_start() {
+	local var=$1 i=0 pid
+	shift
+	"$@" </dev/null >/tmp/$var.out 2>/tmp/$var.err &
+	pid=$!
+	while ! grep -q '^ready: ' /tmp/$var.out; do
+		alive $pid && [ $i -lt 300 ] || { echo "$*:"; cat /tmp/$var.err; return 1; }
+		sleep 0.1
+		i=$((i + 1))
+	done
+	eval "${var}_PID=$pid ${var}_DEV=$(awk '{print $3; exit}' /tmp/$var.out)"
+}
+
+# b_ublk_up: the ublk devices asked for (Linux >= 6.0 with ublk_drv)
+b_ublk_up() {
+	case " $B_DEVS " in *" ublk "* | *" ublkgomp "*) ;; *) return 0 ;; esac
+	modprobe ublk_drv || { echo "no ublk_drv in this kernel ($(uname -r))"; return 1; }
+	case " $B_DEVS " in *" ublk "*)
+		b_start UBLK ublkmem || return 1
+		echo "ublkmem: in-memory disk on $UBLK_DEV"
+		;;
+	esac
+	case " $B_DEVS " in *" ublkgomp "*)
+		b_start UGOMP ublkmem -target $LAB_IQN -portal 127.0.0.1 -portal 127.0.0.2 || return 1
+		echo "ublkmem -target: gomp's multipath device over ublk on $UGOMP_DEV"
+		;;
+	esac
+}
+
 # b_gomp_up: the gomp devices asked for
 b_gomp_up() {
 	case " $B_DEVS " in *" nbd "* | *" base "* | *" nbd128 "* | *" mem "*) ;; *) return 0 ;; esac
@@ -451,15 +501,7 @@ b_gomp_up() {
 		;;
 	esac
 	case " $B_DEVS " in *" mem "*)
-		kernelbench >/tmp/MEM.out 2>/tmp/MEM.err &
-		MEM_PID=$!
-		i=0
-		while ! grep -q '^ready: ' /tmp/MEM.out; do
-			alive $MEM_PID && [ $i -lt 300 ] || { echo "kernelbench:"; cat /tmp/MEM.err; return 1; }
-			sleep 0.1
-			i=$((i + 1))
-		done
-		MEM_DEV=$(awk '{print $3}' /tmp/MEM.out)
+		b_start MEM kernelbench || return 1
 		echo "kernelbench: in-memory export on $MEM_DEV"
 		;;
 	esac
@@ -496,6 +538,7 @@ bench_main() {
 	case " $B_DEVS " in *" dm "* | *" sd "*) classic_up || { bench_cleanup; return 1; } ;; esac
 	b_gomp_up || { bench_cleanup; return 1; }
 	case " $B_DEVS " in *" qnbd "*) b_qnbd_up || { bench_cleanup; return 1; } ;; esac
+	b_ublk_up || { bench_cleanup; return 1; }
 	for d in $B_DEVS; do echo "$d: $(b_device $d): $(b_queue "$(b_device $d)")"; done
 	n=0
 	for d in $B_DEVS; do n=$((n + 1)); done

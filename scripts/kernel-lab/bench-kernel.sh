@@ -26,7 +26,10 @@
 # rather than the TSC), BENCH_DEVICES may add "mem" (an in-memory export
 # on /dev/nbdN, kernelbench/ beside this script: NBD's own cost),
 # "qnbd" (qemu-nbd with libiscsi on /dev/nbdN: another userspace initiator
-# behind the same driver) and "nbd128", plus run.sh's KLAB_* (KLAB_CACHE, KLAB_KEEP, KLAB_APPEND, ...).
+# behind the same driver), "ublk" and "ublkgomp" (ublkmem/ beside this
+# script on /dev/ublkbN, memory or gomp's multipath device: kernels with
+# ublk_drv only, KLAB_KPKG=linux-image-6.12.107+deb12-amd64-unsigned) and
+# "nbd128", plus run.sh's KLAB_* (KLAB_CACHE, KLAB_KEEP, KLAB_APPEND, ...).
 # The serial console goes to bin/bench-kernel.log; the tables are printed at
 # the end.
 set -euo pipefail
@@ -115,8 +118,12 @@ build_overlay() {
 	cat >"$WORK/guest-extra.conf" <<-'EOF'
 		GUEST_BINS_OPTIONAL+=(fio dmsetup)
 		GUEST_MODULES+=(iscsi_tcp sd_mod dm_multipath dm_round_robin dm_service_time)
-		GUEST_GO+=(kernelbench=./scripts/kernel-lab/kernelbench)
+		GUEST_GO+=(kernelbench=./scripts/kernel-lab/kernelbench ublkmem=./scripts/kernel-lab/ublkmem)
 	EOF
+	# ublk_drv: only in kernels that have it (6.12: KLAB_KPKG)
+	case " ${BENCH_DEVICES:-} " in *" ublk "* | *" ublkgomp "*)
+		echo 'GUEST_MODULES+=(ublk_drv)' >>"$WORK/guest-extra.conf" ;;
+	esac
 	[ -z "${BENCH_BASE:-}" ] || build_base "$BENCH_BASE"
 }
 
@@ -155,7 +162,7 @@ main() {
 	# 2 GiB: the LUN (tmpfs) and the in-memory export each take 256 MiB
 	KLAB_MEM=${KLAB_MEM:-2G} KLAB_CONF_EXTRA="$WORK/guest-extra.conf" KLAB_OVERLAY="$OVL" KLAB_GUEST_ARGS=bench \
 		KLAB_APPEND="$append" bash "$HERE/run.sh" >"$out" 2>&1 || rc=$?
-	grep -a 'kernel-lab\] \|\[bench\] \(rounds\|nbd:\|base:\|nbd128:\|mem:\|qnbd:\|qemu-nbd\|kernelbench\|clocksource\|dm:\|sd:\|round\|open-iscsi\|dm-multipath\|ready\)' "$out" |
+	grep -a 'kernel-lab\] \|\[bench\] \(rounds\|nbd:\|base:\|nbd128:\|mem:\|qnbd:\|qemu-nbd\|kernelbench\|ublk\|clocksource\|dm:\|sd:\|round\|open-iscsi\|dm-multipath\|ready\)' "$out" |
 		grep -av BENCH || true
 	echo
 	grep -a '\[bench\] BENCH|' "$out" | sed 's/.*BENCH|/|/' || true
