@@ -28,8 +28,10 @@
 # "qnbd" (qemu-nbd with libiscsi on /dev/nbdN: another userspace initiator
 # behind the same driver), "ublk" and "ublkgomp" (ublkmem/ beside this
 # script on /dev/ublkbN, memory or gomp's multipath device: kernels with
-# ublk_drv only, KLAB_KPKG=linux-image-6.12.107+deb12-amd64-unsigned) and
-# "nbd128", plus run.sh's KLAB_* (KLAB_CACHE, KLAB_KEEP, KLAB_APPEND, ...).
+# ublk_drv only: BENCH_KERNEL=6.12) and "nbd128", BENCH_KERNEL=6.12 (the
+# guest boots linux-image-6.12-amd64's kernel, which has ublk_drv, rather
+# than Debian 12's default 6.1), plus run.sh's KLAB_* (KLAB_CACHE, KLAB_KEEP,
+# KLAB_APPEND, ...).
 # The serial console goes to bin/bench-kernel.log; the tables are printed at
 # the end.
 set -euo pipefail
@@ -120,7 +122,7 @@ build_overlay() {
 		GUEST_MODULES+=(iscsi_tcp sd_mod dm_multipath dm_round_robin dm_service_time)
 		GUEST_GO+=(kernelbench=./scripts/kernel-lab/kernelbench ublkmem=./scripts/kernel-lab/ublkmem)
 	EOF
-	# ublk_drv: only in kernels that have it (6.12: KLAB_KPKG)
+	# ublk_drv: only in kernels that have it (BENCH_KERNEL=6.12)
 	case " ${BENCH_DEVICES:-} " in *" ublk "* | *" ublkgomp "*)
 		echo 'GUEST_MODULES+=(ublk_drv)' >>"$WORK/guest-extra.conf" ;;
 	esac
@@ -152,6 +154,7 @@ main() {
 	# userspace server and rare in the kernel's own I/O path, then weigh on
 	# one side only. Real hosts read the TSC (BENCH_TSC=0 keeps the HPET).
 	append=${KLAB_APPEND:-}
+	[ -z "${BENCH_KERNEL:-}" ] || export KLAB_KMETA=linux-image-$BENCH_KERNEL-amd64
 	[ "${BENCH_TSC:-1}" = 0 ] || append="$append clocksource=tsc tsc=reliable"
 	append="$append$(knob benchtime "$BENCHTIME")$(knob rounds "$ROUNDS")"
 	append="$append$(knob workloads "${BENCH_WORKLOADS:-}")$(knob devices "${BENCH_DEVICES:-${B_DEVICES_DEFAULT:-}}")"

@@ -22,7 +22,9 @@
 #   KLAB_CACHE=/var/tmp/gomp-kernel-lab   debs + extracted kernel (reused)
 #   KLAB_TIMEOUT=1060   seconds before the guest is killed
 #   KLAB_SMP=2 KLAB_MEM=1G
-#   KLAB_KPKG=linux-image-6.1.0-N-amd64   (default: linux-image-amd64's dependency)
+#   KLAB_KPKG=linux-image-6.1.0-N-amd64   (default: KLAB_KMETA's dependency)
+#   KLAB_KMETA=linux-image-amd64   the metapackage naming the kernel, e.g.
+#                       linux-image-6.12-amd64 (Debian 12's 6.12)
 #   KLAB_KEEP=1         keep the work dir (initramfs, serial log)
 #   KLAB_APPEND=...     extra kernel command line
 #   KLAB_GUEST_ARGS=... passed to guest-test.sh (kernel command line klab.args=)
@@ -83,10 +85,11 @@ fetch_deb() {
 
 kernel_package() {
 	local k=${KLAB_KPKG:-}
-	meta() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}'; }
+	local m=${KLAB_KMETA:-linux-image-amd64}
+	meta() { apt-cache depends "$m" 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}'; }
 	[ -n "$k" ] || k=$(meta)
 	[ -n "$k" ] || { apt_update; k=$(meta); }
-	[ -n "$k" ] || die "cannot resolve the kernel package behind linux-image-amd64"
+	[ -n "$k" ] || die "cannot resolve the kernel package behind $m"
 	echo "$k"
 }
 
