@@ -29,6 +29,12 @@ type blockDev interface {
 // buf, as store.serve does on memory: bytes done for READ and WRITE, 0 for
 // the others, -EIO when dev fails (the caller counts those).
 func serveDev(ctx context.Context, dev blockDev, d ioDesc, buf []byte) (int32, error) {
+	if d.opFlags&0xff == ublkIOOpFlush { // its sector is the block layer's -1
+		if err := dev.Flush(ctx); err != nil {
+			return -int32(unix.EIO), err
+		}
+		return 0, nil
+	}
 	size := uint64(dev.Size())
 	if d.startSector > size>>sectorShift {
 		return -int32(unix.EIO), errOutside
@@ -52,8 +58,6 @@ func serveDev(ctx context.Context, dev blockDev, d ioDesc, buf []byte) (int32, e
 		if err == nil {
 			return int32(n), nil
 		}
-	case ublkIOOpFlush:
-		err = dev.Flush(ctx)
 	case ublkIOOpDiscard:
 		err = dev.Trim(ctx, int64(off), int64(n))
 	case ublkIOOpWriteZeroes:

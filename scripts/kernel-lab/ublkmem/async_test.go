@@ -64,6 +64,7 @@ func TestServeDev(t *testing.T) {
 		"WRITE_ZEROES":   req(ublkIOOpWriteZeroes|ublkIOFNoUnmap, 9, 1),
 		"DISCARD":        req(ublkIOOpDiscard, 10, 1),
 		"FLUSH":          req(ublkIOOpFlush, 0, 0),
+		"FLUSH at -1":    req(ublkIOOpFlush, ^uint64(0), 0),
 		"WRITE_SAME":     req(ublkIOOpWriteSame, 0, 1),
 		"past the end":   req(ublkIOOpRead, 2047, 2),
 		"overflow":       req(ublkIOOpRead, 1<<60, 1),

@@ -39,6 +39,9 @@ func (s *store) close() {
 // returns the result to commit: bytes done for READ and WRITE, 0 for the
 // others, or a negative errno.
 func (s *store) serve(d ioDesc, buf []byte) int32 {
+	if d.opFlags&0xff == ublkIOOpFlush { // its sector is the block layer's -1
+		return 0
+	}
 	size := uint64(len(s.mem))
 	if d.startSector > size>>sectorShift {
 		return -int32(unix.EIO)
@@ -61,8 +64,6 @@ func (s *store) serve(d ioDesc, buf []byte) int32 {
 		}
 		copy(s.mem[off:off+n], buf[:n])
 		return int32(n)
-	case ublkIOOpFlush:
-		return 0
 	case ublkIOOpDiscard, ublkIOOpWriteZeroes:
 		clear(s.mem[off : off+n])
 		return 0
