@@ -3,25 +3,55 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"math/bits"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gomp-dev/gomp/multipath"
 )
 
 // config is the command line.
 type config struct {
-	size   int64
-	queues int
-	depth  int
-	bs     int
-	maxIO  int
+	size    int64
+	queues  int
+	depth   int
+	bs      int
+	maxIO   int
+	async   bool
+	target  string
+	portals portals
+	lun     uint
+	alias   string
+}
+
+// portals is the repeatable -portal flag.
+type portals []string
+
+func (p *portals) String() string { return strings.Join(*p, ",") }
+func (p *portals) Set(v string) error {
+	*p = append(*p, v)
+	return nil
+}
+
+// geometry is what the device advertises: size and logical block size in
+// bytes, the largest request in bytes, UBLK_ATTR_* bits, and whether it
+// takes DISCARD and WRITE_ZEROES.
+type geometry struct {
+	size    int64
+	bs      int
+	maxIO   uint32
+	attrs   uint32
+	discard bool
+	zeroes  bool
 }
 
 func main() {
@@ -31,6 +61,11 @@ func main() {
 	flag.IntVar(&c.depth, "depth", 128, "queue depth (tags per queue)")
 	flag.IntVar(&c.bs, "bs", 512, "logical block size: 512, 1024, 2048 or 4096")
 	flag.IntVar(&c.maxIO, "maxio", 1<<20, "largest request in bytes (each tag's buffer; a multiple of the page size)")
+	flag.BoolVar(&c.async, "async", false, "serve the memory disk through the asynchronous path (worker goroutines and an eventfd), as -target does")
+	flag.StringVar(&c.target, "target", "", "target IQN: serve this LUN through gomp's multipath instead of memory (-size and -bs come from the LUN)")
+	flag.Var(&c.portals, "portal", "portal host or host:port of -target, one per path (repeatable)")
+	flag.UintVar(&c.lun, "lun", 1, "logical unit number of -target")
+	flag.StringVar(&c.alias, "alias", "", `name in the ready line (default "ublk", with -target "ublkgomp")`)
 	flag.Parse()
 	if err := c.check(); err != nil {
 		fmt.Fprintln(os.Stderr, "ublkmem:", err)
@@ -55,6 +90,14 @@ func (c config) check() error {
 		return fmt.Errorf("-depth %d: want 1 to %d", c.depth, ublkMaxQueueDepth)
 	case c.maxIO < os.Getpagesize() || c.maxIO%os.Getpagesize() != 0 || c.maxIO > 32<<20:
 		return fmt.Errorf("-maxio %d: want a multiple of %d up to 32 MiB", c.maxIO, os.Getpagesize())
+	case c.target == "" && len(c.portals) > 0:
+		return errors.New("-portal needs -target")
+	case c.target != "" && len(c.portals) == 0:
+		return errors.New("-target needs at least one -portal")
+	case c.lun > 0xffff:
+		return fmt.Errorf("-lun %d is not a LUN number", c.lun)
+	case flag.NArg() > 0:
+		return fmt.Errorf("unexpected arguments %q", flag.Args())
 	}
 	return nil
 }
@@ -73,25 +116,64 @@ type device struct {
 	made    bool // we made bdev's node ourselves
 }
 
-// run creates, serves and on a signal removes the device.
+// run creates, serves and on a signal removes the device; with -target
+// it opens the LUN first and closes it after the device is gone.
 func run(c config) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-	st, err := newStore(c.size)
-	if err != nil {
-		return err
+	// ioCtx is every request's context: cancelled only when the device
+	// does not stop in time (a request stuck waiting for a path).
+	ioCtx, cancelIO := context.WithCancel(context.Background())
+	defer cancelIO()
+	var (
+		st    *store
+		dev   blockDev
+		geo   geometry
+		alias = c.alias
+	)
+	if c.target != "" {
+		mp, err := multipath.Open(ioCtx, multipath.Config{Target: c.target, Portals: c.portals, LUN: uint16(c.lun)})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := mp.Close(ctx); err != nil {
+				fmt.Fprintln(os.Stderr, "ublkmem: close:", err)
+			}
+		}()
+		if geo, err = lunGeometry(mp, c.maxIO); err != nil {
+			return err
+		}
+		dev = mp
+		if alias == "" {
+			alias = "ublkgomp"
+		}
+	} else {
+		var err error
+		if st, err = newStore(c.size); err != nil {
+			return err
+		}
+		defer st.close()
+		geo = geometry{size: c.size, bs: c.bs, maxIO: uint32(c.maxIO), discard: true, zeroes: true}
+		if c.async {
+			dev = memDev{st}
+		}
+		if alias == "" {
+			alias = "ublk"
+		}
 	}
-	defer st.close()
 	ctrl, err := openControl()
 	if err != nil {
 		return err
 	}
 	defer ctrl.close()
 	d := &device{ctrl: ctrl, cdev: -1}
-	if err := d.setUp(c, st); err != nil {
+	if err := d.setUp(ioCtx, c, geo, st, dev); err != nil {
 		return errors.Join(err, d.tearDown())
 	}
-	fmt.Println("ready: ublk", d.bdev)
+	fmt.Println("ready:", alias, d.bdev)
 	var served error
 	select {
 	case <-sigs:
@@ -101,12 +183,42 @@ func run(c config) error {
 			served = errors.New("a queue ended before the device was stopped")
 		}
 	}
+	// STOP_DEV waits for the requests in flight: give them 10 s, then
+	// fail them (-EIO) rather than hang
+	t := time.AfterFunc(10*time.Second, cancelIO)
+	defer t.Stop()
 	return errors.Join(served, d.tearDown())
+}
+
+// lunGeometry is what the multipath device mp advertises: its size and
+// block size, requests up to the LUN's transfer limit and maxIO, a
+// volatile cache and FUA when the LUN has them, DISCARD when it unmaps,
+// and WRITE_ZEROES (WRITE SAME or zero blocks).
+func lunGeometry(mp *multipath.Device, maxIO int) (geometry, error) {
+	info := mp.Info()
+	bs := int(info.BlockSize)
+	if bs < 512 || bs > 4096 || bs&(bs-1) != 0 {
+		return geometry{}, fmt.Errorf("LUN block size %d: ublk takes 512 to 4096", bs)
+	}
+	g := geometry{size: mp.Size(), bs: bs, maxIO: uint32(maxIO), discard: mp.CanTrim(), zeroes: mp.CanZero()}
+	if info.MaxTransfer >= uint32(os.Getpagesize()) && info.MaxTransfer < g.maxIO {
+		g.maxIO = info.MaxTransfer
+	}
+	if mp.CanFlush() {
+		g.attrs |= ublkAttrVolatileCache
+		if mp.CanFUA() {
+			g.attrs |= ublkAttrFUA
+		}
+	}
+	if mp.ReadOnly() {
+		g.attrs |= ublkAttrReadOnly
+	}
+	return g, nil
 }
 
 // setUp adds the device, sets its parameters, starts the queues and the
 // device, and checks that the block device answers a read.
-func (d *device) setUp(c config, st *store) error {
+func (d *device) setUp(ctx context.Context, c config, g geometry, st *store, dev blockDev) error {
 	info, err := d.ctrl.addDev(devInfo{
 		nrHWQueues:    uint16(c.queues),
 		queueDepth:    uint16(c.depth),
@@ -120,10 +232,10 @@ func (d *device) setUp(c config, st *store) error {
 	if int(info.nrHWQueues) != c.queues {
 		fmt.Fprintf(os.Stderr, "ublkmem: the kernel gave %d queues (of %d asked)\n", info.nrHWQueues, c.queues)
 	}
-	if err := d.ctrl.setParams(info.devID, makeParams(c, info)); err != nil {
+	if err := d.ctrl.setParams(info.devID, makeParams(g, info)); err != nil {
 		return err
 	}
-	if err := d.openQueues(st); err != nil {
+	if err := d.openQueues(ctx, st, dev); err != nil {
 		return err
 	}
 	if err := d.startQueues(); err != nil {
@@ -135,31 +247,39 @@ func (d *device) setUp(c config, st *store) error {
 	return d.checkBlock()
 }
 
-// makeParams describes the disk: c's block size and size, requests up to
-// the kernel's buffer size, discard and write-zeroes in one segment.
-func makeParams(c config, info devInfo) params {
-	shift := uint8(bits.TrailingZeros(uint(c.bs)))
-	return params{
-		types: ublkParamTypeBasic | ublkParamTypeDiscard,
+// makeParams describes the disk g: its block size and size, requests up
+// to the smaller of g.maxIO and the kernel's buffer size, g's attributes,
+// and discard and write-zeroes in one segment where g takes them.
+func makeParams(g geometry, info devInfo) params {
+	shift := uint8(bits.TrailingZeros(uint(g.bs)))
+	p := params{
+		types: ublkParamTypeBasic,
 		basic: paramBasic{
+			attrs:           g.attrs,
 			logicalBSShift:  shift,
 			physicalBSShift: shift,
 			ioOptShift:      shift,
 			ioMinShift:      shift,
-			maxSectors:      info.maxIOBufBytes >> sectorShift,
-			devSectors:      uint64(c.size) >> sectorShift,
-		},
-		discard: paramDiscard{
-			discardGranularity:    uint32(c.bs),
-			maxDiscardSectors:     1 << 21,
-			maxWriteZeroesSectors: 1 << 21,
-			maxDiscardSegments:    1,
+			maxSectors:      min(g.maxIO, info.maxIOBufBytes) >> sectorShift,
+			devSectors:      uint64(g.size) >> sectorShift,
 		},
 	}
+	if g.discard || g.zeroes {
+		p.types |= ublkParamTypeDiscard
+		p.discard = paramDiscard{discardGranularity: uint32(g.bs)}
+		if g.discard {
+			p.discard.maxDiscardSectors = 1 << 21
+			p.discard.maxDiscardSegments = 1
+		}
+		if g.zeroes {
+			p.discard.maxWriteZeroesSectors = 1 << 21
+		}
+	}
+	return p
 }
 
 // openQueues opens /dev/ublkcN and sets up every queue.
-func (d *device) openQueues(st *store) error {
+func (d *device) openQueues(ctx context.Context, st *store, dev blockDev) error {
 	path := fmt.Sprintf("/dev/ublkc%d", d.info.devID)
 	sys := fmt.Sprintf("/sys/class/ublk-char/ublkc%d/dev", d.info.devID)
 	if err := ensureNode(path, sys, unix.S_IFCHR, 2*time.Second); err != nil {
@@ -171,7 +291,7 @@ func (d *device) openQueues(st *store) error {
 	}
 	d.cdev = fd
 	for i := 0; i < int(d.info.nrHWQueues); i++ {
-		q, err := newQueue(uint16(i), int(d.info.queueDepth), int(d.info.maxIOBufBytes), fd, st)
+		q, err := newQueue(ctx, uint16(i), int(d.info.queueDepth), int(d.info.maxIOBufBytes), fd, st, dev)
 		if err != nil {
 			return fmt.Errorf("ublk: %w", err)
 		}

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -38,6 +39,9 @@ func (s *store) close() {
 // returns the result to commit: bytes done for READ and WRITE, 0 for the
 // others, or a negative errno.
 func (s *store) serve(d ioDesc, buf []byte) int32 {
+	if d.opFlags&0xff == ublkIOOpFlush { // its sector is the block layer's -1
+		return 0
+	}
 	size := uint64(len(s.mem))
 	if d.startSector > size>>sectorShift {
 		return -int32(unix.EIO)
@@ -60,8 +64,6 @@ func (s *store) serve(d ioDesc, buf []byte) int32 {
 		}
 		copy(s.mem[off:off+n], buf[:n])
 		return int32(n)
-	case ublkIOOpFlush:
-		return 0
 	case ublkIOOpDiscard, ublkIOOpWriteZeroes:
 		clear(s.mem[off : off+n])
 		return 0
@@ -80,8 +82,14 @@ type queue struct {
 	ring  *ring
 	descs []byte
 	bufs  []byte
-	store *store
+	store *store       // serves synchronously on the queue thread, or
+	async *asyncServer // serves on workers, when not nil
+	efdIn []byte       // the eventfd read's 8 bytes (a page outside Go's heap)
 }
+
+// eventfdTag is the user data of the queue's eventfd read, beyond any
+// tag | op<<16.
+const eventfdTag = 1 << 63
 
 // descArea is the page-rounded size of a descriptor array of depth tags.
 func descArea(depth int) int {
@@ -90,10 +98,20 @@ func descArea(depth int) int {
 }
 
 // newQueue maps queue id's descriptors from cdev and sets up its ring and
-// buffers.
-func newQueue(id uint16, depth, maxIO, cdev int, st *store) (*queue, error) {
+// buffers. With dev, requests are served asynchronously on dev under ctx;
+// otherwise synchronously on st.
+func newQueue(ctx context.Context, id uint16, depth, maxIO, cdev int, st *store, dev blockDev) (*queue, error) {
 	q := &queue{id: id, depth: depth, maxIO: maxIO, cdev: cdev, store: st}
 	var err error
+	entries := uint32(depth)
+	if dev != nil {
+		// depth commits and the eventfd read may wait in the SQ at
+		// once; the CQ (twice the SQ) holds depth+1 completions
+		entries++
+		if q.efdIn, err = unix.Mmap(-1, 0, os.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS); err != nil {
+			return nil, fmt.Errorf("queue %d: eventfd buffer: %w", id, err)
+		}
+	}
 	off := int64(ublkCmdBufOffset + int(id)*descArea(ublkMaxQueueDepth))
 	if q.descs, err = unix.Mmap(cdev, off, descArea(depth), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE); err != nil {
 		return nil, fmt.Errorf("queue %d: mmap io descriptors: %w", id, err)
@@ -102,15 +120,30 @@ func newQueue(id uint16, depth, maxIO, cdev int, st *store) (*queue, error) {
 		q.close()
 		return nil, fmt.Errorf("queue %d: data buffers: %w", id, err)
 	}
-	if q.ring, err = newRing(uint32(depth)); err != nil {
+	if q.ring, err = newRing(entries); err != nil {
 		q.close()
 		return nil, fmt.Errorf("queue %d: %w", id, err)
+	}
+	if dev != nil {
+		if q.async, err = newAsyncServer(ctx, dev, depth, q.desc, q.buf); err != nil {
+			q.close()
+			return nil, fmt.Errorf("queue %d: %w", id, err)
+		}
 	}
 	return q, nil
 }
 
-// close releases the ring, buffers and descriptor mapping.
+// close releases the ring, buffers and descriptor mapping (the workers
+// are stopped by run, or here if it never ran).
 func (q *queue) close() {
+	if q.async != nil {
+		q.async.stop(true)
+		q.async = nil
+	}
+	if q.efdIn != nil {
+		_ = unix.Munmap(q.efdIn)
+		q.efdIn = nil
+	}
 	if q.ring != nil {
 		q.ring.close()
 		q.ring = nil
@@ -158,11 +191,28 @@ func (q *queue) prep(op uint32, tag uint16, result int32) error {
 // are fetched (or the error that kept them from it). The thread is never
 // unlocked, so it ends with the goroutine: the kernel ties the queue to
 // the task that fetched, and a thread that leaves cancels its commands.
-func (q *queue) run(fetched chan<- error) error {
+func (q *queue) run(fetched chan<- error) (err error) {
 	runtime.LockOSThread()
 	if err := q.fetchAll(); err != nil {
 		fetched <- err
 		return err
+	}
+	if q.async != nil {
+		a := q.async
+		defer func() {
+			// every tag was aborted (none is with a worker), or we
+			// failed: then cancel whatever the workers still serve
+			a.stop(err != nil)
+			q.async = nil
+		}()
+		if err := a.prepEventfdRead(q.ring, q.efdIn, eventfdTag); err != nil {
+			fetched <- err
+			return err
+		}
+		if err := q.ring.enter(0); err != nil {
+			fetched <- err
+			return err
+		}
 	}
 	fetched <- nil
 	aborted := 0
@@ -171,25 +221,52 @@ func (q *queue) run(fetched chan<- error) error {
 			return fmt.Errorf("queue %d: %w", q.id, err)
 		}
 		var failed error
+		woken := false
 		q.ring.reap(func(c cqe) {
 			if failed != nil {
+				return
+			}
+			if c.userData == eventfdTag {
+				if c.res < 0 {
+					failed = fmt.Errorf("ublk: queue %d: eventfd read: %w", q.id, unix.Errno(-c.res))
+				}
+				woken = true
 				return
 			}
 			tag, op := uint16(c.userData), uint32(c.userData>>16)
 			switch c.res {
 			case ublkIOResOK:
-				failed = q.prep(ublkIOCommitAndFetch, tag, q.store.serve(q.desc(tag), q.buf(tag)))
+				if q.async != nil {
+					q.async.start(tag)
+				} else {
+					failed = q.prep(ublkIOCommitAndFetch, tag, q.store.serve(q.desc(tag), q.buf(tag)))
+				}
 			case ublkIOResAbort:
 				aborted++
 			default:
 				failed = q.cmdError(op, tag, c.res)
 			}
 		})
+		if failed == nil && woken {
+			failed = q.commitDone()
+		}
 		if failed != nil {
 			return failed
 		}
 	}
 	return nil
+}
+
+// commitDone prepares COMMIT_AND_FETCH_REQ for every tag the workers
+// finished and re-arms the eventfd read; the loop's next enter submits
+// them all.
+func (q *queue) commitDone() error {
+	for _, c := range q.async.take() {
+		if err := q.prep(ublkIOCommitAndFetch, c.tag, c.result); err != nil {
+			return err
+		}
+	}
+	return q.async.prepEventfdRead(q.ring, q.efdIn, eventfdTag)
 }
 
 // fetchAll submits FETCH_REQ for every tag and checks that the kernel

@@ -36,6 +36,15 @@ const (
 	ublkIOOpWriteSame   = 4
 	ublkIOOpWriteZeroes = 5
 
+	// op_flags bits above the operation (UBLK_IO_F_*)
+	ublkIOFFUA     = 1 << 13
+	ublkIOFNoUnmap = 1 << 15
+
+	// ublk_param_basic.attrs (UBLK_ATTR_*)
+	ublkAttrReadOnly      = 1 << 0
+	ublkAttrVolatileCache = 1 << 2
+	ublkAttrFUA           = 1 << 3
+
 	ublkIOResOK    = 0
 	ublkIOResAbort = -int32(unix.ENODEV)
 

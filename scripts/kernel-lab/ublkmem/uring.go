@@ -19,6 +19,7 @@ const (
 	ioringOffSQRing        = 0
 	ioringOffCQRing        = 0x8000000
 	ioringOffSQEs          = 0x10000000
+	ioringOpRead           = 22
 	ioringOpURingCmd       = 46
 	sqe128Size             = 128
 	cqeSize                = 16
