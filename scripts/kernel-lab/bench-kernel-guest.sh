@@ -101,7 +101,7 @@ b_run() {
 		-v p=$((p1 - p0)) '
 		NF > 50 {
 			kib = $6 + $47; ios = kib / (bs == "1m" ? 1024 : 4); ms = $9 > $50 ? $9 : $50
-			printf "BENCH-RESULT %s %s %s %d %d %d %.3f %d\n", r, d, w, kib * 1024, ios, j, ms / 1000, p
+			printf "BENCH-RESULT %s %s %s %.0f %d %d %.3f %d\n", r, d, w, kib * 1024, ios, j, ms / 1000, p
 			if (ios > 0) printf "%s %s %s %.2f\n", r, d, w, c / ios >>"/tmp/bench.ctxt"
 			found = 1
 		}
