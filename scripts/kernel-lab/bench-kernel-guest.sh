@@ -18,7 +18,7 @@
 #        behind it: what the kernel's nbd driver and the socketpair cost alone
 #   nbd128  (when asked for) a second gomp attach whose
 #        queue/max_sectors_kb is put back to the nbd driver's 128 KiB
-#   ublk (when asked for; Linux >= 6.0, the 6.12 guest: KLAB_KPKG) ublkmem
+#   ublk (when asked for; a kernel with ublk_drv: BENCH_KERNEL=6.12) ublkmem
 #        (scripts/kernel-lab/ublkmem): an in-memory disk on /dev/ublkbN, the
 #        ublk driver's own cost, to set beside mem's
 #   ublkgomp (likewise) ublkmem -target: gomp's multipath device over both
