@@ -26,8 +26,10 @@ type blockDev interface {
 }
 
 // serveDev carries out the request d on dev with the tag's data buffer
-// buf, as store.serve does on memory: bytes done for READ and WRITE, 0 for
-// the others, -EIO when dev fails (the caller counts those).
+// buf and returns the result to commit: bytes done for READ and WRITE, 0
+// for the others, -EOPNOTSUPP for what dev does not take, -EIO when dev
+// fails or the request lies outside it (with the error, which the
+// asynchronous server reports).
 func serveDev(ctx context.Context, dev blockDev, d ioDesc, buf []byte) (int32, error) {
 	if d.opFlags&0xff == ublkIOOpFlush { // its sector is the block layer's -1
 		if err := dev.Flush(ctx); err != nil {
@@ -77,8 +79,8 @@ func serveDev(ctx context.Context, dev blockDev, d ioDesc, buf []byte) (int32, e
 // errOutside: a request beyond the device or the tag's buffer.
 var errOutside = errors.New("request outside the device or the tag's buffer")
 
-// memDev is the memory disk as a blockDev, for -async: the asynchronous
-// path with nothing behind it, to measure what the hand-off costs.
+// memDev is the memory disk as a blockDev: served on the queue thread,
+// or with -async through the workers, to measure what the hand-off costs.
 type memDev struct{ s *store }
 
 func (m memDev) Size() int64 { return int64(len(m.s.mem)) }

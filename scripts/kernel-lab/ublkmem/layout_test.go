@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"testing"
 	"unsafe"
 
@@ -59,7 +60,8 @@ func TestLayout(t *testing.T) {
 	}
 }
 
-// TestServe: each operation against a small store.
+// TestServe: each operation against a small memory disk, as the queue
+// thread serves it (serveDev on memDev).
 func TestServe(t *testing.T) {
 	st, err := newStore(1 << 20)
 	if err != nil {
@@ -73,20 +75,24 @@ func TestServe(t *testing.T) {
 	req := func(op uint32, sector uint64, sectors uint32) ioDesc {
 		return ioDesc{opFlags: op, startSector: sector, nrSectors: sectors}
 	}
-	if r := st.serve(req(ublkIOOpWrite, 8, 16), buf); r != 8192 {
+	serve := func(d ioDesc, buf []byte) int32 {
+		r, _ := serveDev(context.Background(), memDev{st}, d, buf)
+		return r
+	}
+	if r := serve(req(ublkIOOpWrite, 8, 16), buf); r != 8192 {
 		t.Fatalf("WRITE: %d", r)
 	}
 	out := make([]byte, 8192)
-	if r := st.serve(req(ublkIOOpRead, 8, 16), out); r != 8192 || string(out) != string(buf) {
+	if r := serve(req(ublkIOOpRead, 8, 16), out); r != 8192 || string(out) != string(buf) {
 		t.Fatalf("READ: %d, data equal %v", r, string(out) == string(buf))
 	}
-	if r := st.serve(req(ublkIOOpWriteZeroes|1<<15, 9, 1), nil); r != 0 {
+	if r := serve(req(ublkIOOpWriteZeroes|1<<15, 9, 1), nil); r != 0 {
 		t.Fatalf("WRITE_ZEROES: %d", r)
 	}
-	if r := st.serve(req(ublkIOOpDiscard, 10, 1), nil); r != 0 {
+	if r := serve(req(ublkIOOpDiscard, 10, 1), nil); r != 0 {
 		t.Fatalf("DISCARD: %d", r)
 	}
-	st.serve(req(ublkIOOpRead, 8, 16), out)
+	serve(req(ublkIOOpRead, 8, 16), out)
 	for i := range out {
 		want := buf[i]
 		if i >= 512 && i < 1536 {
@@ -101,12 +107,13 @@ func TestServe(t *testing.T) {
 		want int32
 	}{
 		"FLUSH":          {req(ublkIOOpFlush, 0, 0), 0},
+		"FLUSH at -1":    {req(ublkIOOpFlush, ^uint64(0), 0), 0},
 		"WRITE_SAME":     {req(ublkIOOpWriteSame, 0, 1), -int32(unix.EOPNOTSUPP)},
 		"past the end":   {req(ublkIOOpRead, 2047, 2), -int32(unix.EIO)},
 		"overflow":       {req(ublkIOOpRead, 1<<60, 1), -int32(unix.EIO)},
 		"beyond the buf": {req(ublkIOOpRead, 0, 17), -int32(unix.EIO)},
 	} {
-		if r := st.serve(c.d, buf); r != c.want {
+		if r := serve(c.d, buf); r != c.want {
 			t.Errorf("%s: %d, want %d", name, r, c.want)
 		}
 	}

@@ -157,9 +157,7 @@ func run(c config) error {
 		}
 		defer st.close()
 		geo = geometry{size: c.size, bs: c.bs, maxIO: uint32(c.maxIO), discard: true, zeroes: true}
-		if c.async {
-			dev = memDev{st}
-		}
+		dev = memDev{st}
 		if alias == "" {
 			alias = "ublk"
 		}
@@ -170,7 +168,7 @@ func run(c config) error {
 	}
 	defer ctrl.close()
 	d := &device{ctrl: ctrl, cdev: -1}
-	if err := d.setUp(ioCtx, c, geo, st, dev); err != nil {
+	if err := d.setUp(ioCtx, c, geo, dev, c.async || c.target != ""); err != nil {
 		return errors.Join(err, d.tearDown())
 	}
 	fmt.Println("ready:", alias, d.bdev)
@@ -218,7 +216,7 @@ func lunGeometry(mp *multipath.Device, maxIO int) (geometry, error) {
 
 // setUp adds the device, sets its parameters, starts the queues and the
 // device, and checks that the block device answers a read.
-func (d *device) setUp(ctx context.Context, c config, g geometry, st *store, dev blockDev) error {
+func (d *device) setUp(ctx context.Context, c config, g geometry, dev blockDev, async bool) error {
 	info, err := d.ctrl.addDev(devInfo{
 		nrHWQueues:    uint16(c.queues),
 		queueDepth:    uint16(c.depth),
@@ -235,7 +233,7 @@ func (d *device) setUp(ctx context.Context, c config, g geometry, st *store, dev
 	if err := d.ctrl.setParams(info.devID, makeParams(g, info)); err != nil {
 		return err
 	}
-	if err := d.openQueues(ctx, st, dev); err != nil {
+	if err := d.openQueues(ctx, dev, async); err != nil {
 		return err
 	}
 	if err := d.startQueues(); err != nil {
@@ -279,7 +277,7 @@ func makeParams(g geometry, info devInfo) params {
 }
 
 // openQueues opens /dev/ublkcN and sets up every queue.
-func (d *device) openQueues(ctx context.Context, st *store, dev blockDev) error {
+func (d *device) openQueues(ctx context.Context, dev blockDev, async bool) error {
 	path := fmt.Sprintf("/dev/ublkc%d", d.info.devID)
 	sys := fmt.Sprintf("/sys/class/ublk-char/ublkc%d/dev", d.info.devID)
 	if err := ensureNode(path, sys, unix.S_IFCHR, 2*time.Second); err != nil {
@@ -291,7 +289,7 @@ func (d *device) openQueues(ctx context.Context, st *store, dev blockDev) error 
 	}
 	d.cdev = fd
 	for i := 0; i < int(d.info.nrHWQueues); i++ {
-		q, err := newQueue(ctx, uint16(i), int(d.info.queueDepth), int(d.info.maxIOBufBytes), fd, st, dev)
+		q, err := newQueue(ctx, uint16(i), int(d.info.queueDepth), int(d.info.maxIOBufBytes), fd, dev, async)
 		if err != nil {
 			return fmt.Errorf("ublk: %w", err)
 		}

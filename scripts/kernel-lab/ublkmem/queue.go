@@ -35,43 +35,6 @@ func (s *store) close() {
 	}
 }
 
-// serve carries out the request d with the tag's data buffer buf and
-// returns the result to commit: bytes done for READ and WRITE, 0 for the
-// others, or a negative errno.
-func (s *store) serve(d ioDesc, buf []byte) int32 {
-	if d.opFlags&0xff == ublkIOOpFlush { // its sector is the block layer's -1
-		return 0
-	}
-	size := uint64(len(s.mem))
-	if d.startSector > size>>sectorShift {
-		return -int32(unix.EIO)
-	}
-	off := d.startSector << sectorShift
-	n := uint64(d.nrSectors) << sectorShift
-	if n > size-off {
-		return -int32(unix.EIO)
-	}
-	switch d.opFlags & 0xff {
-	case ublkIOOpRead:
-		if n > uint64(len(buf)) {
-			return -int32(unix.EIO)
-		}
-		copy(buf[:n], s.mem[off:off+n])
-		return int32(n)
-	case ublkIOOpWrite:
-		if n > uint64(len(buf)) {
-			return -int32(unix.EIO)
-		}
-		copy(s.mem[off:off+n], buf[:n])
-		return int32(n)
-	case ublkIOOpDiscard, ublkIOOpWriteZeroes:
-		clear(s.mem[off : off+n])
-		return 0
-	default:
-		return -int32(unix.EOPNOTSUPP)
-	}
-}
-
 // queue is one hardware queue: its io_uring, the read-only descriptor
 // array the kernel fills, and one data buffer of maxIO bytes per tag.
 type queue struct {
@@ -82,8 +45,9 @@ type queue struct {
 	ring  *ring
 	descs []byte
 	bufs  []byte
-	store *store       // serves synchronously on the queue thread, or
-	async *asyncServer // serves on workers, when not nil
+	ctx   context.Context
+	dev   blockDev     // serves on the queue thread (memory), or
+	async *asyncServer // serves dev on workers, when not nil
 	efdIn []byte       // the eventfd read's 8 bytes (a page outside Go's heap)
 }
 
@@ -98,13 +62,13 @@ func descArea(depth int) int {
 }
 
 // newQueue maps queue id's descriptors from cdev and sets up its ring and
-// buffers. With dev, requests are served asynchronously on dev under ctx;
-// otherwise synchronously on st.
-func newQueue(ctx context.Context, id uint16, depth, maxIO, cdev int, st *store, dev blockDev) (*queue, error) {
-	q := &queue{id: id, depth: depth, maxIO: maxIO, cdev: cdev, store: st}
+// buffers. Requests are served on dev under ctx: by workers with async,
+// else on the queue's thread (the memory disk).
+func newQueue(ctx context.Context, id uint16, depth, maxIO, cdev int, dev blockDev, async bool) (*queue, error) {
+	q := &queue{id: id, depth: depth, maxIO: maxIO, cdev: cdev, ctx: ctx, dev: dev}
 	var err error
 	entries := uint32(depth)
-	if dev != nil {
+	if async {
 		// depth commits and the eventfd read may wait in the SQ at
 		// once; the CQ (twice the SQ) holds depth+1 completions
 		entries++
@@ -124,7 +88,7 @@ func newQueue(ctx context.Context, id uint16, depth, maxIO, cdev int, st *store,
 		q.close()
 		return nil, fmt.Errorf("queue %d: %w", id, err)
 	}
-	if dev != nil {
+	if async {
 		if q.async, err = newAsyncServer(ctx, dev, depth, q.desc, q.buf); err != nil {
 			q.close()
 			return nil, fmt.Errorf("queue %d: %w", id, err)
@@ -239,7 +203,8 @@ func (q *queue) run(fetched chan<- error) (err error) {
 				if q.async != nil {
 					q.async.start(tag)
 				} else {
-					failed = q.prep(ublkIOCommitAndFetch, tag, q.store.serve(q.desc(tag), q.buf(tag)))
+					res, _ := serveDev(q.ctx, q.dev, q.desc(tag), q.buf(tag))
+					failed = q.prep(ublkIOCommitAndFetch, tag, res)
 				}
 			case ublkIOResAbort:
 				aborted++
