@@ -377,25 +377,13 @@ b_device() {
 }
 
 # b_attach VAR BIN ARGS...: `BIN attach` of the lab LUN on both portals
-# with --nbd auto (and ARGS) in the background; waits, 60 s at most, for
-# its ready line; sets ${VAR}_PID and ${VAR}_DEV.
+# with --nbd auto (and ARGS), through b_start with 60 s for its ready line.
 b_attach() {
-	local var=$1 bin=$2 i=0 pid
+	local var=$1 bin=$2
 	shift 2
 	echo "\$ $bin attach --target $LAB_IQN --portal 127.0.0.1 --portal 127.0.0.2 --nbd auto $*"
-	: >/tmp/$var.out
-	$bin attach --target $LAB_IQN --portal 127.0.0.1 --portal 127.0.0.2 --nbd auto "$@" \
-		</dev/null >/tmp/$var.out 2>/tmp/$var.err &
-	pid=$!
-	while ! grep -q '^ready: ' /tmp/$var.out; do
-		alive $pid || { echo "$bin attach exited:"; tail -n 20 /tmp/$var.err; return 1; }
-		[ $i -lt 600 ] || { echo "$bin attach: no ready line in 60s"; return 1; }
-		sleep 0.1
-		i=$((i + 1))
-	done
+	b_start $var 600 $bin attach --target $LAB_IQN --portal 127.0.0.1 --portal 127.0.0.2 --nbd auto "$@" || return 1
 	cat /tmp/$var.out
-	set -- $(cat /tmp/$var.out) # ready: NAME /dev/nbdN
-	eval "${var}_PID=$pid ${var}_DEV=$3"
 }
 
 # b_detach VAR: stops ${VAR}_PID (SIGTERM: detach and log out)
@@ -456,19 +444,22 @@ b_qnbd_up() {
 	echo "qemu-nbd (libiscsi) on $QNBD_DEV"
 }
 
-# b_start VAR CMD ARGS...: CMD in the background until its line
-# "ready: NAME /dev/X" (30 s at most); sets ${VAR}_PID and ${VAR}_DEV.
+# b_start VAR TENTHS CMD ARGS...: CMD in the background until its line
+# "ready: NAME /dev/X" (TENTHS tenths of a second at most); sets
+# ${VAR}_PID and ${VAR}_DEV.
 b_start() {
-	local var=$1 i=0 pid
-	shift
+	local var=$1 limit=$2 i=0 pid
+	shift 2
+	: >/tmp/$var.out
 	"$@" </dev/null >/tmp/$var.out 2>/tmp/$var.err &
 	pid=$!
 	while ! grep -q '^ready: ' /tmp/$var.out; do
-		alive $pid && [ $i -lt 300 ] || { echo "$*:"; cat /tmp/$var.err; return 1; }
+		alive $pid || { echo "$* exited:"; tail -n 20 /tmp/$var.err; return 1; }
+		[ $i -lt $limit ] || { echo "$*: no ready line in $((limit / 10))s"; tail -n 20 /tmp/$var.err; return 1; }
 		sleep 0.1
 		i=$((i + 1))
 	done
-	eval "${var}_PID=$pid ${var}_DEV=$(awk '{print $3; exit}' /tmp/$var.out)"
+	eval "${var}_PID=$pid ${var}_DEV=$(awk '$1 == "ready:" {print $3; exit}' /tmp/$var.out)"
 }
 
 # b_ublk_up: the ublk devices asked for (Linux >= 6.0 with ublk_drv)
@@ -476,12 +467,12 @@ b_ublk_up() {
 	case " $B_DEVS " in *" ublk "* | *" ublkgomp "*) ;; *) return 0 ;; esac
 	modprobe ublk_drv || { echo "no ublk_drv in this kernel ($(uname -r))"; return 1; }
 	case " $B_DEVS " in *" ublk "*)
-		b_start UBLK ublkmem || return 1
+		b_start UBLK 300 ublkmem || return 1
 		echo "ublkmem: in-memory disk on $UBLK_DEV"
 		;;
 	esac
 	case " $B_DEVS " in *" ublkgomp "*)
-		b_start UGOMP ublkmem -target $LAB_IQN -portal 127.0.0.1 -portal 127.0.0.2 || return 1
+		b_start UGOMP 300 ublkmem -target $LAB_IQN -portal 127.0.0.1 -portal 127.0.0.2 || return 1
 		echo "ublkmem -target: gomp's multipath device over ublk on $UGOMP_DEV"
 		;;
 	esac
@@ -501,7 +492,7 @@ b_gomp_up() {
 		;;
 	esac
 	case " $B_DEVS " in *" mem "*)
-		b_start MEM kernelbench || return 1
+		b_start MEM 300 kernelbench || return 1
 		echo "kernelbench: in-memory export on $MEM_DEV"
 		;;
 	esac
